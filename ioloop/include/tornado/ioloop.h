@@ -1,0 +1,234 @@
+// tornado.ioloop: the event loop (PollIOLoop on epoll) and PeriodicCallback.
+//
+// One iteration of IOLoop::start, in the order PollIOLoop.start runs it:
+//   1. take the callbacks queued so far (later ones wait for the next pass);
+//   2. pop the timeouts that are due;
+//   3. run those callbacks, then those timeouts;
+//   4. poll: no wait if callbacks are queued, else until the next timeout
+//      (at most an hour);
+//   5. dispatch each ready fd to its handler, skipping fds whose handler
+//      was removed during this dispatch.
+// Exceptions escaping a callback or handler are logged and the loop goes on.
+#pragma once
+
+#include <sys/epoll.h>
+
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "tornado/callback.h"
+#include "tornado/concurrent.h"
+#include "tornado/trace.h"
+
+namespace tornado {
+
+/// Mirrors tornado.util.TimeoutError (also gen.TimeoutError and
+/// ioloop.TimeoutError in Tornado 4.5.2).
+class TimeoutError : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+}  // namespace tornado
+
+namespace tornado::ioloop {
+
+using tornado::TimeoutError;
+
+/// A handle to a scheduled timeout, for remove_timeout. Default: no timeout.
+struct Timeout {
+    std::uint32_t index = UINT32_MAX;
+    std::uint32_t generation = 0;
+    explicit operator bool() const noexcept { return index != UINT32_MAX; }
+};
+
+/// Mirrors tornado.ioloop.PollIOLoop (the epoll implementation of IOLoop).
+class IOLoop : public trace::Traced {
+  public:
+    // Tornado: tornado/ioloop.py:84 IOLoop (the event constants)
+    static constexpr std::uint32_t NONE = 0;
+    static constexpr std::uint32_t READ = EPOLLIN;               // 0x001
+    static constexpr std::uint32_t WRITE = EPOLLOUT;             // 0x004
+    static constexpr std::uint32_t ERROR = EPOLLERR | EPOLLHUP;  // 0x018
+
+    /// An fd handler: called with the fd and the events that are ready.
+    using Handler = UniqueFunction<void(int fd, std::uint32_t events)>;
+
+    /// Creates a loop; with make_current, it becomes this thread's current
+    /// loop (throws std::runtime_error if the thread already has one).
+    explicit IOLoop(bool make_current = true);
+    ~IOLoop();
+    IOLoop(const IOLoop&) = delete;
+    IOLoop& operator=(const IOLoop&) = delete;
+
+    /// The current thread's loop; one is created (and kept for the life of
+    /// the thread) if there is none.
+    static IOLoop* current();
+    void make_current();
+    static void clear_current();
+
+    /// Registers `handler` for `events` (READ, WRITE, ERROR) on `fd`.
+    void add_handler(int fd, Handler handler, std::uint32_t events);
+    /// Changes the events `fd` listens for.
+    void update_handler(int fd, std::uint32_t events);
+    /// Stops listening on `fd`; pending events for it in this iteration are
+    /// dropped. Removing an fd that has no handler is allowed.
+    void remove_handler(int fd);
+
+    /// Queues `callback` for the next iteration. Safe to call from any
+    /// thread: from another thread it wakes the loop.
+    void add_callback(Callback callback);
+    /// Same as add_callback (Tornado's spawn_callback drops stack contexts).
+    void spawn_callback(Callback callback) { add_callback(std::move(callback)); }
+
+    /// Runs `callback` at `deadline` (in time() units). Returns a handle.
+    Timeout add_timeout(double deadline, Callback callback);
+    Timeout call_at(double when, Callback callback) {
+        return add_timeout(when, std::move(callback));
+    }
+    Timeout call_later(double delay, Callback callback) {
+        return add_timeout(time() + delay, std::move(callback));
+    }
+    /// Cancels a timeout; a handle that already fired is ignored.
+    void remove_timeout(Timeout timeout);
+
+    /// Schedules `callback(future)` on this loop once `future` is done.
+    template <class T, class F>
+    void add_future(const Future<T>& future, F callback) {
+        future.add_done_callback([this, cb = std::move(callback)](const Future<T>& f) mutable {
+            add_callback([cb = std::move(cb), f]() mutable { cb(f); });
+        });
+    }
+
+    /// Runs until stop(). Throws std::runtime_error if already running.
+    void start();
+    /// Makes start() return after the current iteration.
+    void stop();
+    /// Seconds on a monotonic clock, the clock of every deadline.
+    double time() const;
+    bool running() const { return running_; }
+
+    /// Starts the loop, calls `func` (which returns a Future), and stops the
+    /// loop when that Future is done; returns its result or rethrows its
+    /// exception. With a `timeout` in seconds (> 0), throws TimeoutError
+    /// if the Future is not done by then.
+    template <class F>
+    auto run_sync(F&& func, double timeout = 0) {
+        using FutureT = std::invoke_result_t<F&>;
+        FutureT result;
+        bool timed_out = false;
+        Timeout timeout_handle;
+        add_callback([&]() {
+            result = func();
+            add_future(result, [this](const FutureT&) { stop(); });
+        });
+        if (timeout > 0) {
+            timeout_handle = add_timeout(time() + timeout, [&]() {
+                if (!result.done()) {
+                    timed_out = true;
+                    stop();
+                }
+            });
+        }
+        start();
+        if (timeout_handle) {
+            remove_timeout(timeout_handle);
+        }
+        if (timed_out) {
+            throw TimeoutError("Operation timed out after " + std::to_string(timeout) +
+                               " seconds");
+        }
+        return result.result();
+    }
+
+    /// Number of fd handlers registered (the waker's included).
+    std::size_t handler_count() const { return handler_count_; }
+    /// Number of callbacks waiting for the next iteration.
+    std::size_t pending_callbacks() const;
+
+  private:
+    struct HandlerSlot {
+        Handler handler;
+        std::uint32_t events = 0;
+        bool active = false;
+    };
+    struct TimeoutSlot {
+        Callback callback;
+        std::uint32_t generation = 0;
+    };
+    struct HeapEntry {
+        double deadline;
+        std::uint64_t sequence;
+        std::uint32_t index;
+        std::uint32_t generation;
+    };
+    static bool heap_later(const HeapEntry& a, const HeapEntry& b) {
+        return a.deadline != b.deadline ? a.deadline > b.deadline : a.sequence > b.sequence;
+    }
+
+    bool timeout_live(const HeapEntry& e) const;
+    void release_timeout_slot(std::uint32_t index);
+    void sweep_cancelled_timeouts();
+    void run_callback(Callback& callback);
+    void wake();
+
+    int epoll_fd_ = -1;
+    int waker_fd_ = -1;
+    bool running_ = false;
+    bool stopped_ = false;
+    std::thread::id thread_id_;
+
+    std::vector<HandlerSlot> handlers_;  // indexed by fd
+    std::size_t handler_count_ = 0;
+    std::vector<epoll_event> poll_events_;
+    std::vector<std::pair<int, std::uint32_t>> pending_events_;
+    std::vector<Handler> removed_handlers_;  // destroyed after the dispatch
+
+    mutable std::mutex callback_lock_;
+    std::vector<Callback> callbacks_;
+    std::vector<Callback> running_callbacks_;
+
+    std::vector<TimeoutSlot> timeout_slots_;
+    std::vector<std::uint32_t> free_timeout_slots_;
+    std::vector<HeapEntry> timeout_heap_;
+    std::uint64_t timeout_sequence_ = 0;
+    std::size_t cancellations_ = 0;
+    std::vector<Callback> due_timeouts_;
+};
+
+/// Mirrors tornado.ioloop.PeriodicCallback: runs `callback` every
+/// `callback_time_ms` milliseconds; runs missed while the loop was busy are
+/// skipped, not bunched up.
+class PeriodicCallback {
+  public:
+    PeriodicCallback(std::function<void()> callback, double callback_time_ms,
+                     IOLoop* io_loop = nullptr);
+    ~PeriodicCallback();
+    PeriodicCallback(const PeriodicCallback&) = delete;
+    PeriodicCallback& operator=(const PeriodicCallback&) = delete;
+
+    void start();
+    void stop();
+    bool is_running() const { return running_; }
+
+  private:
+    void _run();
+    void _schedule_next();
+
+    std::function<void()> callback_;
+    double callback_time_ms_;
+    IOLoop* io_loop_;
+    bool running_ = false;
+    double next_timeout_ = 0;
+    Timeout timeout_;
+};
+
+}  // namespace tornado::ioloop
