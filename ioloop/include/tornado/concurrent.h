@@ -75,6 +75,10 @@ class FutureStateBase : public std::enable_shared_from_this<FutureStateBase> {
         return exception_;
     }
 
+    /// Marks the exception as seen, so that dropping the state does not log
+    /// it (Tornado: `future.add_done_callback(lambda f: f.exception())`).
+    void mark_exception_retrieved() noexcept { exception_retrieved_ = true; }
+
     void rethrow_if_failed() {
         exception_retrieved_ = true;
         if (exception_) {
@@ -248,6 +252,14 @@ class [[nodiscard]] Future {
         state_->add_callback([fn = std::move(fn)](detail::FutureStateBase& s) mutable {
             fn(Future(std::static_pointer_cast<State>(s.shared_from_this())));
         });
+    }
+
+    /// Do not log this Future's exception if nobody retrieves it.
+    const Future& quiet() const {
+        if (state_) {
+            state_->mark_exception_retrieved();
+        }
+        return *this;
     }
 
     /// Labels the step that produced this Future (shown when a coroutine

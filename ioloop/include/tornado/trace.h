@@ -248,6 +248,9 @@ class Traced {
 
     Context trace_context() const noexcept { return {&trace_tag_, trace_conn_, trace_req_}; }
     const Tag& trace_tag() const noexcept { return trace_tag_; }
+    /// Names the object's class in traces (a handler's own class name); the
+    /// string must outlive the object.
+    void set_trace_class(const char* cls) noexcept { trace_tag_.cls = cls; }
     /// Marks this object's side in a scenario, e.g. "client".
     void set_trace_role(const char* role) noexcept { trace_tag_.role = role; }
     void set_trace_ids(std::uint64_t conn, std::uint64_t req) noexcept {

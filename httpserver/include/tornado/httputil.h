@@ -1,0 +1,258 @@
+// tornado.httputil: HTTP utilities shared by the server and the web layer:
+// headers, start lines, the request object and the delegate interfaces
+// through which the layers talk.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "tornado/concurrent.h"
+#include "tornado/netutil.h"
+#include "tornado/trace.h"
+
+namespace tornado::http1connection {
+class HTTP1ServerConnection;
+}
+
+namespace tornado::httputil {
+
+// Tornado: tornado/httputil.py:367 HTTPInputError
+/// Malformed input from the peer (start line, headers, framing).
+class HTTPInputError : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+// Tornado: tornado/httputil.py:375 HTTPOutputError
+/// The application misused the connection (e.g. wrote past Content-Length).
+class HTTPOutputError : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+/// Python's str.isspace for one latin-1 character (headers are decoded as
+/// latin-1, so \x85 and \xa0 count too).
+bool py_isspace(unsigned char c);
+/// Python's str.strip() / lstrip() on a latin-1 string.
+std::string_view py_strip(std::string_view s);
+std::string_view py_lstrip(std::string_view s);
+/// ASCII lower-casing (Python's lower() on the characters headers use).
+std::string ascii_lower(std::string_view s);
+bool iequals(std::string_view a, std::string_view b);
+
+// Tornado: tornado/httputil.py:73 _NormalizedHeaderCache
+/// "content-type" -> "Content-Type": each dash-separated word capitalised.
+std::string _normalize_header(std::string_view name);
+
+// Tornado: tornado/httputil.py:104 HTTPHeaders
+/// A case-insensitive, insertion-ordered multimap of header names to values.
+/// Repeated headers are kept as a list (get_list) and read joined with ","
+/// (get). Names are stored normalised ("Content-Type").
+class HTTPHeaders {
+  public:
+    HTTPHeaders() = default;
+
+    /// Adds a value, keeping earlier values of the same name.
+    void add(std::string_view name, std::string value);
+    /// The value (joined with "," when repeated), if present.
+    std::optional<std::string_view> get(std::string_view name) const;
+    /// get() or `default_value`.
+    std::string_view get(std::string_view name, std::string_view default_value) const;
+    /// Every value of `name`, in order.
+    std::vector<std::string> get_list(std::string_view name) const;
+    /// Every (name, value) pair, repeated names once per value, in order.
+    std::vector<std::pair<std::string, std::string>> get_all() const;
+    /// Sets a single value, replacing any (Python's headers[name] = value; an
+    /// existing name keeps its position).
+    void set(std::string_view name, std::string value);
+    /// Removes `name`; returns whether it was there.
+    bool erase(std::string_view name);
+    bool contains(std::string_view name) const { return find(name) != nullptr; }
+    std::size_t size() const { return entries_.size(); }
+    bool empty() const { return entries_.empty(); }
+    /// The names, normalised, in insertion order.
+    std::vector<std::string> keys() const;
+
+    /// Parses one header line (a continuation line extends the last value).
+    /// Throws HTTPInputError for a line without a colon or a continuation
+    /// with nothing to continue.
+    void parse_line(std::string_view line);
+    /// Parses a header block (lines ending in CRLF or LF).
+    static HTTPHeaders parse(std::string_view headers);
+
+  private:
+    struct Entry {
+        std::string name;   // normalised
+        std::string value;  // all values joined with ","
+        std::vector<std::string> list;  // only when there is more than one value
+    };
+    const Entry* find(std::string_view name) const;
+    Entry* find(std::string_view name);
+
+    std::vector<Entry> entries_;
+    Entry* last_key_ = nullptr;  // for continuation lines
+    std::size_t last_index_ = 0;
+};
+
+// Tornado: tornado/httputil.py:855 RequestStartLine
+struct RequestStartLine {
+    std::string method;
+    std::string path;
+    std::string version;
+};
+
+// Tornado: tornado/httputil.py:860 parse_request_start_line
+/// "GET /foo HTTP/1.1" -> {method, path, version}; throws HTTPInputError
+/// unless there are exactly three space-separated parts and the version is
+/// HTTP/1.x.
+RequestStartLine parse_request_start_line(std::string_view line);
+
+// Tornado: tornado/httputil.py:880 ResponseStartLine
+struct ResponseStartLine {
+    std::string version;
+    int code = 200;
+    std::string reason;
+};
+
+/// What a message delegate is told first: a request line (server side) or a
+/// status line (client side).
+using StartLine = std::variant<RequestStartLine, ResponseStartLine>;
+
+/// The reason phrase for a status code ("Not Found"), or "Unknown".
+/// Mirrors Python's http.client.responses, which Tornado uses.
+std::string_view responses(int code);
+bool has_reason(int code);
+
+// Tornado: tornado/httputil.py:828 format_timestamp
+/// An HTTP date: "Sun, 27 Jan 2013 18:43:20 GMT".
+std::string format_timestamp(std::int64_t unix_seconds);
+
+/// Percent-decodes `s`; with `plus`, "+" becomes a space (query strings).
+std::string url_unescape(std::string_view s, bool plus = true);
+
+/// Arguments as Tornado keeps them: name -> values in order.
+using Arguments = std::map<std::string, std::vector<std::string>, std::less<>>;
+
+// Tornado: tornado/escape.py:139 parse_qs_bytes
+/// Parses a query string, keeping blank values ("a=&b" -> a:[""], b:[""]).
+Arguments parse_qs_bytes(std::string_view qs);
+
+// Tornado: tornado/httpserver.py:276 _HTTPRequestContext
+// C++: declared here because both HTTP1Connection and HTTPServerRequest
+// read it, and they live below httpserver.h.
+struct HTTPRequestContext {
+    netutil::Address address;
+    /// The peer's IP for TCP ("0.0.0.0" for Unix sockets), or as set by
+    /// xheaders for one request.
+    std::string remote_ip;
+    /// "http", "https" (SSL), or as given to HTTPServer.
+    std::string protocol;
+    std::string orig_remote_ip;
+    std::string orig_protocol;
+    /// What Tornado's str(context) prints in logs: the remote IP.
+    const std::string& str() const { return remote_ip; }
+};
+
+class HTTPConnection;
+class HTTPMessageDelegate;
+
+// Tornado: tornado/httputil.py:479 HTTPServerConnectionDelegate
+/// Implemented by the server application: one delegate per request.
+class HTTPServerConnectionDelegate {
+  public:
+    virtual ~HTTPServerConnectionDelegate() = default;
+    /// A new request begins on `request_conn`; returns the delegate that
+    /// will receive its headers and body.
+    virtual std::shared_ptr<HTTPMessageDelegate> start_request(
+        http1connection::HTTP1ServerConnection* server_conn,
+        std::shared_ptr<HTTPConnection> request_conn) = 0;
+    /// `server_conn` has closed.
+    virtual void on_close(http1connection::HTTP1ServerConnection* server_conn) {
+        (void)server_conn;
+    }
+};
+
+// Tornado: tornado/httputil.py:501 HTTPMessageDelegate
+/// Receives one HTTP message as it is read.
+class HTTPMessageDelegate {
+  public:
+    virtual ~HTTPMessageDelegate() = default;
+    /// The start line and headers arrived. A pending Future makes the
+    /// connection wait for it before reading the body (flow control).
+    virtual Future<void> headers_received(const StartLine& start_line,
+                                          std::shared_ptr<HTTPHeaders> headers) = 0;
+    /// A chunk of the body arrived; a pending Future delays the next read.
+    virtual Future<void> data_received(std::string chunk) = 0;
+    /// The whole message has been read.
+    virtual void finish() = 0;
+    /// The connection closed before the message was complete.
+    virtual void on_connection_close() {}
+};
+
+// Tornado: tornado/httputil.py:534 HTTPConnection
+/// The response side of a connection, used by applications.
+class HTTPConnection {
+  public:
+    virtual ~HTTPConnection() = default;
+    /// Writes the start line, headers and an optional first chunk. Resolves
+    /// when the data has been handed to the kernel.
+    virtual Future<void> write_headers(const ResponseStartLine& start_line, HTTPHeaders& headers,
+                                       std::string chunk = {}) = 0;
+    /// Writes a body chunk.
+    virtual Future<void> write(std::string chunk) = 0;
+    /// Marks the response complete.
+    virtual void finish() = 0;
+    /// Called once if the connection closes while the response is pending.
+    virtual void set_close_callback(Callback callback) = 0;
+    /// The connection's context (remote address and protocol).
+    virtual const std::shared_ptr<HTTPRequestContext>& context() const = 0;
+};
+
+// Tornado: tornado/httputil.py:338 HTTPServerRequest
+/// A single HTTP request, as the application sees it.
+class HTTPServerRequest : public trace::Traced {
+  public:
+    HTTPServerRequest(std::shared_ptr<HTTPConnection> connection, const RequestStartLine& start_line,
+                      std::shared_ptr<HTTPHeaders> headers);
+
+    std::string method;
+    std::string uri;
+    std::string version;
+    std::shared_ptr<HTTPHeaders> headers;
+    std::string body;
+    std::string remote_ip;
+    std::string protocol;
+    std::string host;
+    std::string host_name;
+    std::string path;
+    std::string query;
+    Arguments arguments;
+    Arguments query_arguments;
+    Arguments body_arguments;
+    std::shared_ptr<HTTPConnection> connection;
+
+    /// Writes to the connection (the legacy interface).
+    Future<void> write(std::string chunk);
+    /// Finishes the response on the connection.
+    void finish();
+    /// "http://host/path?query".
+    std::string full_url() const;
+    /// Seconds since the request started (until finish, then fixed).
+    double request_time() const;
+    /// Adds urlencoded body arguments to body_arguments and arguments.
+    void _parse_body();
+
+  private:
+    double start_time_;
+    double finish_time_ = 0;
+};
+
+}  // namespace tornado::httputil

@@ -1,0 +1,454 @@
+#include "tornado/httputil.h"
+
+#include <ctime>
+
+#include "tornado/ioloop.h"
+
+namespace tornado::httputil {
+
+bool py_isspace(unsigned char c) {
+    return c == ' ' || (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x1f) || c == 0x85 ||
+           c == 0xa0;
+}
+
+std::string_view py_lstrip(std::string_view s) {
+    std::size_t i = 0;
+    while (i < s.size() && py_isspace(static_cast<unsigned char>(s[i]))) {
+        ++i;
+    }
+    return s.substr(i);
+}
+
+std::string_view py_strip(std::string_view s) {
+    s = py_lstrip(s);
+    std::size_t n = s.size();
+    while (n > 0 && py_isspace(static_cast<unsigned char>(s[n - 1]))) {
+        --n;
+    }
+    return s.substr(0, n);
+}
+
+namespace {
+
+char lower_char(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char upper_char(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
+
+}  // namespace
+
+std::string ascii_lower(std::string_view s) {
+    std::string out(s);
+    for (char& c : out) {
+        c = lower_char(c);
+    }
+    return out;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) {
+        return false;
+    }
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        if (lower_char(a[i]) != lower_char(b[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+// Tornado: tornado/httputil.py:73 _NormalizedHeaderCache
+// C++: no cache; normalising a short name is cheaper than a lookup.
+std::string _normalize_header(std::string_view name) {
+    std::string out(name);
+    bool word_start = true;
+    for (char& c : out) {
+        if (c == '-') {
+            word_start = true;
+            continue;
+        }
+        c = word_start ? upper_char(c) : lower_char(c);
+        word_start = false;
+    }
+    return out;
+}
+
+const HTTPHeaders::Entry* HTTPHeaders::find(std::string_view name) const {
+    for (const Entry& e : entries_) {
+        if (iequals(e.name, name)) {
+            return &e;
+        }
+    }
+    return nullptr;
+}
+
+HTTPHeaders::Entry* HTTPHeaders::find(std::string_view name) {
+    return const_cast<Entry*>(static_cast<const HTTPHeaders*>(this)->find(name));
+}
+
+// Tornado: tornado/httputil.py:129 HTTPHeaders.add
+void HTTPHeaders::add(std::string_view name, std::string value) {
+    if (Entry* e = find(name)) {
+        if (e->list.empty()) {
+            e->list.push_back(e->value);
+        }
+        e->list.push_back(value);
+        e->value.push_back(',');
+        e->value += value;
+        last_index_ = static_cast<std::size_t>(e - entries_.data());
+        return;
+    }
+    entries_.push_back(Entry{_normalize_header(name), std::move(value), {}});
+    last_index_ = entries_.size() - 1;
+}
+
+std::optional<std::string_view> HTTPHeaders::get(std::string_view name) const {
+    if (const Entry* e = find(name)) {
+        return std::string_view(e->value);
+    }
+    return std::nullopt;
+}
+
+std::string_view HTTPHeaders::get(std::string_view name, std::string_view default_value) const {
+    auto v = get(name);
+    return v ? *v : default_value;
+}
+
+// Tornado: tornado/httputil.py:140 HTTPHeaders.get_list
+std::vector<std::string> HTTPHeaders::get_list(std::string_view name) const {
+    const Entry* e = find(name);
+    if (e == nullptr) {
+        return {};
+    }
+    if (e->list.empty()) {
+        return {e->value};
+    }
+    return e->list;
+}
+
+// Tornado: tornado/httputil.py:147 HTTPHeaders.get_all
+std::vector<std::pair<std::string, std::string>> HTTPHeaders::get_all() const {
+    std::vector<std::pair<std::string, std::string>> out;
+    out.reserve(entries_.size());
+    for (const Entry& e : entries_) {
+        if (e.list.empty()) {
+            out.emplace_back(e.name, e.value);
+        } else {
+            for (const std::string& v : e.list) {
+                out.emplace_back(e.name, v);
+            }
+        }
+    }
+    return out;
+}
+
+// Tornado: tornado/httputil.py:208 HTTPHeaders.__setitem__
+void HTTPHeaders::set(std::string_view name, std::string value) {
+    if (Entry* e = find(name)) {
+        e->value = std::move(value);
+        e->list.clear();
+        return;
+    }
+    entries_.push_back(Entry{_normalize_header(name), std::move(value), {}});
+}
+
+// Tornado: tornado/httputil.py:216 HTTPHeaders.__delitem__
+bool HTTPHeaders::erase(std::string_view name) {
+    for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+        if (iequals(it->name, name)) {
+            entries_.erase(it);
+            last_index_ = entries_.size();
+            return true;
+        }
+    }
+    return false;
+}
+
+std::vector<std::string> HTTPHeaders::keys() const {
+    std::vector<std::string> out;
+    out.reserve(entries_.size());
+    for (const Entry& e : entries_) {
+        out.push_back(e.name);
+    }
+    return out;
+}
+
+// Tornado: tornado/httputil.py:157 HTTPHeaders.parse_line
+void HTTPHeaders::parse_line(std::string_view line) {
+    if (py_isspace(static_cast<unsigned char>(line[0]))) {
+        // A continuation (obs-fold) line extends the previous value.
+        if (last_index_ >= entries_.size()) {
+            throw HTTPInputError("first header line cannot start with whitespace");
+        }
+        Entry& e = entries_[last_index_];
+        std::string new_part = " ";
+        new_part += py_lstrip(line);
+        if (!e.list.empty()) {
+            e.list.back() += new_part;
+        }
+        e.value += new_part;
+        return;
+    }
+    std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos) {
+        throw HTTPInputError("no colon in header line");
+    }
+    add(line.substr(0, colon), std::string(py_strip(line.substr(colon + 1))));
+}
+
+// Tornado: tornado/httputil.py:181 HTTPHeaders.parse
+HTTPHeaders HTTPHeaders::parse(std::string_view headers) {
+    HTTPHeaders h;
+    h.last_index_ = SIZE_MAX;
+    std::size_t start = 0;
+    while (start <= headers.size()) {
+        std::size_t nl = headers.find('\n', start);
+        std::string_view line =
+            headers.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start);
+        if (!line.empty() && line.back() == '\r') {
+            line.remove_suffix(1);
+        }
+        if (!line.empty()) {
+            h.parse_line(line);
+        }
+        if (nl == std::string_view::npos) {
+            break;
+        }
+        start = nl + 1;
+    }
+    return h;
+}
+
+// Tornado: tornado/httputil.py:860 parse_request_start_line
+RequestStartLine parse_request_start_line(std::string_view line) {
+    // Exactly three parts separated by single spaces (Python's split(" ")).
+    std::size_t a = line.find(' ');
+    std::size_t b = a == std::string_view::npos ? a : line.find(' ', a + 1);
+    if (a == std::string_view::npos || b == std::string_view::npos ||
+        line.find(' ', b + 1) != std::string_view::npos) {
+        throw HTTPInputError("Malformed HTTP request line");
+    }
+    std::string_view version = line.substr(b + 1);
+    // ^HTTP/1\.[0-9]$
+    if (version.size() != 8 || !version.starts_with("HTTP/1.") || version[7] < '0' ||
+        version[7] > '9') {
+        throw HTTPInputError("Malformed HTTP version in HTTP Request-Line: " + std::string(version));
+    }
+    return RequestStartLine{std::string(line.substr(0, a)), std::string(line.substr(a + 1, b - a - 1)),
+                            std::string(version)};
+}
+
+std::string_view responses(int code) {
+    // Python's http.HTTPStatus phrases (Python 3.11, the reference's).
+    switch (code) {
+        case 100: return "Continue";
+        case 101: return "Switching Protocols";
+        case 102: return "Processing";
+        case 103: return "Early Hints";
+        case 200: return "OK";
+        case 201: return "Created";
+        case 202: return "Accepted";
+        case 203: return "Non-Authoritative Information";
+        case 204: return "No Content";
+        case 205: return "Reset Content";
+        case 206: return "Partial Content";
+        case 207: return "Multi-Status";
+        case 208: return "Already Reported";
+        case 226: return "IM Used";
+        case 300: return "Multiple Choices";
+        case 301: return "Moved Permanently";
+        case 302: return "Found";
+        case 303: return "See Other";
+        case 304: return "Not Modified";
+        case 305: return "Use Proxy";
+        case 307: return "Temporary Redirect";
+        case 308: return "Permanent Redirect";
+        case 400: return "Bad Request";
+        case 401: return "Unauthorized";
+        case 402: return "Payment Required";
+        case 403: return "Forbidden";
+        case 404: return "Not Found";
+        case 405: return "Method Not Allowed";
+        case 406: return "Not Acceptable";
+        case 407: return "Proxy Authentication Required";
+        case 408: return "Request Timeout";
+        case 409: return "Conflict";
+        case 410: return "Gone";
+        case 411: return "Length Required";
+        case 412: return "Precondition Failed";
+        case 413: return "Request Entity Too Large";
+        case 414: return "Request-URI Too Long";
+        case 415: return "Unsupported Media Type";
+        case 416: return "Requested Range Not Satisfiable";
+        case 417: return "Expectation Failed";
+        case 418: return "I'm a Teapot";
+        case 421: return "Misdirected Request";
+        case 422: return "Unprocessable Entity";
+        case 423: return "Locked";
+        case 424: return "Failed Dependency";
+        case 425: return "Too Early";
+        case 426: return "Upgrade Required";
+        case 428: return "Precondition Required";
+        case 429: return "Too Many Requests";
+        case 431: return "Request Header Fields Too Large";
+        case 451: return "Unavailable For Legal Reasons";
+        case 500: return "Internal Server Error";
+        case 501: return "Not Implemented";
+        case 502: return "Bad Gateway";
+        case 503: return "Service Unavailable";
+        case 504: return "Gateway Timeout";
+        case 505: return "HTTP Version Not Supported";
+        case 506: return "Variant Also Negotiates";
+        case 507: return "Insufficient Storage";
+        case 508: return "Loop Detected";
+        case 510: return "Not Extended";
+        case 511: return "Network Authentication Required";
+        default: return "Unknown";
+    }
+}
+
+bool has_reason(int code) { return responses(code) != "Unknown"; }
+
+// Tornado: tornado/httputil.py:828 format_timestamp
+std::string format_timestamp(std::int64_t unix_seconds) {
+    static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                              "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    std::time_t t = static_cast<std::time_t>(unix_seconds);
+    std::tm tm{};
+    ::gmtime_r(&t, &tm);
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[tm.tm_wday],
+                  tm.tm_mday, kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+                  tm.tm_sec);
+    return buf;
+}
+
+std::string url_unescape(std::string_view s, bool plus) {
+    auto hex = [](char c) -> int {
+        if (c >= '0' && c <= '9') {
+            return c - '0';
+        }
+        if (c >= 'a' && c <= 'f') {
+            return c - 'a' + 10;
+        }
+        if (c >= 'A' && c <= 'F') {
+            return c - 'A' + 10;
+        }
+        return -1;
+    };
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        char c = s[i];
+        if (c == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+            out.push_back(static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2])));
+            i += 2;
+        } else if (c == '+' && plus) {
+            out.push_back(' ');
+        } else {
+            out.push_back(c);
+        }
+    }
+    return out;
+}
+
+// Tornado: tornado/escape.py:139 parse_qs_bytes
+Arguments parse_qs_bytes(std::string_view qs) {
+    // urllib.parse.parse_qs(keep_blank_values=True): pairs split on "&"
+    // (and ";" in Python < 3.10, which the reference does not use).
+    Arguments out;
+    std::size_t start = 0;
+    while (start <= qs.size()) {
+        std::size_t amp = qs.find('&', start);
+        std::string_view pair = qs.substr(start, amp == std::string_view::npos ? amp : amp - start);
+        if (!pair.empty()) {
+            std::size_t eq = pair.find('=');
+            std::string_view name = pair.substr(0, eq);
+            std::string_view value = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+            out[url_unescape(name)].push_back(url_unescape(value));
+        }
+        if (amp == std::string_view::npos) {
+            break;
+        }
+        start = amp + 1;
+    }
+    return out;
+}
+
+namespace {
+constexpr trace::Module kTraceModule{"httpserver", "tornado/httputil.py"};
+}
+
+// Tornado: tornado/httputil.py:379 HTTPServerRequest.__init__
+HTTPServerRequest::HTTPServerRequest(std::shared_ptr<HTTPConnection> conn,
+                                     const RequestStartLine& start_line,
+                                     std::shared_ptr<HTTPHeaders> hdrs)
+    : Traced("HTTPServerRequest"),
+      method(start_line.method),
+      uri(start_line.path),
+      version(start_line.version),
+      headers(std::move(hdrs)),
+      connection(std::move(conn)),
+      start_time_(ioloop::IOLoop::current()->time()) {
+    if (connection) {
+        const auto& ctx = connection->context();
+        if (ctx) {
+            remote_ip = ctx->remote_ip;
+            protocol = ctx->protocol;
+        }
+    }
+    if (protocol.empty()) {
+        protocol = "http";
+    }
+    host = std::string(headers->get("Host", "127.0.0.1"));
+    // split_host_and_port, lower-cased: the name routing matches against.
+    std::string_view hn = host;
+    if (!hn.empty() && hn.front() == '[') {
+        std::size_t close = hn.find(']');
+        hn = close == std::string_view::npos ? hn : hn.substr(0, close + 1);
+    } else if (auto colon = hn.rfind(':'); colon != std::string_view::npos) {
+        hn = hn.substr(0, colon);
+    }
+    host_name = ascii_lower(hn);
+    std::size_t q = uri.find('?');
+    path = uri.substr(0, q);
+    if (q != std::string::npos) {
+        query = uri.substr(q + 1);
+        query_arguments = parse_qs_bytes(query);
+        arguments = query_arguments;
+    }
+}
+
+// Tornado: tornado/httputil.py:437 HTTPServerRequest.write
+Future<void> HTTPServerRequest::write(std::string chunk) {
+    return connection->write(std::move(chunk));
+}
+
+// Tornado: tornado/httputil.py:443 HTTPServerRequest.finish
+void HTTPServerRequest::finish() {
+    connection->finish();
+    finish_time_ = ioloop::IOLoop::current()->time();
+}
+
+// Tornado: tornado/httputil.py:448 HTTPServerRequest.full_url
+std::string HTTPServerRequest::full_url() const { return protocol + "://" + host + uri; }
+
+// Tornado: tornado/httputil.py:452 HTTPServerRequest.request_time
+double HTTPServerRequest::request_time() const {
+    double end = finish_time_ != 0 ? finish_time_ : ioloop::IOLoop::current()->time();
+    return end - start_time_;
+}
+
+// Tornado: tornado/httputil.py:481 HTTPServerRequest._parse_body
+void HTTPServerRequest::_parse_body() {
+    std::string_view content_type = headers->get("Content-Type", "");
+    if (content_type.starts_with("application/x-www-form-urlencoded") &&
+        !headers->contains("Content-Encoding")) {
+        body_arguments = parse_qs_bytes(body);
+        for (const auto& [name, values] : body_arguments) {
+            auto& all = arguments[name];
+            all.insert(all.end(), values.begin(), values.end());
+        }
+    }
+}
+
+}  // namespace tornado::httputil

@@ -1,0 +1,241 @@
+// tornado.iostream: buffered, non-blocking streams over a file descriptor.
+//
+// Every read and write returns a Future. Only one read may be pending at a
+// time. A read is first tried "inline" from the buffer and the socket
+// (_try_inline_read); only if that cannot satisfy it does the stream
+// register READ with the IOLoop and finish the read later in _handle_read.
+// The student's question "when is READ registered for a new connection?"
+// is answered by that order.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "tornado/callback.h"
+#include "tornado/concurrent.h"
+#include "tornado/ioloop.h"
+#include "tornado/re.h"
+#include "tornado/trace.h"
+
+namespace tornado::iostream {
+
+using ioloop::IOLoop;
+
+// Tornado: tornado/iostream.py:80 StreamClosedError
+/// A read or write on a closed stream; `real_error` is what closed it.
+class StreamClosedError : public std::runtime_error {
+  public:
+    explicit StreamClosedError(std::exception_ptr real_error = nullptr)
+        : std::runtime_error(message(real_error)), real_error_(std::move(real_error)) {}
+    const std::exception_ptr& real_error() const { return real_error_; }
+
+  private:
+    static std::string message(const std::exception_ptr& e);
+    std::exception_ptr real_error_;
+};
+
+// Tornado: tornado/iostream.py:99 UnsatisfiableReadError
+/// A read_until or read_until_regex whose delimiter did not appear within
+/// max_bytes.
+class UnsatisfiableReadError : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+// Tornado: tornado/iostream.py:107 StreamBufferFullError
+class StreamBufferFullError : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+namespace detail {
+
+// C++ only: the read buffer, one contiguous block with a read offset, so
+// that consuming a message copies it once and never shifts the rest.
+class ReadBuffer {
+  public:
+    std::size_t size() const { return end_ - begin_; }
+    std::string_view view() const { return {data_.get() + begin_, size()}; }
+    std::size_t free_space() const { return capacity_ - end_; }
+    /// Room for `n` more bytes at the end; returns where to write them.
+    char* prepare(std::size_t n);
+    void commit(std::size_t n) { end_ += n; }
+    void append(const char* data, std::size_t n);
+    /// Removes and returns the first `n` bytes.
+    std::string consume(std::size_t n);
+    void release();
+
+  private:
+    std::unique_ptr<char[]> data_;
+    std::size_t capacity_ = 0;
+    std::size_t begin_ = 0;
+    std::size_t end_ = 0;
+};
+
+}  // namespace detail
+
+// Tornado: tornado/iostream.py:113 BaseIOStream
+/// The buffering and event logic shared by every stream; subclasses supply
+/// the fd and the raw reads and writes.
+class BaseIOStream : public std::enable_shared_from_this<BaseIOStream>, public trace::Traced {
+  public:
+    /// Tornado's keyword arguments.
+    struct Options {
+        std::size_t max_buffer_size = 104857600;  // 100 MB
+        std::size_t read_chunk_size = 65536;
+        std::size_t max_write_buffer_size = 0;  // 0: unlimited
+    };
+
+    BaseIOStream(const char* cls, IOLoop* io_loop, Options options);
+    virtual ~BaseIOStream();
+    BaseIOStream(const BaseIOStream&) = delete;
+    BaseIOStream& operator=(const BaseIOStream&) = delete;
+
+    /// The fd the IOLoop watches.
+    virtual int fileno() const = 0;
+    /// Closes the fd (called once, from close()).
+    virtual void close_fd() = 0;
+    /// Writes at most `size` bytes; returns the count, or -1 with errno set.
+    virtual ssize_t write_to_fd(const char* data, std::size_t size) = 0;
+    /// Reads at most `size` bytes; returns the count (0 at EOF), or -1 with
+    /// errno set (EAGAIN when nothing is there yet).
+    virtual ssize_t read_from_fd(char* buffer, std::size_t size) = 0;
+    /// The pending socket error (SO_ERROR), or 0.
+    virtual int get_fd_error() { return 0; }
+
+    /// Reads up to and including the first match of `regex` (which must
+    /// outlive the read). Resolves with the data. With `max_bytes`, if no
+    /// match appears within that many bytes the stream is closed and the
+    /// Future fails with StreamClosedError (UnsatisfiableReadError inside).
+    Future<std::string> read_until_regex(const re::Pattern& regex,
+                                         std::optional<std::size_t> max_bytes = std::nullopt);
+    /// Like read_until_regex, for a fixed delimiter.
+    Future<std::string> read_until(std::string delimiter,
+                                   std::optional<std::size_t> max_bytes = std::nullopt);
+    /// Reads exactly `num_bytes`; with `partial`, resolves with whatever is
+    /// available (at least one byte, at most `num_bytes`).
+    Future<std::string> read_bytes(std::size_t num_bytes, bool partial = false);
+    /// Reads everything until the peer closes.
+    Future<std::string> read_until_close();
+
+    /// Queues `data` and tries to send it at once. Resolves when this data
+    /// has been handed to the kernel; fails with StreamClosedError if the
+    /// stream closes first. Throws StreamClosedError on a closed stream and
+    /// StreamBufferFullError past max_write_buffer_size.
+    Future<void> write(std::string data);
+
+    /// Called (on the next loop iteration) once the stream has closed and
+    /// pending reads that buffered data can satisfy have completed.
+    void set_close_callback(Callback callback);
+    /// Closes the stream; `exc` (if any) becomes error(). Pending Futures
+    /// fail with StreamClosedError.
+    void close(std::exception_ptr exc = nullptr);
+
+    bool reading() const { return read_future_.valid(); }
+    bool writing() const { return write_buffer_size() > 0; }
+    bool closed() const { return closed_; }
+    /// Turns Nagle's algorithm off (true) or on; a no-op where meaningless.
+    virtual void set_nodelay(bool value);
+
+    /// Why the stream closed, if it closed because of an error.
+    std::exception_ptr error() const { return error_; }
+    IOLoop* io_loop() const { return io_loop_; }
+    std::size_t max_buffer_size() const { return options_.max_buffer_size; }
+    std::size_t read_buffer_size() const { return read_buffer_.size(); }
+
+  protected:
+    void _handle_events(int fd, std::uint32_t events);
+    /// Overridden by IOStream to finish a non-blocking connect.
+    virtual void _handle_connect() {}
+    void _maybe_run_close_callback();
+    std::optional<std::size_t> _read_to_buffer_loop();
+    void _handle_read();
+    Future<std::string> _set_read_callback(const char* origin);
+    void _run_read_callback(std::size_t size);
+    void _try_inline_read();
+    std::size_t _read_to_buffer();
+    void _read_from_buffer(std::size_t pos);
+    std::optional<std::size_t> _find_read_pos();
+    void _check_max_bytes(std::string_view delimiter, std::size_t size);
+    void _handle_write();
+    std::string _consume(std::size_t loc);
+    void _check_closed() const;
+    void _maybe_add_error_listener();
+    void _add_io_state(std::uint32_t state);
+    static bool _is_connreset(int err);
+
+    std::size_t write_buffer_size() const { return write_buffer_.size() - write_buffer_pos_; }
+    // C++: a read that throws (closed stream, unsatisfiable) leaves no
+    // half-started read behind.
+    Future<std::string> start_read(Future<std::string> future);
+
+    IOLoop* io_loop_;
+    Options options_;
+    std::exception_ptr error_;
+
+    detail::ReadBuffer read_buffer_;
+    std::optional<std::string> read_delimiter_;
+    const re::Pattern* read_regex_ = nullptr;
+    std::optional<std::size_t> read_max_bytes_;
+    std::optional<std::size_t> read_bytes_;
+    bool read_partial_ = false;
+    bool read_until_close_ = false;
+    Future<std::string> read_future_;
+
+    std::string write_buffer_;
+    std::size_t write_buffer_pos_ = 0;
+    std::uint64_t total_write_index_ = 0;
+    std::uint64_t total_write_done_index_ = 0;
+    std::deque<std::pair<std::uint64_t, Future<void>>> write_futures_;
+
+    Future<void> connect_future_;
+    Callback close_callback_;
+    bool connecting_ = false;
+    std::uint32_t state_ = 0;  // 0: no handler registered (Tornado's None)
+    int pending_callbacks_ = 0;
+    bool closed_ = false;
+};
+
+// Tornado: tornado/iostream.py:1009 IOStream
+/// A stream over a non-blocking socket (TCP or Unix).
+class IOStream : public BaseIOStream {
+  public:
+    /// Takes ownership of `socket_fd` and makes it non-blocking.
+    explicit IOStream(int socket_fd, IOLoop* io_loop = nullptr, Options options = Options{});
+    ~IOStream() override;
+
+    int fileno() const override { return socket_; }
+    void close_fd() override;
+    ssize_t write_to_fd(const char* data, std::size_t size) override;
+    ssize_t read_from_fd(char* buffer, std::size_t size) override;
+    int get_fd_error() override;
+
+    /// Connects the socket to `address` without blocking. Resolves when
+    /// connected (Tornado resolves with the stream itself); fails with
+    /// StreamClosedError (the OS error inside) if the connection fails.
+    /// Writes issued while connecting are queued.
+    Future<void> connect(const sockaddr* address, socklen_t address_len);
+    /// connect() to a numeric IPv4/IPv6 address and port.
+    Future<void> connect(const std::string& host, int port);
+
+    void set_nodelay(bool value) override;
+
+  protected:
+    void _handle_connect() override;
+
+  private:
+    int socket_;
+    bool nodelay_ = false;
+};
+
+}  // namespace tornado::iostream

@@ -1,0 +1,52 @@
+// tornado.netutil: listening sockets and the accept handler.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "tornado/ioloop.h"
+
+namespace tornado::netutil {
+
+namespace detail {
+// Tornado: tornado/netutil.py:45 _DEFAULT_BACKLOG
+inline constexpr int DEFAULT_BACKLOG = 128;
+}  // namespace detail
+
+/// A socket address (Python's address tuple).
+struct Address {
+    sockaddr_storage storage{};
+    socklen_t length = 0;
+
+    int family() const { return storage.ss_family; }
+    /// The numeric host ("127.0.0.1", "::1"); empty for Unix sockets.
+    std::string host() const;
+    int port() const;
+};
+
+/// Creates non-blocking listening sockets for `address` (all interfaces
+/// when empty) and `port` (0: a free port, the same one for every family).
+/// Each has SO_REUSEADDR (and SO_REUSEPORT when `reuse_port`), IPV6_V6ONLY on
+/// IPv6, and close-on-exec. Throws std::system_error when binding fails.
+std::vector<int> bind_sockets(int port, const std::string& address = "", int family = AF_UNSPEC,
+                              int backlog = detail::DEFAULT_BACKLOG, bool reuse_port = false);
+
+/// Called with each accepted (non-blocking, close-on-exec) connection, which
+/// it then owns.
+using AcceptCallback = std::function<void(int connection, const Address& address)>;
+
+/// Watches `sock` for READ; each event accepts up to 128 connections,
+/// stopping early at EWOULDBLOCK and skipping ECONNABORTED.
+void add_accept_handler(int sock, AcceptCallback callback, ioloop::IOLoop* io_loop = nullptr);
+
+/// True for a numeric IPv4 or IPv6 address.
+bool is_valid_ip(const std::string& ip);
+
+/// The port a bound socket listens on.
+int bound_port(int sock);
+
+}  // namespace tornado::netutil

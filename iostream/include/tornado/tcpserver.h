@@ -1,0 +1,64 @@
+// tornado.tcpserver: a non-blocking TCP server that hands each accepted
+// connection, wrapped in an IOStream, to handle_stream.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tornado/concurrent.h"
+#include "tornado/ioloop.h"
+#include "tornado/iostream.h"
+#include "tornado/netutil.h"
+#include "tornado/trace.h"
+
+namespace tornado::tcpserver {
+
+/// Options given to each connection's IOStream (0: the stream default).
+struct TCPServerOptions {
+    std::size_t max_buffer_size = 0;
+    std::size_t read_chunk_size = 0;
+};
+
+// Tornado: tornado/tcpserver.py:35 TCPServer
+class TCPServer : public trace::Traced {
+  public:
+    using Options = TCPServerOptions;
+
+    explicit TCPServer(ioloop::IOLoop* io_loop = nullptr, Options options = {},
+                       const char* trace_class = "TCPServer");
+    virtual ~TCPServer();
+    TCPServer(const TCPServer&) = delete;
+    TCPServer& operator=(const TCPServer&) = delete;
+
+    /// Binds `port` on `address` and starts accepting on this IOLoop.
+    void listen(int port, const std::string& address = "");
+    /// Starts accepting on sockets made by netutil::bind_sockets; the server
+    /// takes ownership of them.
+    void add_sockets(const std::vector<int>& sockets);
+    void add_socket(int socket);
+    /// Stops accepting and closes the listening sockets. Connections already
+    /// accepted go on. May be called more than once.
+    void stop();
+
+    /// Called for each new connection. May return a pending Future (a
+    /// coroutine); its exception, if any, is logged.
+    virtual Future<void> handle_stream(std::shared_ptr<iostream::IOStream> stream,
+                                       const netutil::Address& address) = 0;
+
+    /// The listening fds (for tests and tools).
+    std::vector<int> sockets() const;
+    ioloop::IOLoop* io_loop() const { return io_loop_; }
+
+  protected:
+    void _handle_connection(int connection, const netutil::Address& address);
+
+    ioloop::IOLoop* io_loop_;
+    Options options_;
+
+  private:
+    std::map<int, bool> sockets_;
+};
+
+}  // namespace tornado::tcpserver

@@ -1,0 +1,758 @@
+#include "tornado/iostream.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cassert>
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+
+#include "tornado/log.h"
+
+namespace tornado::iostream {
+
+namespace {
+
+constexpr trace::Module kTraceModule{"iostream", "tornado/iostream.py"};
+
+std::exception_ptr os_error(int err, const char* what) {
+    return std::make_exception_ptr(std::system_error(err, std::generic_category(), what));
+}
+
+// Reads land here when the read buffer has no room for a whole chunk, so an
+// idle connection does not hold a 64 KiB buffer.
+constexpr std::size_t kScratchSize = 65536;
+char* scratch() {
+    thread_local std::unique_ptr<char[]> buf(new char[kScratchSize]);
+    return buf.get();
+}
+
+}  // namespace
+
+std::string StreamClosedError::message(const std::exception_ptr& e) {
+    if (!e) {
+        return "Stream is closed";
+    }
+    return "Stream is closed: " + log::describe(e);
+}
+
+// ---------------------------------------------------------------------------
+// detail::ReadBuffer
+
+char* detail::ReadBuffer::prepare(std::size_t n) {
+    if (free_space() >= n) {
+        return data_.get() + end_;
+    }
+    std::size_t used = size();
+    if (begin_ > 0 && used + n <= capacity_) {
+        // Slide the unread bytes to the front instead of growing.
+        std::memmove(data_.get(), data_.get() + begin_, used);
+    } else {
+        std::size_t capacity = std::max({capacity_ * 2, used + n, std::size_t{256}});
+        std::unique_ptr<char[]> bigger(new char[capacity]);
+        if (used > 0) {
+            std::memcpy(bigger.get(), data_.get() + begin_, used);
+        }
+        data_ = std::move(bigger);
+        capacity_ = capacity;
+    }
+    begin_ = 0;
+    end_ = used;
+    return data_.get() + end_;
+}
+
+void detail::ReadBuffer::append(const char* data, std::size_t n) {
+    std::memcpy(prepare(n), data, n);
+    commit(n);
+}
+
+std::string detail::ReadBuffer::consume(std::size_t n) {
+    std::string out(data_.get() + begin_, n);
+    begin_ += n;
+    if (begin_ == end_) {
+        begin_ = end_ = 0;
+        // Give a large buffer back once it has been drained.
+        if (capacity_ > 4 * kScratchSize) {
+            release();
+        }
+    }
+    return out;
+}
+
+void detail::ReadBuffer::release() {
+    data_.reset();
+    capacity_ = begin_ = end_ = 0;
+}
+
+// ---------------------------------------------------------------------------
+// BaseIOStream
+
+// Tornado: tornado/iostream.py:135 BaseIOStream.__init__
+BaseIOStream::BaseIOStream(const char* cls, IOLoop* io_loop, Options options)
+    : Traced(cls), io_loop_(io_loop != nullptr ? io_loop : IOLoop::current()), options_(options) {
+    // A read chunk larger than the buffer limit could never be stored.
+    options_.read_chunk_size = std::max<std::size_t>(
+        1, std::min(options_.read_chunk_size, std::max<std::size_t>(options_.max_buffer_size / 2, 1)));
+}
+
+BaseIOStream::~BaseIOStream() = default;
+
+// Tornado: tornado/iostream.py:250 BaseIOStream.read_until_regex
+Future<std::string> BaseIOStream::read_until_regex(const re::Pattern& regex,
+                                                   std::optional<std::size_t> max_bytes) {
+    TRACE_SPAN("BaseIOStream.read_until_regex",
+               {"max_bytes", static_cast<std::int64_t>(max_bytes.value_or(0))},
+               {"buffered", read_buffer_.size()});
+    Future<std::string> future = _set_read_callback("BaseIOStream.read_until_regex");
+    read_regex_ = &regex;
+    read_max_bytes_ = max_bytes;
+    return start_read(std::move(future));
+}
+
+// Tornado: tornado/iostream.py:279 BaseIOStream.read_until
+Future<std::string> BaseIOStream::read_until(std::string delimiter,
+                                             std::optional<std::size_t> max_bytes) {
+    TRACE_SPAN("BaseIOStream.read_until",
+               {"max_bytes", static_cast<std::int64_t>(max_bytes.value_or(0))},
+               {"buffered", read_buffer_.size()});
+    Future<std::string> future = _set_read_callback("BaseIOStream.read_until");
+    read_delimiter_ = std::move(delimiter);
+    read_max_bytes_ = max_bytes;
+    return start_read(std::move(future));
+}
+
+// Tornado: tornado/iostream.py:305 BaseIOStream.read_bytes
+Future<std::string> BaseIOStream::read_bytes(std::size_t num_bytes, bool partial) {
+    TRACE_SPAN("BaseIOStream.read_bytes", {"num_bytes", num_bytes}, {"partial", partial},
+               {"buffered", read_buffer_.size()});
+    Future<std::string> future = _set_read_callback("BaseIOStream.read_bytes");
+    read_bytes_ = num_bytes;
+    read_partial_ = partial;
+    return start_read(std::move(future));
+}
+
+// Tornado: tornado/iostream.py:330 BaseIOStream.read_until_close
+Future<std::string> BaseIOStream::read_until_close() {
+    TRACE_SPAN("BaseIOStream.read_until_close", {"buffered", read_buffer_.size()});
+    Future<std::string> future = _set_read_callback("BaseIOStream.read_until_close");
+    if (closed()) {
+        // Tornado: the buffered data is still delivered after a close.
+        _run_read_callback(read_buffer_.size());
+        return future;
+    }
+    read_until_close_ = true;
+    return start_read(std::move(future));
+}
+
+Future<std::string> BaseIOStream::start_read(Future<std::string> future) {
+    try {
+        _try_inline_read();
+    } catch (const UnsatisfiableReadError& e) {
+        // Tornado: handled as in _handle_events; close() fails the Future.
+        log::gen_log.info("Unsatisfiable read, closing connection: {}", e.what());
+        close(std::current_exception());
+        return future;
+    } catch (...) {
+        read_future_ = Future<std::string>();
+        read_regex_ = nullptr;
+        read_delimiter_.reset();
+        read_bytes_.reset();
+        read_max_bytes_.reset();
+        future.quiet();
+        throw;
+    }
+    return future;
+}
+
+// Tornado: tornado/iostream.py:363 BaseIOStream.write
+Future<void> BaseIOStream::write(std::string data) {
+    TRACE_SPAN("BaseIOStream.write", {"bytes", data.size()}, {"fd", fileno()});
+    _check_closed();
+    if (!data.empty()) {
+        if (options_.max_write_buffer_size != 0 &&
+            write_buffer_size() + data.size() > options_.max_write_buffer_size) {
+            throw StreamBufferFullError("Reached maximum write buffer size");
+        }
+        total_write_index_ += data.size();
+        if (write_buffer_size() == 0) {
+            // C++: an empty buffer takes the caller's string without a copy.
+            write_buffer_ = std::move(data);
+            write_buffer_pos_ = 0;
+        } else {
+            write_buffer_.append(data);
+        }
+    }
+    Future<void> future = Future<void>::make();
+    future.set_origin("BaseIOStream.write");
+    future.quiet();  // Tornado: future.add_done_callback(lambda f: f.exception())
+    write_futures_.emplace_back(total_write_index_, future);
+    if (!connecting_) {
+        _handle_write();
+        if (write_buffer_size() > 0) {
+            _add_io_state(IOLoop::WRITE);
+        }
+        _maybe_add_error_listener();
+    }
+    return future;
+}
+
+// Tornado: tornado/iostream.py:397 BaseIOStream.set_close_callback
+void BaseIOStream::set_close_callback(Callback callback) {
+    close_callback_ = std::move(callback);
+    // Tornado 4.5.2 also arms the error listener here, so that a peer
+    // closing an idle connection is noticed.
+    _maybe_add_error_listener();
+}
+
+// Tornado: tornado/iostream.py:403 BaseIOStream.close
+void BaseIOStream::close(std::exception_ptr exc) {
+    if (!closed()) {
+        TRACE_SPAN("BaseIOStream.close", {"fd", fileno()});
+        if (exc) {
+            error_ = std::move(exc);
+        }
+        if (read_until_close_) {
+            read_until_close_ = false;
+            _run_read_callback(read_buffer_.size());
+        }
+        if (state_ != 0) {
+            io_loop_->remove_handler(fileno());
+            state_ = 0;
+        }
+        close_fd();
+        closed_ = true;
+    }
+    _maybe_run_close_callback();
+}
+
+// Tornado: tornado/iostream.py:426 BaseIOStream._maybe_run_close_callback
+void BaseIOStream::_maybe_run_close_callback() {
+    // Pending callbacks mean a read is being completed right now; the
+    // close callback waits for it (see _read_to_buffer_loop).
+    if (!closed() || pending_callbacks_ != 0) {
+        return;
+    }
+    auto closed_error = [this] { return std::make_exception_ptr(StreamClosedError(error_)); };
+    if (read_future_.valid()) {
+        Future<std::string> f = std::exchange(read_future_, Future<std::string>());
+        f.set_exception(closed_error());
+    }
+    while (!write_futures_.empty()) {
+        Future<void> f = std::move(write_futures_.front().second);
+        write_futures_.pop_front();
+        f.set_exception(closed_error());
+    }
+    if (connect_future_.valid()) {
+        Future<void> f = std::exchange(connect_future_, Future<void>());
+        f.set_exception(closed_error());
+    }
+    if (close_callback_) {
+        // Tornado: _run_callback runs it on the next iteration.
+        io_loop_->add_callback(
+            [self = shared_from_this(), cb = std::exchange(close_callback_, nullptr)]() mutable {
+                cb();
+            });
+    }
+    // Free the write buffer at once (the stream may live on a while).
+    std::string().swap(write_buffer_);
+    write_buffer_pos_ = 0;
+}
+
+// Tornado: tornado/iostream.py:467 BaseIOStream.set_nodelay
+void BaseIOStream::set_nodelay(bool /*value*/) {}
+
+// Tornado: tornado/iostream.py:481 BaseIOStream._handle_events
+void BaseIOStream::_handle_events(int fd, std::uint32_t events) {
+    TRACE_SPAN("BaseIOStream._handle_events", {"fd", fd}, {"events", events});
+    auto self = shared_from_this();  // the handler may drop the last owner
+    if (closed()) {
+        log::gen_log.warning("Got events for closed stream {}", fd);
+        return;
+    }
+    try {
+        if (connecting_) {
+            // A failed connect is reported as WRITE (or ERROR): check it first.
+            _handle_connect();
+        }
+        if (closed()) {
+            return;
+        }
+        if ((events & IOLoop::READ) != 0) {
+            _handle_read();
+        }
+        if (closed()) {
+            return;
+        }
+        if ((events & IOLoop::WRITE) != 0) {
+            _handle_write();
+        }
+        if (closed()) {
+            return;
+        }
+        if ((events & IOLoop::ERROR) != 0) {
+            int err = get_fd_error();
+            if (err != 0) {
+                error_ = os_error(err, "socket error");
+            }
+            // Let callbacks queued by _handle_read/_handle_write run first.
+            io_loop_->add_callback([self]() { self->close(); });
+            return;
+        }
+        std::uint32_t state = IOLoop::ERROR;
+        if (reading()) {
+            state |= IOLoop::READ;
+        }
+        if (writing()) {
+            state |= IOLoop::WRITE;
+        }
+        if (state == IOLoop::ERROR && read_buffer_.size() == 0) {
+            // An idle connection listens for reads too, so that a peer
+            // closing it is noticed.
+            state |= IOLoop::READ;
+        }
+        if (state != state_) {
+            assert(state_ != 0 && "_handle_events without a registered state");
+            state_ = state;
+            io_loop_->update_handler(fileno(), state_);
+        }
+    } catch (const UnsatisfiableReadError& e) {
+        log::gen_log.info("Unsatisfiable read, closing connection: {}", e.what());
+        close(std::current_exception());
+    } catch (...) {
+        log::gen_log.error("Uncaught exception, closing connection: {}",
+                           log::describe(std::current_exception()));
+        close(std::current_exception());
+    }
+}
+
+// Tornado: tornado/iostream.py:540 BaseIOStream._read_to_buffer_loop
+std::optional<std::size_t> BaseIOStream::_read_to_buffer_loop() {
+    TRACE_SPAN("BaseIOStream._read_to_buffer_loop", {"buffered", read_buffer_.size()});
+    std::optional<std::size_t> target_bytes;
+    if (read_bytes_) {
+        target_bytes = read_bytes_;
+    } else if (read_max_bytes_) {
+        target_bytes = read_max_bytes_;
+    } else if (reading()) {
+        // read_until without max_bytes, or read_until_close: read all that
+        // is there before scanning for the delimiter.
+        target_bytes = std::nullopt;
+    } else {
+        target_bytes = 0;
+    }
+    std::size_t next_find_pos = 0;
+    // Pretend a callback is pending, so that an EOF seen here does not run
+    // the close callback before the data already read is delivered.
+    ++pending_callbacks_;
+    struct Done {
+        int& pending;
+        ~Done() { --pending; }
+    } done{pending_callbacks_};
+    while (!closed()) {
+        if (_read_to_buffer() == 0) {
+            break;
+        }
+        if (target_bytes && read_buffer_.size() >= *target_bytes) {
+            break;
+        }
+        // Scanning for the delimiter is the expensive part: do it on the
+        // first read and each time the buffer has doubled.
+        if (read_buffer_.size() >= next_find_pos) {
+            if (auto pos = _find_read_pos()) {
+                return pos;
+            }
+            next_find_pos = read_buffer_.size() * 2;
+        }
+    }
+    return _find_read_pos();
+}
+
+// Tornado: tornado/iostream.py:597 BaseIOStream._handle_read
+void BaseIOStream::_handle_read() {
+    TRACE_SPAN("BaseIOStream._handle_read", {"fd", fileno()});
+    std::optional<std::size_t> pos;
+    try {
+        pos = _read_to_buffer_loop();
+    } catch (const UnsatisfiableReadError&) {
+        throw;
+    } catch (...) {
+        log::gen_log.warning("error on read: {}", log::describe(std::current_exception()));
+        close(std::current_exception());
+        return;
+    }
+    if (pos) {
+        _read_from_buffer(*pos);
+    } else {
+        _maybe_run_close_callback();
+    }
+}
+
+// Tornado: tornado/iostream.py:614 BaseIOStream._set_read_callback
+// C++: only the Future form; there are no callbacks.
+Future<std::string> BaseIOStream::_set_read_callback(const char* origin) {
+    assert(!read_future_.valid() && "Already reading");
+    read_future_ = Future<std::string>::make();
+    read_future_.set_origin(origin);
+    return read_future_;
+}
+
+// Tornado: tornado/iostream.py:624 BaseIOStream._run_read_callback
+void BaseIOStream::_run_read_callback(std::size_t size) {
+    TRACE_SPAN("BaseIOStream._run_read_callback", {"bytes", size});
+    if (read_future_.valid()) {
+        Future<std::string> future = std::exchange(read_future_, Future<std::string>());
+        // Completing the Future queues the waiting coroutine on the IOLoop;
+        // it resumes on the next iteration, not here.
+        future.set_result(_consume(size));
+    }
+    _maybe_add_error_listener();
+}
+
+// Tornado: tornado/iostream.py:696 BaseIOStream._try_inline_read
+void BaseIOStream::_try_inline_read() {
+    TRACE_SPAN("BaseIOStream._try_inline_read", {"buffered", read_buffer_.size()});
+    // First see whether the buffer already holds what was asked for.
+    if (auto pos = _find_read_pos()) {
+        _read_from_buffer(*pos);
+        return;
+    }
+    _check_closed();
+    std::optional<std::size_t> pos;
+    try {
+        pos = _read_to_buffer_loop();
+    } catch (...) {
+        // _read_to_buffer may have closed the stream; the close callback
+        // could not run while the read was pending.
+        _maybe_run_close_callback();
+        throw;
+    }
+    if (pos) {
+        _read_from_buffer(*pos);
+        return;
+    }
+    // Not satisfied inline: either the stream closed, or wait for READ.
+    if (closed()) {
+        _maybe_run_close_callback();
+    } else {
+        _add_io_state(IOLoop::READ);
+    }
+}
+
+// Tornado: tornado/iostream.py:725 BaseIOStream._read_to_buffer
+std::size_t BaseIOStream::_read_to_buffer() {
+    std::size_t chunk = options_.read_chunk_size;
+    bool direct = read_buffer_.free_space() >= chunk;
+    char* target = direct ? read_buffer_.prepare(chunk) : scratch();
+    if (!direct) {
+        chunk = std::min(chunk, kScratchSize);
+    }
+    ssize_t n;
+    while (true) {
+        n = read_from_fd(target, chunk);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        break;
+    }
+    if (n < 0) {
+        int err = errno;
+        if (err == EAGAIN || err == EWOULDBLOCK) {
+            return 0;  // Tornado's read_from_fd returned None
+        }
+        // Connection resets close the stream quietly; anything else is also
+        // raised to the caller.
+        close(os_error(err, "read"));
+        if (_is_connreset(err)) {
+            return 0;
+        }
+        std::rethrow_exception(error_);
+    }
+    if (n == 0) {
+        close();  // EOF
+        return 0;
+    }
+    auto got = static_cast<std::size_t>(n);
+    if (direct) {
+        read_buffer_.commit(got);
+    } else {
+        read_buffer_.append(target, got);
+    }
+    TRACE_EVENT("BaseIOStream._read_to_buffer", {"bytes", got}, {"buffered", read_buffer_.size()});
+    if (read_buffer_.size() > options_.max_buffer_size) {
+        log::gen_log.error("Reached maximum read buffer size");
+        close();
+        throw StreamBufferFullError("Reached maximum read buffer size");
+    }
+    return got;
+}
+
+// Tornado: tornado/iostream.py:768 BaseIOStream._read_from_buffer
+void BaseIOStream::_read_from_buffer(std::size_t pos) {
+    TRACE_SPAN("BaseIOStream._read_from_buffer", {"pos", pos});
+    read_bytes_.reset();
+    read_delimiter_.reset();
+    read_regex_ = nullptr;
+    read_partial_ = false;
+    _run_read_callback(pos);
+}
+
+// Tornado: tornado/iostream.py:778 BaseIOStream._find_read_pos
+std::optional<std::size_t> BaseIOStream::_find_read_pos() {
+    std::size_t size = read_buffer_.size();
+    std::optional<std::size_t> pos;
+    if (read_bytes_ && (size >= *read_bytes_ || (read_partial_ && size > 0))) {
+        pos = std::min(*read_bytes_, size);
+    } else if (read_delimiter_) {
+        if (size > 0) {
+            std::size_t loc = read_buffer_.view().find(*read_delimiter_);
+            if (loc != std::string_view::npos) {
+                _check_max_bytes(*read_delimiter_, loc + read_delimiter_->size());
+                pos = loc + read_delimiter_->size();
+            } else {
+                _check_max_bytes(*read_delimiter_, size);
+            }
+        }
+    } else if (read_regex_ != nullptr) {
+        if (size > 0) {
+            if (auto m = read_regex_->search(read_buffer_.view())) {
+                _check_max_bytes(read_regex_->pattern(), m->second);
+                pos = m->second;
+            } else {
+                _check_max_bytes(read_regex_->pattern(), size);
+            }
+        }
+    }
+    TRACE_EVENT("BaseIOStream._find_read_pos", {"buffered", size},
+                {"pos", pos ? static_cast<std::int64_t>(*pos) : -1});
+    return pos;
+}
+
+// Tornado: tornado/iostream.py:813 BaseIOStream._check_max_bytes
+void BaseIOStream::_check_max_bytes(std::string_view delimiter, std::size_t size) {
+    if (read_max_bytes_ && size > *read_max_bytes_) {
+        throw UnsatisfiableReadError("delimiter " + std::string(delimiter) + " not found within " +
+                                     std::to_string(*read_max_bytes_) + " bytes");
+    }
+}
+
+// Tornado: tornado/iostream.py:820 BaseIOStream._handle_write
+void BaseIOStream::_handle_write() {
+    TRACE_SPAN_AS(span, "BaseIOStream._handle_write", {"fd", fileno()},
+                  {"pending", write_buffer_size()});
+    std::size_t written = 0;
+    while (write_buffer_size() > 0) {
+        ssize_t n = write_to_fd(write_buffer_.data() + write_buffer_pos_, write_buffer_size());
+        if (n < 0) {
+            int err = errno;
+            if (err == EINTR) {
+                continue;
+            }
+            if (err == EAGAIN || err == EWOULDBLOCK) {
+                // The socket buffer is full: the rest waits for WRITE.
+                break;
+            }
+            if (!_is_connreset(err)) {
+                log::gen_log.warning("Write error on {}: {}", fileno(), std::strerror(err));
+            }
+            close(os_error(err, "write"));
+            return;
+        }
+        write_buffer_pos_ += static_cast<std::size_t>(n);
+        total_write_done_index_ += static_cast<std::size_t>(n);
+        written += static_cast<std::size_t>(n);
+    }
+    if (write_buffer_size() == 0) {
+        // Keep a small buffer for the next response, free a large one.
+        if (write_buffer_.capacity() > 4 * kScratchSize) {
+            std::string().swap(write_buffer_);
+        } else {
+            write_buffer_.clear();
+        }
+        write_buffer_pos_ = 0;
+    }
+    span.end({{"written", written}, {"pending", write_buffer_size()}});
+    while (!write_futures_.empty() && write_futures_.front().first <= total_write_done_index_) {
+        Future<void> f = std::move(write_futures_.front().second);
+        write_futures_.pop_front();
+        f.set_result();
+    }
+}
+
+// Tornado: tornado/iostream.py:879 BaseIOStream._consume
+std::string BaseIOStream::_consume(std::size_t loc) {
+    if (loc == 0) {
+        return std::string();
+    }
+    assert(loc <= read_buffer_.size());
+    return read_buffer_.consume(loc);
+}
+
+// Tornado: tornado/iostream.py:892 BaseIOStream._check_closed
+void BaseIOStream::_check_closed() const {
+    if (closed()) {
+        throw StreamClosedError(error_);
+    }
+}
+
+// Tornado: tornado/iostream.py:896 BaseIOStream._maybe_add_error_listener
+void BaseIOStream::_maybe_add_error_listener() {
+    // A stream with nothing to do still listens for READ while a close
+    // callback is set, so that it learns when the peer goes away.
+    if (pending_callbacks_ != 0) {
+        return;
+    }
+    if (state_ == 0 || state_ == IOLoop::ERROR) {
+        if (closed()) {
+            _maybe_run_close_callback();
+        } else if (read_buffer_.size() == 0 && close_callback_) {
+            _add_io_state(IOLoop::READ);
+        }
+    }
+}
+
+// Tornado: tornado/iostream.py:912 BaseIOStream._add_io_state
+void BaseIOStream::_add_io_state(std::uint32_t state) {
+    if (closed()) {
+        return;  // no events can come any more
+    }
+    TRACE_SPAN("BaseIOStream._add_io_state", {"fd", fileno()}, {"state", state});
+    if (state_ == 0) {
+        state_ = IOLoop::ERROR | state;
+        // The handler does not own the stream: close() removes it, and
+        // _handle_events holds a reference while it runs.
+        io_loop_->add_handler(
+            fileno(), [this](int fd, std::uint32_t events) { _handle_events(fd, events); },
+            state_);
+    } else if ((state_ & state) == 0) {
+        state_ |= state;
+        io_loop_->update_handler(fileno(), state_);
+    }
+}
+
+// Tornado: tornado/iostream.py:941 BaseIOStream._is_connreset
+bool BaseIOStream::_is_connreset(int err) {
+    return err == ECONNRESET || err == ECONNABORTED || err == EPIPE || err == ETIMEDOUT;
+}
+
+// ---------------------------------------------------------------------------
+// IOStream
+
+// Tornado: tornado/iostream.py:1052 IOStream.__init__
+IOStream::IOStream(int socket_fd, IOLoop* io_loop, Options options)
+    : BaseIOStream("IOStream", io_loop, options), socket_(socket_fd) {
+    int flags = ::fcntl(socket_, F_GETFL);
+    if (flags >= 0 && (flags & O_NONBLOCK) == 0) {
+        ::fcntl(socket_, F_SETFL, flags | O_NONBLOCK);
+    }
+}
+
+IOStream::~IOStream() {
+    // A stream dropped without close(): unregister and close the fd, but
+    // run no callbacks (nobody is left to receive them).
+    if (!closed_) {
+        if (state_ != 0) {
+            io_loop_->remove_handler(socket_);
+        }
+        ::close(socket_);
+    }
+}
+
+// Tornado: tornado/iostream.py:1060 IOStream.close_fd
+void IOStream::close_fd() {
+    ::close(socket_);
+    socket_ = -1;
+}
+
+// Tornado: tornado/iostream.py:1064 IOStream.get_fd_error
+int IOStream::get_fd_error() {
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (::getsockopt(socket_, SOL_SOCKET, SO_ERROR, &err, &len) < 0) {
+        return errno;
+    }
+    return err;
+}
+
+// Tornado: tornado/iostream.py:1069 IOStream.read_from_fd
+ssize_t IOStream::read_from_fd(char* buffer, std::size_t size) {
+    return ::recv(socket_, buffer, size, 0);
+}
+
+// Tornado: tornado/iostream.py:1082 IOStream.write_to_fd
+ssize_t IOStream::write_to_fd(const char* data, std::size_t size) {
+    // MSG_NOSIGNAL: a peer that went away gives EPIPE, not SIGPIPE.
+    return ::send(socket_, data, size, MSG_NOSIGNAL);
+}
+
+// Tornado: tornado/iostream.py:1089 IOStream.connect
+Future<void> IOStream::connect(const sockaddr* address, socklen_t address_len) {
+    TRACE_SPAN("IOStream.connect", {"fd", socket_});
+    connecting_ = true;
+    connect_future_ = Future<void>::make();
+    connect_future_.set_origin("IOStream.connect");
+    Future<void> future = connect_future_;
+    if (::connect(socket_, address, address_len) < 0) {
+        int err = errno;
+        if (err != EINPROGRESS && err != EWOULDBLOCK) {
+            close(os_error(err, "connect"));
+            return future;
+        }
+    }
+    _add_io_state(IOLoop::WRITE);
+    return future;
+}
+
+Future<void> IOStream::connect(const std::string& host, int port) {
+    sockaddr_storage ss{};
+    socklen_t len = 0;
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    if (::inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(static_cast<std::uint16_t>(port));
+        len = sizeof(sockaddr_in);
+    } else if (::inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(static_cast<std::uint16_t>(port));
+        len = sizeof(sockaddr_in6);
+    } else {
+        throw std::invalid_argument("connect: not a numeric IP address: " + host);
+    }
+    return connect(reinterpret_cast<const sockaddr*>(&ss), len);
+}
+
+// Tornado: tornado/iostream.py:1216 IOStream._handle_connect
+void IOStream::_handle_connect() {
+    TRACE_SPAN("IOStream._handle_connect", {"fd", socket_});
+    int err = get_fd_error();
+    if (err != 0) {
+        error_ = os_error(err, "connect");
+        close();
+        return;
+    }
+    if (connect_future_.valid()) {
+        Future<void> future = std::exchange(connect_future_, Future<void>());
+        future.set_result();
+    }
+    connecting_ = false;
+}
+
+// Tornado: tornado/iostream.py:1240 IOStream.set_nodelay
+void IOStream::set_nodelay(bool value) {
+    if (socket_ < 0 || nodelay_ == value) {
+        return;  // C++: remembers the setting and skips the repeat syscall
+    }
+    int on = value ? 1 : 0;
+    // Fails on Unix sockets (no Nagle there): ignored, as in Tornado.
+    if (::setsockopt(socket_, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) == 0) {
+        nodelay_ = value;
+    }
+}
+
+}  // namespace tornado::iostream

@@ -1,0 +1,95 @@
+#include "tornado/tcpserver.h"
+
+#include <unistd.h>
+
+#include "tornado/log.h"
+
+namespace tornado::tcpserver {
+
+namespace {
+constexpr trace::Module kTraceModule{"iostream", "tornado/tcpserver.py"};
+}
+
+// Tornado: tornado/tcpserver.py:109 TCPServer.__init__
+TCPServer::TCPServer(ioloop::IOLoop* io_loop, Options options, const char* trace_class)
+    : Traced(trace_class),
+      io_loop_(io_loop != nullptr ? io_loop : ioloop::IOLoop::current()),
+      options_(options) {}
+
+TCPServer::~TCPServer() { stop(); }
+
+// Tornado: tornado/tcpserver.py:128 TCPServer.listen
+void TCPServer::listen(int port, const std::string& address) {
+    add_sockets(netutil::bind_sockets(port, address));
+}
+
+// Tornado: tornado/tcpserver.py:141 TCPServer.add_sockets
+void TCPServer::add_sockets(const std::vector<int>& sockets) {
+    for (int sock : sockets) {
+        sockets_[sock] = true;
+        netutil::add_accept_handler(
+            sock,
+            [this](int connection, const netutil::Address& address) {
+                _handle_connection(connection, address);
+            },
+            io_loop_);
+    }
+}
+
+// Tornado: tornado/tcpserver.py:158 TCPServer.add_socket
+void TCPServer::add_socket(int socket) { add_sockets({socket}); }
+
+// Tornado: tornado/tcpserver.py:216 TCPServer.stop
+void TCPServer::stop() {
+    for (auto& [fd, open] : sockets_) {
+        io_loop_->remove_handler(fd);
+        ::close(fd);
+    }
+    sockets_.clear();
+}
+
+std::vector<int> TCPServer::sockets() const {
+    std::vector<int> out;
+    for (const auto& [fd, open] : sockets_) {
+        out.push_back(fd);
+    }
+    return out;
+}
+
+// Tornado: tornado/tcpserver.py:248 TCPServer._handle_connection
+void TCPServer::_handle_connection(int connection, const netutil::Address& address) {
+    std::uint64_t conn_id = trace::next_conn_id();
+    set_trace_ids(conn_id, 0);
+    TRACE_SPAN("TCPServer._handle_connection", {"fd", connection});
+    try {
+        iostream::BaseIOStream::Options stream_options;
+        if (options_.max_buffer_size != 0) {
+            stream_options.max_buffer_size = options_.max_buffer_size;
+        }
+        if (options_.read_chunk_size != 0) {
+            stream_options.read_chunk_size = options_.read_chunk_size;
+        }
+        auto stream = std::make_shared<iostream::IOStream>(connection, io_loop_, stream_options);
+        stream->set_trace_ids(conn_id, 0);
+        Future<void> future = handle_stream(std::move(stream), address);
+        if (!future.done()) {
+            // Tornado: io_loop.add_future(future, lambda f: f.result())
+            io_loop_->add_future(future, [](const Future<void>& f) {
+                try {
+                    f.result();
+                } catch (...) {
+                    log::app_log.error("Error in connection callback: {}",
+                                       log::describe(std::current_exception()));
+                }
+            });
+        } else {
+            future.result();
+        }
+    } catch (...) {
+        log::app_log.error("Error in connection callback: {}",
+                           log::describe(std::current_exception()));
+    }
+    set_trace_ids(0, 0);
+}
+
+}  // namespace tornado::tcpserver

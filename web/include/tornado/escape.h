@@ -1,0 +1,24 @@
+// tornado.escape: escaping and unescaping for HTML, URLs and JSON.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace tornado::escape {
+
+// Tornado: tornado/escape.py:53 xhtml_escape
+/// Escapes <, >, &, " and ' for HTML.
+std::string xhtml_escape(std::string_view value);
+
+// Tornado: tornado/escape.py:87 url_escape
+/// Percent-encodes `value`; with `plus`, spaces become "+" (query strings).
+std::string url_escape(std::string_view value, bool plus = true);
+
+// Tornado: tornado/escape.py:104 url_unescape
+/// Decodes %XX escapes; with `plus`, "+" becomes a space.
+std::string url_unescape(std::string_view value, bool plus = true);
+
+/// True if `s` is well-formed UTF-8 (what Python's decode("utf-8") accepts).
+bool is_valid_utf8(std::string_view s);
+
+}  // namespace tornado::escape

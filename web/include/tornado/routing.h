@@ -1,0 +1,116 @@
+// tornado.routing: how a request finds its handler.
+//
+// An Application is a router: for each request it creates a _RoutingDelegate,
+// which waits for the headers, asks the router to find_handler, and from
+// then on passes everything to the delegate it found (a _HandlerDelegate).
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tornado/httputil.h"
+#include "tornado/re.h"
+#include "tornado/trace.h"
+
+namespace tornado::web {
+class Application;
+class RequestHandler;
+}  // namespace tornado::web
+
+namespace tornado::routing {
+
+using httputil::HTTPMessageDelegate;
+using httputil::HTTPServerRequest;
+
+// Tornado: tornado/routing.py:190 Router
+/// Finds the delegate for a request; is itself the server's delegate.
+class Router : public httputil::HTTPServerConnectionDelegate {
+  public:
+    /// The delegate that will handle `request`, or null if none matches.
+    virtual std::shared_ptr<HTTPMessageDelegate> find_handler(
+        std::shared_ptr<HTTPServerRequest> request) = 0;
+
+    std::shared_ptr<HTTPMessageDelegate> start_request(
+        http1connection::HTTP1ServerConnection* server_conn,
+        std::shared_ptr<httputil::HTTPConnection> request_conn) override;
+};
+
+namespace detail {
+
+// Tornado: tornado/routing.py:237 _RoutingDelegate
+/// The per-request delegate a Router hands out: routes once the headers
+/// are in, then forwards body, finish and close to the handler's delegate.
+class RoutingDelegate : public HTTPMessageDelegate, public trace::Traced {
+  public:
+    RoutingDelegate(Router* router, http1connection::HTTP1ServerConnection* server_conn,
+                    std::shared_ptr<httputil::HTTPConnection> request_conn);
+
+    Future<void> headers_received(const httputil::StartLine& start_line,
+                                  std::shared_ptr<httputil::HTTPHeaders> headers) override;
+    Future<void> data_received(std::string chunk) override;
+    void finish() override;
+    void on_connection_close() override;
+
+  private:
+    Router* router_;
+    http1connection::HTTP1ServerConnection* server_conn_;
+    std::shared_ptr<httputil::HTTPConnection> request_conn_;
+    std::shared_ptr<HTTPMessageDelegate> delegate_;
+};
+
+}  // namespace detail
+
+/// Positional and named path arguments taken from a URL match.
+struct PathArguments {
+    std::vector<std::string> args;
+    std::map<std::string, std::string, std::less<>> kwargs;
+};
+
+// Tornado: tornado/routing.py:533 PathMatches
+/// Matches the request path against a regex (anchored at both ends).
+class PathMatches {
+  public:
+    explicit PathMatches(std::string path_pattern);
+    /// The groups, percent-decoded (named groups if there are any, else
+    /// positional ones), or nothing if the path does not match.
+    std::optional<PathArguments> match(const HTTPServerRequest& request) const;
+    const std::string& pattern() const { return regex_.pattern(); }
+
+  private:
+    re::Pattern regex_;
+};
+
+// Tornado: tornado/routing.py:497 HostMatches
+/// Matches the request's host name against a regex.
+class HostMatches {
+  public:
+    explicit HostMatches(std::string host_pattern);
+    bool match(const HTTPServerRequest& request) const;
+
+  private:
+    re::Pattern regex_;
+};
+
+/// Creates a handler for a request (C++ for "the handler class").
+using HandlerFactory = std::function<std::shared_ptr<web::RequestHandler>(
+    std::shared_ptr<web::Application>, std::shared_ptr<HTTPServerRequest>)>;
+
+// Tornado: tornado/routing.py:596 URLSpec
+/// A route: a path pattern, the handler it leads to and the handler's
+/// initialize() arguments (bound into the factory).
+struct URLSpec {
+    URLSpec(std::string pattern, HandlerFactory factory, std::string handler_name,
+            bool stream_request_body = false, std::string name = "");
+
+    PathMatches matcher;
+    HandlerFactory handler_factory;
+    std::string handler_name;  // the handler class, for traces and logs
+    bool stream_request_body;
+    std::string name;
+};
+
+}  // namespace tornado::routing

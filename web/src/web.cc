@@ -1,0 +1,820 @@
+#include "tornado/web.h"
+
+#include <cxxabi.h>
+#include <openssl/evp.h>
+#include <zlib.h>
+
+#include <cstdlib>
+#include <ctime>
+
+#include <fmt/format.h>
+
+#include "tornado/escape.h"
+#include "tornado/ioloop.h"
+#include "tornado/iostream.h"
+#include "tornado/log.h"
+
+namespace tornado::web {
+
+namespace {
+
+constexpr trace::Module kTraceModule{"web", "tornado/web.py"};
+
+// The Date header changes once a second: format it once a second.
+const std::string& http_date_now() {
+    thread_local std::time_t cached_second = 0;
+    thread_local std::string cached;
+    std::time_t now = std::time(nullptr);
+    if (now != cached_second) {
+        cached_second = now;
+        cached = httputil::format_timestamp(now);
+    }
+    return cached;
+}
+
+constexpr const char* kServerHeader = "TornadoServer/4.5.2 (tornado-cpp)";
+
+std::string sha1_hex(std::string_view data) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha1(), nullptr);
+    std::string out;
+    out.reserve(len * 2);
+    static constexpr char kHex[] = "0123456789abcdef";
+    for (unsigned int i = 0; i < len; ++i) {
+        out.push_back(kHex[digest[i] >> 4U]);
+        out.push_back(kHex[digest[i] & 0xfU]);
+    }
+    return out;
+}
+
+// The values of If-None-Match: "*" or quoted tags, optionally weak (W/).
+std::vector<std::string_view> find_etags(std::string_view header) {
+    std::vector<std::string_view> out;
+    std::size_t i = 0;
+    while (i < header.size()) {
+        if (header[i] == '*') {
+            out.push_back(header.substr(i, 1));
+            ++i;
+            continue;
+        }
+        std::size_t start = i;
+        std::size_t q = i;
+        if (header.substr(i, 3) == "W/\"") {
+            q = i + 2;
+        }
+        if (header[q] == '"') {
+            std::size_t close = header.find('"', q + 1);
+            if (close != std::string_view::npos) {
+                out.push_back(header.substr(start, close + 1 - start));
+                i = close + 1;
+                continue;
+            }
+        }
+        ++i;
+    }
+    return out;
+}
+
+std::string_view strip_weak(std::string_view tag) {
+    return tag.starts_with("W/") ? tag.substr(2) : tag;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Errors
+
+// Tornado: tornado/web.py:2071 HTTPError
+HTTPError::HTTPError(int status_code, std::string log_message, std::string reason)
+    : std::runtime_error(fmt::format("HTTP {}: {}{}", status_code,
+                                     reason.empty() ? httputil::responses(status_code) : reason,
+                                     log_message.empty() ? "" : " (" + log_message + ")")),
+      status_code_(status_code),
+      log_message_(std::move(log_message)),
+      reason_(std::move(reason)) {}
+
+// ---------------------------------------------------------------------------
+// GZipContentEncoding
+
+struct GZipContentEncoding::ZStream {
+    z_stream z{};
+    bool initialised = false;
+    ~ZStream() {
+        if (initialised) {
+            deflateEnd(&z);
+        }
+    }
+    // Compresses `in`; with `finishing`, ends the gzip stream.
+    std::string compress(std::string_view in, bool finishing) {
+        std::string out;
+        z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+        z.avail_in = static_cast<uInt>(in.size());
+        int flush = finishing ? Z_FINISH : Z_SYNC_FLUSH;
+        do {
+            char buf[16384];
+            z.next_out = reinterpret_cast<Bytef*>(buf);
+            z.avail_out = sizeof buf;
+            deflate(&z, flush);
+            out.append(buf, sizeof buf - z.avail_out);
+        } while (z.avail_out == 0);
+        return out;
+    }
+};
+
+// Tornado: tornado/web.py:2734 GZipContentEncoding.__init__
+GZipContentEncoding::GZipContentEncoding(const HTTPServerRequest& request)
+    : gzipping_(request.headers->get("Accept-Encoding", "").find("gzip") != std::string_view::npos) {}
+
+GZipContentEncoding::~GZipContentEncoding() = default;
+
+// Tornado: tornado/web.py:2737 GZipContentEncoding._compressible_type
+bool GZipContentEncoding::_compressible_type(std::string_view ctype) {
+    static constexpr std::string_view kTypes[] = {
+        "application/javascript", "application/x-javascript", "application/xml",
+        "application/atom+xml",   "application/json",         "application/xhtml+xml",
+        "image/svg+xml"};
+    if (ctype.starts_with("text/")) {
+        return true;
+    }
+    for (std::string_view t : kTypes) {
+        if (ctype == t) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// Tornado: tornado/web.py:2740 GZipContentEncoding.transform_first_chunk
+void GZipContentEncoding::transform_first_chunk(int& /*status_code*/, HTTPHeaders& headers,
+                                                std::string& chunk, bool finishing) {
+    if (auto vary = headers.get("Vary")) {
+        headers.set("Vary", std::string(*vary) + ", Accept-Encoding");
+    } else {
+        headers.set("Vary", "Accept-Encoding");
+    }
+    if (gzipping_) {
+        std::string_view ctype = headers.get("Content-Type", "");
+        ctype = ctype.substr(0, ctype.find(';'));
+        gzipping_ = _compressible_type(ctype) && (!finishing || chunk.size() >= MIN_LENGTH) &&
+                    !headers.contains("Content-Encoding");
+    }
+    if (gzipping_) {
+        headers.set("Content-Encoding", "gzip");
+        zstream_ = std::make_unique<ZStream>();
+        // windowBits 16+15: a gzip header and trailer, as Python's GzipFile.
+        if (deflateInit2(&zstream_->z, GZIP_LEVEL, Z_DEFLATED, 16 + 15, 8, Z_DEFAULT_STRATEGY) !=
+            Z_OK) {
+            throw std::runtime_error("deflateInit2 failed");
+        }
+        zstream_->initialised = true;
+        transform_chunk(chunk, finishing);
+        if (headers.contains("Content-Length")) {
+            // The length changed: set it if this is the only chunk, else drop
+            // it and let the response be chunked.
+            if (finishing) {
+                headers.set("Content-Length", std::to_string(chunk.size()));
+            } else {
+                headers.erase("Content-Length");
+            }
+        }
+    }
+}
+
+// Tornado: tornado/web.py:2761 GZipContentEncoding.transform_chunk
+void GZipContentEncoding::transform_chunk(std::string& chunk, bool finishing) {
+    if (gzipping_) {
+        chunk = zstream_->compress(chunk, finishing);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// RequestHandler
+
+// Tornado: tornado/web.py:160 RequestHandler.__init__
+RequestHandler::RequestHandler(std::shared_ptr<Application> app,
+                               std::shared_ptr<HTTPServerRequest> req)
+    : Traced("RequestHandler"), application(std::move(app)), request(std::move(req)) {
+    set_trace_ids(request->trace_conn(), request->trace_req());
+    clear();
+}
+
+RequestHandler::~RequestHandler() = default;
+
+namespace {
+[[noreturn]] void unimplemented() { throw HTTPError(405); }
+}  // namespace
+
+// Tornado: tornado/web.py:231 RequestHandler._unimplemented_method
+Future<void> RequestHandler::get() { unimplemented(); }
+Future<void> RequestHandler::head() { unimplemented(); }
+Future<void> RequestHandler::post() { unimplemented(); }
+Future<void> RequestHandler::delete_() { unimplemented(); }
+Future<void> RequestHandler::patch() { unimplemented(); }
+Future<void> RequestHandler::put() { unimplemented(); }
+Future<void> RequestHandler::options() { unimplemented(); }
+
+// Tornado: tornado/web.py:1437 RequestHandler.data_received
+Future<void> RequestHandler::data_received(std::string /*chunk*/) {
+    throw std::logic_error("data_received is not implemented");
+}
+
+// Tornado: tornado/web.py:291 RequestHandler.clear
+void RequestHandler::clear() {
+    headers_ = HTTPHeaders();
+    headers_.set("Server", kServerHeader);
+    headers_.set("Content-Type", "text/html; charset=UTF-8");
+    headers_.set("Date", http_date_now());
+    set_default_headers();
+    write_buffer_.clear();
+    status_code_ = 200;
+    reason_ = "OK";
+}
+
+// Tornado: tornado/web.py:313 RequestHandler.set_status
+// C++: as in Tornado 6.2, a code with no standard phrase is "Unknown".
+void RequestHandler::set_status(int status_code, std::string reason) {
+    status_code_ = status_code;
+    reason_ = reason.empty() ? std::string(httputil::responses(status_code)) : std::move(reason);
+}
+
+namespace {
+// Tornado: tornado/web.py:376 RequestHandler._convert_header_value
+std::string checked_header_value(std::string value) {
+    // Control characters could end the header and start another one.
+    for (char c : value) {
+        if (static_cast<unsigned char>(c) < 0x20) {
+            throw std::invalid_argument("Unsafe header value: " + value);
+        }
+    }
+    return value;
+}
+}  // namespace
+
+// Tornado: tornado/web.py:330 RequestHandler.set_header
+void RequestHandler::set_header(std::string_view name, std::string value) {
+    headers_.set(name, checked_header_value(std::move(value)));
+}
+
+void RequestHandler::set_header(std::string_view name, std::int64_t value) {
+    headers_.set(name, std::to_string(value));
+}
+
+// Tornado: tornado/web.py:340 RequestHandler.add_header
+void RequestHandler::add_header(std::string_view name, std::string value) {
+    headers_.add(name, checked_header_value(std::move(value)));
+}
+
+// Tornado: tornado/web.py:347 RequestHandler.clear_header
+void RequestHandler::clear_header(std::string_view name) { headers_.erase(name); }
+
+// Tornado: tornado/web.py:398 RequestHandler.get_argument
+std::string RequestHandler::get_argument(std::string_view name,
+                                         std::optional<std::string> default_value) const {
+    std::vector<std::string> values = get_arguments(name);
+    if (values.empty()) {
+        if (!default_value) {
+            throw MissingArgumentError(std::string(name));
+        }
+        return *default_value;
+    }
+    return values.back();
+}
+
+// Tornado: tornado/web.py:418 RequestHandler.get_arguments
+std::vector<std::string> RequestHandler::get_arguments(std::string_view name) const {
+    std::vector<std::string> out;
+    auto it = request->arguments.find(name);
+    if (it == request->arguments.end()) {
+        return out;
+    }
+    for (const std::string& raw : it->second) {
+        if (!escape::is_valid_utf8(raw)) {
+            throw HTTPError(400, "Invalid unicode in " + std::string(name));
+        }
+        // Control characters become spaces, then the value is stripped.
+        std::string v = raw;
+        for (char& c : v) {
+            auto u = static_cast<unsigned char>(c);
+            if (u <= 0x08 || (u >= 0x0e && u <= 0x1f)) {
+                c = ' ';
+            }
+        }
+        out.emplace_back(httputil::py_strip(v));
+    }
+    return out;
+}
+
+// Tornado: tornado/web.py:677 RequestHandler.write
+// C++: bytes and str are both std::string; write(dict) is write_json in
+// the demo application.
+void RequestHandler::write(std::string_view chunk) {
+    if (finished_) {
+        throw std::runtime_error("Cannot write() after finish()");
+    }
+    write_buffer_.append(chunk);
+}
+
+// Tornado: tornado/web.py:821 RequestHandler.flush
+Future<void> RequestHandler::flush(bool include_footers) {
+    TRACE_SPAN("RequestHandler.flush", {"bytes", write_buffer_.size()},
+               {"include_footers", include_footers});
+    std::string chunk = std::move(write_buffer_);
+    write_buffer_.clear();
+    if (!headers_written_) {
+        headers_written_ = true;
+        for (auto& transform : transforms_) {
+            transform->transform_first_chunk(status_code_, headers_, chunk, include_footers);
+        }
+        // A HEAD response has the headers of the GET, without the body.
+        if (request->method == "HEAD") {
+            chunk.clear();
+        }
+        httputil::ResponseStartLine start_line{"", status_code_, reason_};
+        return request->connection->write_headers(start_line, headers_, std::move(chunk));
+    }
+    for (auto& transform : transforms_) {
+        transform->transform_chunk(chunk, include_footers);
+    }
+    if (request->method != "HEAD") {
+        return request->connection->write(std::move(chunk));
+    }
+    Future<void> done = Future<void>::make();
+    done.set_result();
+    return done;
+}
+
+// Tornado: tornado/web.py:862 RequestHandler.finish
+Future<void> RequestHandler::finish(std::string_view chunk) {
+    TRACE_SPAN("RequestHandler.finish", {"status", status_code_});
+    if (finished_) {
+        throw std::runtime_error("finish() called twice");
+    }
+    if (!chunk.empty()) {
+        write(chunk);
+    }
+    // Etag and Content-Length are only possible while nothing has been sent.
+    if (!headers_written_) {
+        if (status_code_ == 200 && (request->method == "GET" || request->method == "HEAD") &&
+            !headers_.contains("Etag")) {
+            set_etag_header();
+            if (check_etag_header()) {
+                write_buffer_.clear();
+                set_status(304);
+            }
+        }
+        if (status_code_ == 204 || status_code_ == 304 ||
+            (status_code_ >= 100 && status_code_ < 200)) {
+            if (!write_buffer_.empty()) {
+                throw std::logic_error(fmt::format("Cannot send body with {}", status_code_));
+            }
+            _clear_representation_headers();
+        } else if (!headers_.contains("Content-Length")) {
+            set_header("Content-Length", static_cast<std::int64_t>(write_buffer_.size()));
+        }
+    }
+    // Drop the close callback: the handler is done with the connection.
+    request->connection->set_close_callback(nullptr);
+    Future<void> future = flush(true);
+    request->finish();
+    _log();
+    finished_ = true;
+    on_finish();
+    return future;
+}
+
+// Tornado: tornado/web.py:908 RequestHandler.send_error
+void RequestHandler::send_error(int status_code, std::exception_ptr exc) {
+    if (headers_written_) {
+        log::gen_log.error("Cannot send error response after headers written");
+        if (!finished_) {
+            // Probably a Content-Length mismatch now, but it frees the socket.
+            try {
+                finish().quiet();
+            } catch (...) {
+                log::gen_log.error("Failed to flush partial response: {}",
+                                   log::describe(std::current_exception()));
+            }
+        }
+        return;
+    }
+    clear();
+    std::string reason;
+    if (exc) {
+        try {
+            std::rethrow_exception(exc);
+        } catch (const HTTPError& e) {
+            reason = e.reason();
+        } catch (...) {
+        }
+    }
+    set_status(status_code, reason);
+    try {
+        write_error(status_code, exc);
+    } catch (...) {
+        log::app_log.error("Uncaught exception in write_error: {}",
+                           log::describe(std::current_exception()));
+    }
+    if (!finished_) {
+        finish().quiet();
+    }
+}
+
+// Tornado: tornado/web.py:943 RequestHandler.write_error
+// C++: the reason is HTML-escaped, as Tornado 6.2 does.
+void RequestHandler::write_error(int status_code, std::exception_ptr /*exc*/) {
+    std::string message = escape::xhtml_escape(reason_);
+    finish(fmt::format("<html><title>{0}: {1}</title><body>{0}: {1}</body></html>", status_code,
+                       message))
+        .quiet();
+}
+
+// Tornado: tornado/web.py:1497 RequestHandler.compute_etag
+std::optional<std::string> RequestHandler::compute_etag() {
+    return "\"" + sha1_hex(write_buffer_) + "\"";
+}
+
+// Tornado: tornado/web.py:1511 RequestHandler.set_etag_header
+void RequestHandler::set_etag_header() {
+    if (auto etag = compute_etag()) {
+        set_header("Etag", std::move(*etag));
+    }
+}
+
+// Tornado: tornado/web.py:1523 RequestHandler.check_etag_header
+bool RequestHandler::check_etag_header() const {
+    std::string_view computed = headers_.get("Etag", "");
+    std::vector<std::string_view> etags = find_etags(request->headers->get("If-None-Match", ""));
+    if (computed.empty() || etags.empty()) {
+        return false;
+    }
+    if (etags.front() == "*") {
+        return true;
+    }
+    // A weak comparison: W/"x" matches "x".
+    for (std::string_view etag : etags) {
+        if (strip_weak(etag) == strip_weak(computed)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// Tornado: tornado/web.py:1549 RequestHandler._execute
+Future<void> RequestHandler::_execute(std::vector<std::unique_ptr<OutputTransform>> transforms,
+                                      routing::PathArguments arguments) {
+    TRACE_SPAN("RequestHandler._execute", {"method", request->method});
+    auto self = shared_from_this();
+    transforms_ = std::move(transforms);
+    std::exception_ptr error;
+    try {
+        bool supported = false;
+        for (std::string_view m : SUPPORTED_METHODS) {
+            supported = supported || m == request->method;
+        }
+        if (!supported) {
+            throw HTTPError(405);
+        }
+        // decode_argument: path groups must be UTF-8.
+        for (std::string& arg : arguments.args) {
+            if (!escape::is_valid_utf8(arg)) {
+                throw HTTPError(400, "Invalid unicode in path argument");
+            }
+        }
+        for (auto& [name, value] : arguments.kwargs) {
+            if (!escape::is_valid_utf8(value)) {
+                throw HTTPError(400, "Invalid unicode in " + name);
+            }
+        }
+        path_args = std::move(arguments.args);
+        path_kwargs = std::move(arguments.kwargs);
+
+        Future<void> prepared = prepare();
+        if (!prepared.done()) {
+            co_await prepared;
+        } else {
+            prepared.result();
+        }
+        if (_prepared_future.valid() && !_prepared_future.done()) {
+            // Tell the connection it may now deliver the body.
+            _prepared_future.set_result();
+        }
+        if (finished_) {
+            co_return;
+        }
+        Future<void> result = call_method();
+        if (!result.done()) {
+            co_await result;
+        } else {
+            result.result();
+        }
+        if (_auto_finish && !finished_) {
+            finish().quiet();
+        }
+    } catch (...) {
+        error = std::current_exception();
+    }
+    if (error) {
+        try {
+            _handle_request_exception(error);
+        } catch (...) {
+            log::app_log.error("Exception in exception handler: {}",
+                               log::describe(std::current_exception()));
+        }
+        if (_prepared_future.valid() && !_prepared_future.done()) {
+            _prepared_future.set_result();
+        }
+    }
+}
+
+// C++ only: Tornado's getattr(self, self.request.method.lower()).
+Future<void> RequestHandler::call_method() {
+    const std::string& m = request->method;
+    if (m == "GET") {
+        TRACE_SPAN("RequestHandler.get");
+        return get();
+    }
+    if (m == "HEAD") {
+        TRACE_SPAN("RequestHandler.head");
+        return head();
+    }
+    if (m == "POST") {
+        TRACE_SPAN("RequestHandler.post");
+        return post();
+    }
+    if (m == "DELETE") {
+        TRACE_SPAN("RequestHandler.delete");
+        return delete_();
+    }
+    if (m == "PATCH") {
+        TRACE_SPAN("RequestHandler.patch");
+        return patch();
+    }
+    if (m == "PUT") {
+        TRACE_SPAN("RequestHandler.put");
+        return put();
+    }
+    TRACE_SPAN("RequestHandler.options");
+    return options();
+}
+
+// Tornado: tornado/web.py:1599 RequestHandler._log
+void RequestHandler::_log() { application->log_request(*this); }
+
+// Tornado: tornado/web.py:1608 RequestHandler._request_summary
+std::string RequestHandler::_request_summary() const {
+    return fmt::format("{} {} ({})", request->method, request->uri, request->remote_ip);
+}
+
+// Tornado: tornado/web.py:1612 RequestHandler._handle_request_exception
+// C++: as in Tornado 6.2, an HTTPError with an unknown code keeps its code
+// (reason "Unknown") instead of becoming a 500.
+void RequestHandler::_handle_request_exception(std::exception_ptr e) {
+    try {
+        std::rethrow_exception(e);
+    } catch (const Finish&) {
+        // Not an error: send what there is.
+        if (!finished_) {
+            finish().quiet();
+        }
+        return;
+    } catch (...) {
+    }
+    try {
+        log_exception(e);
+    } catch (...) {
+        log::app_log.error("Error in exception logger");
+    }
+    if (finished_) {
+        // Nothing more can be sent for this request.
+        return;
+    }
+    try {
+        std::rethrow_exception(e);
+    } catch (const HTTPError& http_error) {
+        send_error(http_error.status_code(), e);
+    } catch (...) {
+        send_error(500, e);
+    }
+}
+
+// Tornado: tornado/web.py:1638 RequestHandler.log_exception
+void RequestHandler::log_exception(std::exception_ptr e) {
+    try {
+        std::rethrow_exception(e);
+    } catch (const HTTPError& http_error) {
+        if (!http_error.log_message().empty()) {
+            log::gen_log.warning("{} {}: {}", http_error.status_code(), _request_summary(),
+                                 http_error.log_message());
+        }
+    } catch (...) {
+        log::app_log.error("Uncaught exception {}: {}", _request_summary(), log::describe(e));
+    }
+}
+
+// Tornado: tornado/web.py:1511 RequestHandler._clear_headers_for_304
+// C++: Tornado 6.2's _clear_representation_headers, which the wire follows.
+void RequestHandler::_clear_representation_headers() {
+    for (const char* name : {"Content-Encoding", "Content-Language", "Content-Type"}) {
+        headers_.erase(name);
+    }
+}
+
+// Tornado: tornado/web.py:1041 RequestHandler.redirect
+void RequestHandler::redirect(const std::string& url, bool permanent, int status) {
+    if (headers_written_) {
+        throw std::runtime_error("Cannot redirect after headers have been written");
+    }
+    if (status == 0) {
+        status = permanent ? 301 : 302;
+    } else if (status < 300 || status > 399) {
+        throw std::invalid_argument("redirect status must be 3xx");
+    }
+    set_status(status);
+    set_header("Location", url);
+    finish().quiet();
+}
+
+// Tornado: tornado/web.py:2197 ErrorHandler.prepare
+Future<void> ErrorHandler::prepare() { throw HTTPError(get_status()); }
+
+// Tornado: tornado/web.py:2226 RedirectHandler.get
+// C++: "{0}", "{1}"... take the positional path groups (str.format).
+Future<void> RedirectHandler::get() {
+    std::string target = url_;
+    for (std::size_t i = 0; i < path_args.size(); ++i) {
+        std::string placeholder = "{" + std::to_string(i) + "}";
+        for (std::size_t pos = target.find(placeholder); pos != std::string::npos;
+             pos = target.find(placeholder, pos + path_args[i].size())) {
+            target.replace(pos, placeholder.size(), path_args[i]);
+        }
+    }
+    // Tornado 6.2 carries the query string over to the new location.
+    if (!request->query.empty()) {
+        target += (target.find('?') == std::string::npos ? "?" : "&") + request->query;
+    }
+    redirect(target, permanent_);
+    return {};
+}
+
+std::string handler_class_name(const std::type_info& type) {
+    int status = 0;
+    char* demangled = abi::__cxa_demangle(type.name(), nullptr, nullptr, &status);
+    std::string name = status == 0 && demangled != nullptr ? demangled : type.name();
+    std::free(demangled);
+    // Only the class itself: "tornado::walkthrough::HelloHandler" -> "HelloHandler".
+    std::size_t colon = name.rfind("::");
+    return colon == std::string::npos ? name : name.substr(colon + 2);
+}
+
+// ---------------------------------------------------------------------------
+// Application
+
+std::shared_ptr<Application> Application::create(std::vector<routing::URLSpec> handlers,
+                                                 Settings settings) {
+    return std::make_shared<Application>(std::move(handlers), std::move(settings));
+}
+
+// Tornado: tornado/web.py:1833 Application.__init__
+Application::Application(std::vector<routing::URLSpec> handlers, Settings settings)
+    : Traced("Application"),
+      settings_(std::move(settings)),
+      not_found_(url<ErrorHandler>(".*", 404)) {
+    rules_.push_back(HostRules{std::nullopt, std::move(handlers)});
+}
+
+// Tornado: tornado/web.py:1913 Application.add_handlers
+void Application::add_handlers(const std::string& host_pattern,
+                               std::vector<routing::URLSpec> handlers) {
+    // In front of the wildcard rules, after the host rules added before.
+    rules_.insert(rules_.end() - 1,
+                  HostRules{routing::HostMatches(host_pattern), std::move(handlers)});
+}
+
+// Tornado: tornado/web.py:1985 Application.find_handler
+std::shared_ptr<httputil::HTTPMessageDelegate> Application::find_handler(
+    std::shared_ptr<HTTPServerRequest> request) {
+    set_trace_ids(request->trace_conn(), request->trace_req());
+    TRACE_EVENT("Application.find_handler", {"host", request->host_name},
+                {"path", request->path});
+    for (const HostRules& rules : rules_) {
+        if (rules.host && !rules.host->match(*request)) {
+            continue;
+        }
+        for (const routing::URLSpec& spec : rules.specs) {
+            if (auto arguments = spec.matcher.match(*request)) {
+                TRACE_EVENT("PathMatches.match", {"pattern", spec.matcher.pattern()},
+                            {"handler", spec.handler_name});
+                return get_handler_delegate(std::move(request), &spec, std::move(*arguments));
+            }
+        }
+        // Tornado's host routers end the search once a host has matched
+        // only if they find a route; otherwise the next rule is tried.
+    }
+    return get_handler_delegate(std::move(request), nullptr, {});
+}
+
+// Tornado: tornado/web.py:1998 Application.get_handler_delegate
+std::shared_ptr<httputil::HTTPMessageDelegate> Application::get_handler_delegate(
+    std::shared_ptr<HTTPServerRequest> request, const routing::URLSpec* spec,
+    routing::PathArguments arguments) {
+    return std::make_shared<detail::HandlerDelegate>(
+        shared_from_this(), std::move(request), spec != nullptr ? spec : &not_found_,
+        std::move(arguments));
+}
+
+// Tornado: tornado/web.py:2041 Application.log_request
+void Application::log_request(const RequestHandler& handler) const {
+    if (!settings_.log_requests) {
+        return;
+    }
+    int status = handler.get_status();
+    log::Level level = status < 400 ? log::Level::Info
+                       : status < 500 ? log::Level::Warning
+                                      : log::Level::Error;
+    if (!log::access_log.enabled_for(level)) {
+        return;
+    }
+    double request_time = 1000.0 * handler.request->request_time();
+    log::access_log.log(level, "{} {} {} ({}) {:.2f}ms", status, handler.request->method,
+                        handler.request->uri, handler.request->remote_ip, request_time);
+}
+
+// ---------------------------------------------------------------------------
+// _HandlerDelegate
+
+// Tornado: tornado/web.py:2009 _HandlerDelegate.__init__
+detail::HandlerDelegate::HandlerDelegate(std::shared_ptr<Application> application,
+                                         std::shared_ptr<HTTPServerRequest> request,
+                                         const routing::URLSpec* spec,
+                                         routing::PathArguments arguments)
+    : Traced("_HandlerDelegate"),
+      application_(std::move(application)),
+      request_(std::move(request)),
+      spec_(spec),
+      arguments_(std::move(arguments)) {
+    set_trace_ids(request_->trace_conn(), request_->trace_req());
+}
+
+// Tornado: tornado/web.py:2021 _HandlerDelegate.headers_received
+Future<void> detail::HandlerDelegate::headers_received(const httputil::StartLine& /*start_line*/,
+                                                       std::shared_ptr<HTTPHeaders> /*headers*/) {
+    TRACE_SPAN("_HandlerDelegate.headers_received",
+               {"stream_request_body", spec_->stream_request_body});
+    if (spec_->stream_request_body) {
+        // A streaming handler starts now and receives the body as it comes.
+        return execute();
+    }
+    return {};
+}
+
+// Tornado: tornado/web.py:2026 _HandlerDelegate.data_received
+Future<void> detail::HandlerDelegate::data_received(std::string chunk) {
+    TRACE_SPAN("_HandlerDelegate.data_received", {"bytes", chunk.size()});
+    if (spec_->stream_request_body) {
+        return handler_->data_received(std::move(chunk));
+    }
+    body_.append(chunk);
+    return {};
+}
+
+// Tornado: tornado/web.py:2032 _HandlerDelegate.finish
+void detail::HandlerDelegate::finish() {
+    TRACE_SPAN("_HandlerDelegate.finish", {"body_bytes", body_.size()});
+    if (spec_->stream_request_body) {
+        return;  // the handler has seen the body through data_received
+    }
+    request_->body = std::move(body_);
+    request_->_parse_body();
+    execute().quiet();
+}
+
+// Tornado: tornado/web.py:2040 _HandlerDelegate.on_connection_close
+void detail::HandlerDelegate::on_connection_close() {
+    if (spec_->stream_request_body && handler_) {
+        handler_->on_connection_close();
+    } else {
+        body_.clear();
+    }
+}
+
+// Tornado: tornado/web.py:2046 _HandlerDelegate.execute
+Future<void> detail::HandlerDelegate::execute() {
+    TRACE_SPAN("_HandlerDelegate.execute", {"handler", spec_->handler_name});
+    handler_ = spec_->handler_factory(application_, request_);
+    handler_->set_trace_class(spec_->handler_name.c_str());
+    std::vector<std::unique_ptr<OutputTransform>> transforms;
+    if (application_->settings().compress_response) {
+        transforms.push_back(std::make_unique<GZipContentEncoding>(*request_));
+    }
+    if (spec_->stream_request_body) {
+        handler_->_prepared_future = Future<void>::make();
+    }
+    // _execute never lets an exception escape (it answers with an error
+    // page), so its Future is not awaited here.
+    handler_->_execute(std::move(transforms), std::move(arguments_)).quiet();
+    // A streaming handler is "executed" once it is ready for the body.
+    return handler_->_prepared_future;
+}
+
+}  // namespace tornado::web
