@@ -280,8 +280,12 @@ std::uint64_t next_req_id() { return ++hub().req_ids; }
 
 void Span::begin(const Site& site, Context ctx, std::initializer_list<Arg> args) {
     site_ = &site;
-    ctx_ = ctx;
     id_ = emit(site, ctx, Phase::Begin, 0, current_parent(), args);
+    ctx_ = ctx;
+    if (ctx.obj != nullptr) {
+        obj_ = *ctx.obj;  // emit() has given it its id
+        ctx_.obj = &obj_;
+    }
     t_stack.push_back({id_, site_, ctx_});
 }
 

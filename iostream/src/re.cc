@@ -78,6 +78,30 @@ Pattern::Pattern(Pattern&& other) noexcept
       group_names_(std::move(other.group_names_)),
       literal_(std::move(other.literal_)) {}
 
+Pattern::Pattern(const Pattern& other)
+    : pattern_(other.pattern_),
+      flags_(other.flags_),
+      group_count_(other.group_count_),
+      group_names_(other.group_names_),
+      literal_(other.literal_) {
+    if (other.code_ != nullptr) {
+        pcre2_code* code = pcre2_code_copy(static_cast<const pcre2_code*>(other.code_));
+        if (code == nullptr) {
+            throw std::bad_alloc();
+        }
+        (void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
+        code_ = code;
+    }
+}
+
+Pattern& Pattern::operator=(const Pattern& other) {
+    if (this != &other) {
+        Pattern copy(other);
+        *this = std::move(copy);
+    }
+    return *this;
+}
+
 Pattern& Pattern::operator=(Pattern&& other) noexcept {
     if (this != &other) {
         pcre2_code_free(static_cast<pcre2_code*>(code_));

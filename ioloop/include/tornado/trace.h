@@ -215,6 +215,9 @@ class Span {
   private:
     std::uint64_t id_ = 0;
     const Site* site_ = nullptr;
+    // A copy of the object's identity: in a coroutine the span may end after
+    // the object itself is gone (it is declared before `self`).
+    Tag obj_{nullptr};
     Context ctx_;
 };
 

@@ -31,8 +31,9 @@ class Pattern {
     ~Pattern();
     Pattern(Pattern&& other) noexcept;
     Pattern& operator=(Pattern&& other) noexcept;
-    Pattern(const Pattern&) = delete;
-    Pattern& operator=(const Pattern&) = delete;
+    /// Copies share nothing: the compiled code is duplicated (and JIT-compiled again).
+    Pattern(const Pattern& other);
+    Pattern& operator=(const Pattern& other);
 
     /// The [start, end) offsets of the first match at or after `offset`
     /// (Python's pattern.search(subject, offset)).

@@ -1,0 +1,213 @@
+#include "tornado/walkthrough/demo_app.h"
+
+#include <string>
+
+#include "tornado/gen.h"
+
+namespace tornado::walkthrough {
+
+namespace {
+
+using web::RequestHandler;
+
+class HelloHandler : public RequestHandler {
+  public:
+    using RequestHandler::RequestHandler;
+    Future<void> get() override {
+        write("Hello, world");
+        return {};
+    }
+};
+
+class IndexHandler : public RequestHandler {
+  public:
+    using RequestHandler::RequestHandler;
+    Future<void> get() override {
+        write("index");
+        return {};
+    }
+};
+
+class PathHandler : public RequestHandler {
+  public:
+    using RequestHandler::RequestHandler;
+    Future<void> get() override {
+        write("id=" + path_args.at(0) + " name=" + path_args.at(1));
+        return {};
+    }
+};
+
+class NamedHandler : public RequestHandler {
+  public:
+    using RequestHandler::RequestHandler;
+    Future<void> get() override {
+        write("year=" + path_kwargs.at("year") + " slug=" + path_kwargs.at("slug"));
+        return {};
+    }
+};
+
+class JsonHandler : public RequestHandler {
+  public:
+    using RequestHandler::RequestHandler;
+    Future<void> get() override {
+        // Tornado's write(dict): json.dumps with Python's separators.
+        set_header("Content-Type", "application/json; charset=UTF-8");
+        write(R"({"message": "hello", "items": [1, 2, 3]})");
+        return {};
+    }
+};
+
+class ChunkedHandler : public RequestHandler {
+  public:
+    using RequestHandler::RequestHandler;
+    Future<void> get() override {
+        auto self = shared_from_this();
+        write("part1");
+        co_await flush();
+        write("part2");
+        co_await flush();
+        finish("part3").quiet();
+    }
+};
+
+class AsyncHandler : public RequestHandler {
+  public:
+    using RequestHandler::RequestHandler;
+    Future<void> get() override {
+        auto self = shared_from_this();
+        co_await gen::sleep(0.05);
+        finish("done after 50ms").quiet();
+    }
+};
+
+class ErrorCodeHandler : public RequestHandler {
+  public:
+    using RequestHandler::RequestHandler;
+    Future<void> get() override { throw web::HTTPError(std::stoi(path_args.at(0))); }
+};
+
+class ExceptionHandler : public RequestHandler {
+  public:
+    using RequestHandler::RequestHandler;
+    Future<void> get() override { throw std::runtime_error("boom"); }
+};
+
+class RedirectingHandler : public RequestHandler {
+  public:
+    using RequestHandler::RequestHandler;
+    Future<void> get() override {
+        redirect("/", !get_argument("permanent", "").empty());
+        return {};
+    }
+};
+
+class EtagHandler : public RequestHandler {
+  public:
+    using RequestHandler::RequestHandler;
+    Future<void> get() override {
+        write("etag-body");
+        return {};
+    }
+};
+
+class EchoHandler : public RequestHandler {
+  public:
+    using RequestHandler::RequestHandler;
+    Future<void> post() override {
+        set_header("Content-Type", "application/octet-stream");
+        write(request->body);
+        return {};
+    }
+    Future<void> put() override { return post(); }
+};
+
+class MethodsHandler : public RequestHandler {
+  public:
+    using RequestHandler::RequestHandler;
+    Future<void> answer() {
+        write(request->method);
+        return {};
+    }
+    Future<void> get() override { return answer(); }
+    Future<void> head() override { return answer(); }
+    Future<void> post() override { return answer(); }
+    Future<void> put() override { return answer(); }
+    Future<void> delete_() override { return answer(); }
+    Future<void> patch() override { return answer(); }
+    Future<void> options() override { return answer(); }
+};
+
+class BigHandler : public RequestHandler {
+  public:
+    using RequestHandler::RequestHandler;
+    Future<void> get() override {
+        static const std::string body = [] {
+            const std::string line =
+                "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-\n";
+            std::string b;
+            b.reserve(line.size() * 16384);
+            for (int i = 0; i < 16384; ++i) {
+                b += line;
+            }
+            return b;
+        }();
+        set_header("Content-Type", "text/plain");
+        write(body);
+        return {};
+    }
+};
+
+class AdminHandler : public RequestHandler {
+  public:
+    using RequestHandler::RequestHandler;
+    Future<void> get() override {
+        write("admin");
+        return {};
+    }
+};
+
+}  // namespace
+
+std::shared_ptr<web::Application> make_demo_app(const DemoOptions& options) {
+    using web::url;
+    web::ApplicationSettings settings;
+    settings.compress_response = true;
+    settings.static_path = options.static_path;
+    settings.cookie_secret = "demo-cookie-secret";
+    settings.log_requests = options.log_requests;
+    auto app = web::Application::create(
+        {
+            url<HelloHandler>("/"),
+            url<IndexHandler>("/index"),
+            url<web::RedirectHandler>("/python/(?P<day>[a-zA-Z0-9]+)/(?P<title>[a-zA-Z]+)",
+                                      std::string("/index"), true),
+            url<PathHandler>("/path/([0-9]+)/([a-z]+)"),
+            url<NamedHandler>("/named/(?P<year>[0-9]{4})/(?P<slug>[a-z-]+)"),
+            url<JsonHandler>("/json"),
+            url<ChunkedHandler>("/chunked"),
+            url<AsyncHandler>("/async"),
+            url<ErrorCodeHandler>("/error/([0-9]+)"),
+            url<ExceptionHandler>("/exception"),
+            url<RedirectingHandler>("/redirect"),
+            url<EtagHandler>("/etag"),
+            url<EchoHandler>("/echo"),
+            url<MethodsHandler>("/methods"),
+            url<BigHandler>("/big"),
+        },
+        settings);
+    app->add_handlers(R"(admin\.example\.com)", {url<AdminHandler>("/")});
+    return app;
+}
+
+httpserver::HTTPServerSettings demo_server_settings() {
+    httpserver::HTTPServerSettings s;
+    s.xheaders = true;
+    s.decompress_request = true;
+    s.max_header_size = 8192;
+    s.max_body_size = 1048576;
+    s.idle_connection_timeout = 5;
+    s.body_timeout = 5;
+    return s;
+}
+
+}  // namespace tornado::walkthrough
