@@ -1,0 +1,107 @@
+// Run: build/release/bench/bench_core [--benchmark_filter=...]
+#include <sys/socket.h>
+
+#include <memory>
+#include <string>
+
+#include <benchmark/benchmark.h>
+
+#include "tornado/gen.h"
+#include "tornado/httpserver.h"
+#include "tornado/ioloop.h"
+#include "tornado/iostream.h"
+#include "tornado/netutil.h"
+#include "tornado/trace.h"
+#include "tornado/walkthrough/demo_app.h"
+
+namespace {
+
+using namespace tornado;
+
+constexpr trace::Module kTraceModule{"bench", "bench"};
+trace::Context trace_context() { return {}; }
+
+// What an emit point costs with tracing off: the one branch.
+void BM_TraceSpanOff(benchmark::State& state) {
+    trace::enable(false);
+    for (auto _ : state) {
+        TRACE_SPAN("bench.span", {"n", 1});
+        benchmark::ClobberMemory();
+    }
+}
+BENCHMARK(BM_TraceSpanOff);
+
+// With tracing on and a ring sink: building and storing two events.
+void BM_TraceSpanOnRing(benchmark::State& state) {
+    trace::reset();
+    auto ring = std::make_shared<trace::RingSink>(4096);
+    trace::add_sink(ring);
+    trace::enable(true);
+    for (auto _ : state) {
+        TRACE_SPAN("bench.span", {"n", 1});
+        benchmark::ClobberMemory();
+    }
+    trace::enable(false);
+    trace::remove_sink(ring);
+}
+BENCHMARK(BM_TraceSpanOnRing);
+
+Future<void> ping_pong(int rounds) {
+    for (int i = 0; i < rounds; ++i) {
+        co_await gen::moment;
+    }
+}
+
+// A coroutine suspended and resumed by the loop, per round.
+void BM_CoroutineResume(benchmark::State& state) {
+    ioloop::IOLoop loop;
+    for (auto _ : state) {
+        loop.run_sync([] { return ping_pong(1000); });
+    }
+    state.SetItemsProcessed(state.iterations() * 1000);
+}
+BENCHMARK(BM_CoroutineResume);
+
+Future<void> keepalive_client(int port, int requests) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    auto stream = std::make_shared<iostream::IOStream>(fd);
+    co_await stream->connect("127.0.0.1", port);
+    for (int i = 0; i < requests; ++i) {
+        co_await stream->write("GET / HTTP/1.1\r\nHost: bench\r\n\r\n");
+        std::string head = co_await stream->read_until("\r\n\r\n");
+        std::string body = co_await stream->read_bytes(12);
+        benchmark::DoNotOptimize(body);
+    }
+    stream->close();
+}
+
+// GET / on a keep-alive connection, client and server on one loop: the
+// whole request path, both ends, per item.
+void BM_HelloRequestKeepAlive(benchmark::State& state) {
+    trace::enable(state.range(0) != 0);
+    trace::reset();
+    auto ring = std::make_shared<trace::RingSink>(1 << 16);
+    if (state.range(0) != 0) {
+        trace::add_sink(ring);
+    }
+    ioloop::IOLoop loop;
+    {
+        httpserver::HTTPServer server(
+            walkthrough::make_demo_app({.static_path = "", .log_requests = false}),
+            walkthrough::demo_server_settings(), &loop);
+        auto sockets = netutil::bind_sockets(0, "127.0.0.1");
+        int port = netutil::bound_port(sockets.front());
+        server.add_sockets(sockets);
+        for (auto _ : state) {
+            loop.run_sync([port] { return keepalive_client(port, 100); });
+        }
+        state.SetItemsProcessed(state.iterations() * 100);
+    }
+    trace::enable(false);
+    trace::remove_sink(ring);
+}
+BENCHMARK(BM_HelloRequestKeepAlive)->Arg(0)->Arg(1)->ArgName("tracing");
+
+}  // namespace
+
+BENCHMARK_MAIN();

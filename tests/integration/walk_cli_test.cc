@@ -1,0 +1,280 @@
+// tornado-walk as a user runs it: a separate process, its output and exit
+// status, and `serve` answering real HTTP over loopback.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace {
+
+struct Run {
+    int status = -1;
+    std::string out;
+    std::string err;
+};
+
+// Runs tornado-walk with `args`, collecting stdout and stderr; kills it
+// after `timeout_s` seconds so that a hang fails instead of blocking.
+Run run_walk(const std::vector<std::string>& args, int timeout_s = 30) {
+    int out_pipe[2];
+    int err_pipe[2];
+    EXPECT_EQ(::pipe2(out_pipe, O_CLOEXEC), 0);
+    EXPECT_EQ(::pipe2(err_pipe, O_CLOEXEC), 0);
+    pid_t pid = ::fork();
+    if (pid == 0) {
+        ::dup2(out_pipe[1], 1);
+        ::dup2(err_pipe[1], 2);
+        std::vector<char*> argv;
+        std::string binary = TORNADO_WALK_BINARY;
+        argv.push_back(binary.data());
+        std::vector<std::string> copy = args;
+        for (auto& a : copy) {
+            argv.push_back(a.data());
+        }
+        argv.push_back(nullptr);
+        ::execv(binary.c_str(), argv.data());
+        ::_exit(127);
+    }
+    ::close(out_pipe[1]);
+    ::close(err_pipe[1]);
+    Run run;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+    pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+    int open_fds = 2;
+    while (open_fds > 0 && std::chrono::steady_clock::now() < deadline) {
+        if (::poll(fds, 2, 100) <= 0) {
+            continue;
+        }
+        for (int i = 0; i < 2; ++i) {
+            if (fds[i].fd >= 0 && (fds[i].revents & (POLLIN | POLLHUP)) != 0) {
+                char buf[65536];
+                ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+                if (n <= 0) {
+                    ::close(fds[i].fd);
+                    fds[i].fd = -1;
+                    --open_fds;
+                } else {
+                    (i == 0 ? run.out : run.err).append(buf, static_cast<std::size_t>(n));
+                }
+            }
+        }
+    }
+    if (open_fds > 0) {
+        ::kill(pid, SIGKILL);
+        ADD_FAILURE() << "tornado-walk did not finish within " << timeout_s << " s";
+    }
+    for (auto& f : fds) {
+        if (f.fd >= 0) {
+            ::close(f.fd);
+        }
+    }
+    ::waitpid(pid, &run.status, 0);
+    return run;
+}
+
+int exit_code(const Run& r) { return WIFEXITED(r.status) ? WEXITSTATUS(r.status) : -1; }
+
+TEST(TornadoWalkTest, RunHelloJsonlCarriesTheChainInOrder) {
+    Run r = run_walk({"run", "hello", "--format", "jsonl"});
+    ASSERT_EQ(exit_code(r), 0) << r.err;
+    const std::vector<std::string> chain = {
+        "netutil.accept_handler", "TCPServer._handle_connection", "HTTPServer.handle_stream",
+        "HTTP1ServerConnection.start_serving", "HTTP1ServerConnection._server_request_loop",
+        "HTTP1Connection.read_response", "HTTP1Connection._read_message",
+        "BaseIOStream.read_until_regex", "BaseIOStream._try_inline_read",
+        "_RoutingDelegate.headers_received", "_HandlerDelegate.finish",
+        "_HandlerDelegate.execute", "RequestHandler._execute", "RequestHandler.get",
+        "RequestHandler.finish", "RequestHandler.flush", "HTTP1Connection.write_headers",
+        "BaseIOStream.write", "BaseIOStream._handle_write"};
+    std::istringstream lines(r.out);
+    std::string line;
+    std::size_t next = 0;
+    std::size_t count = 0;
+    bool saw_suspend = false;
+    bool saw_resume = false;
+    bool saw_add_io_state = false;
+    bool saw_loop = false;
+    while (std::getline(lines, line)) {
+        ++count;
+        ASSERT_TRUE(line.starts_with("{\"seq\":")) << line;
+        saw_suspend = saw_suspend || line.find("\"ph\":\"S\"") != std::string::npos;
+        saw_resume = saw_resume || line.find("\"ph\":\"R\"") != std::string::npos;
+        saw_add_io_state = saw_add_io_state || line.find("_add_io_state") != std::string::npos;
+        saw_loop = saw_loop || line.find("\"step\":\"PollIOLoop.") != std::string::npos;
+        bool server_begin = line.find("\"ph\":\"B\"") != std::string::npos &&
+                            line.find("\"role\":\"client\"") == std::string::npos;
+        if (server_begin && next < chain.size() &&
+            line.find("\"step\":\"" + chain[next] + "\"") != std::string::npos) {
+            ++next;
+        }
+    }
+    EXPECT_EQ(next, chain.size()) << "stopped at " << chain[std::min(next, chain.size() - 1)];
+    EXPECT_GT(count, 50U);
+    EXPECT_TRUE(saw_suspend);
+    EXPECT_TRUE(saw_resume);
+    EXPECT_TRUE(saw_add_io_state);
+    EXPECT_TRUE(saw_loop);
+}
+
+TEST(TornadoWalkTest, RunHelloDrawsAnAsciiDiagram) {
+    Run r = run_walk({"run", "hello"});
+    ASSERT_EQ(exit_code(r), 0) << r.err;
+    for (const char* word : {"Client", "IOLoop", "accept_handler", "read_until_regex",
+                             "_try_inline_read", "headers_received", "write_headers",
+                             "_handle_write"}) {
+        EXPECT_NE(r.out.find(word), std::string::npos) << "missing " << word << " in\n" << r.out;
+    }
+}
+
+TEST(TornadoWalkTest, RunHelloMermaidIsASequenceDiagram) {
+    Run r = run_walk({"run", "hello", "--format", "mermaid"});
+    ASSERT_EQ(exit_code(r), 0) << r.err;
+    EXPECT_TRUE(r.out.starts_with("sequenceDiagram")) << r.out.substr(0, 200);
+    EXPECT_NE(r.out.find("->>"), std::string::npos);
+}
+
+TEST(TornadoWalkTest, UnknownScenarioIsAnErrorNamingIt) {
+    Run r = run_walk({"run", "no-such-scenario"});
+    EXPECT_EQ(exit_code(r), 2);
+    EXPECT_NE(r.err.find("no-such-scenario"), std::string::npos) << r.err;
+}
+
+TEST(TornadoWalkTest, UnknownFormatIsAnErrorNamingIt) {
+    Run r = run_walk({"run", "hello", "--format", "svgz"});
+    EXPECT_NE(exit_code(r), 0);
+    EXPECT_NE(r.err.find("svgz"), std::string::npos) << r.err;
+}
+
+TEST(TornadoWalkTest, RenderOfAMissingFileIsAnError) {
+    Run r = run_walk({"render", "/nonexistent/trace.jsonl"});
+    EXPECT_EQ(exit_code(r), 2);
+    EXPECT_NE(r.err.find("/nonexistent/trace.jsonl"), std::string::npos) << r.err;
+}
+
+// Starts `serve` on a free port; returns the pid and the port it printed.
+std::pair<pid_t, int> start_server(int& err_fd) {
+    int err_pipe[2];
+    EXPECT_EQ(::pipe2(err_pipe, O_CLOEXEC), 0);
+    pid_t pid = ::fork();
+    if (pid == 0) {
+        ::dup2(err_pipe[1], 2);
+        std::string binary = TORNADO_WALK_BINARY;
+        std::string static_dir = std::string(TORNADO_SOURCE_DIR) + "/../shared/demo-static";
+        ::execl(binary.c_str(), binary.c_str(), "serve", "--app", "demo", "--address",
+                "127.0.0.1", "--port", "0", "--static-path", static_dir.c_str(),
+                static_cast<char*>(nullptr));
+        ::_exit(127);
+    }
+    ::close(err_pipe[1]);
+    err_fd = err_pipe[0];
+    std::string err;
+    std::regex port_re("http://127\\.0\\.0\\.1:([0-9]+)/");
+    std::smatch m;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < deadline) {
+        pollfd p{err_fd, POLLIN, 0};
+        if (::poll(&p, 1, 100) > 0) {
+            char buf[4096];
+            ssize_t n = ::read(err_fd, buf, sizeof buf);
+            if (n <= 0) {
+                break;
+            }
+            err.append(buf, static_cast<std::size_t>(n));
+            if (std::regex_search(err, m, port_re)) {
+                return {pid, std::stoi(m[1])};
+            }
+        }
+    }
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    ADD_FAILURE() << "serve did not report its port: " << err;
+    return {-1, 0};
+}
+
+// One blocking HTTP exchange: sends `request`, reads until the server closes.
+std::string exchange(int port, const std::string& request) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    timeval tv{10, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        ::close(fd);
+        return "";
+    }
+    ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+    std::string out;
+    char buf[65536];
+    ssize_t n;
+    while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) {
+        out.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    return out;
+}
+
+TEST(TornadoWalkTest, ServeAnswersRealClientsAndStopsOnSigterm) {
+    int err_fd = -1;
+    auto [pid, port] = start_server(err_fd);
+    ASSERT_GT(pid, 0);
+    std::string root = exchange(port, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    EXPECT_TRUE(root.starts_with("HTTP/1.1 200 OK\r\n")) << root;
+    EXPECT_TRUE(root.ends_with("\r\n\r\nHello, world")) << root;
+    EXPECT_NE(root.find("\r\nConnection: close\r\n"), std::string::npos) << root;
+    std::string index = exchange(port, "GET /index HTTP/1.0\r\n\r\n");
+    EXPECT_TRUE(index.ends_with("\r\n\r\nindex")) << index;
+    std::string missing = exchange(port, "GET /nope HTTP/1.0\r\n\r\n");
+    EXPECT_TRUE(missing.starts_with("HTTP/1.1 404 Not Found\r\n")) << missing;
+    EXPECT_TRUE(missing.ends_with(
+        "<html><title>404: Not Found</title><body>404: Not Found</body></html>"))
+        << missing;
+    ASSERT_EQ(::kill(pid, SIGTERM), 0);
+    int status = 0;
+    for (int i = 0; i < 100; ++i) {
+        if (::waitpid(pid, &status, WNOHANG) == pid) {
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        if (i == 99) {
+            ::kill(pid, SIGKILL);
+            ::waitpid(pid, &status, 0);
+            ADD_FAILURE() << "serve did not stop on SIGTERM";
+        }
+    }
+    ::close(err_fd);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+}
+
+TEST(TornadoWalkTest, ServeOnAPortInUseIsAnError) {
+    int blocker = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::bind(blocker, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    ASSERT_EQ(::listen(blocker, 1), 0);
+    socklen_t len = sizeof addr;
+    ::getsockname(blocker, reinterpret_cast<sockaddr*>(&addr), &len);
+    std::string port = std::to_string(ntohs(addr.sin_port));
+    Run r = run_walk({"serve", "--address", "127.0.0.1", "--port", port});
+    ::close(blocker);
+    EXPECT_EQ(exit_code(r), 2);
+    EXPECT_NE(r.err.find("cannot listen on 127.0.0.1:" + port), std::string::npos) << r.err;
+}
+
+}  // namespace
