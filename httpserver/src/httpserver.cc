@@ -17,6 +17,36 @@ tcpserver::TCPServerOptions stream_options(const HTTPServerSettings& s) {
     return o;
 }
 
+// Tornado: tornado/httpserver.py:315 _ProxyAdapter
+// Applies the proxy headers to the connection's context for one request.
+class ProxyAdapter : public httputil::HTTPMessageDelegate {
+  public:
+    ProxyAdapter(std::shared_ptr<httputil::HTTPMessageDelegate> delegate,
+                 std::shared_ptr<httputil::HTTPConnection> request_conn)
+        : delegate_(std::move(delegate)), connection_(std::move(request_conn)) {}
+
+    Future<void> headers_received(const httputil::StartLine& start_line,
+                                  std::shared_ptr<httputil::HTTPHeaders> headers) override {
+        connection_->context()->_apply_xheaders(*headers);
+        return delegate_->headers_received(start_line, std::move(headers));
+    }
+    Future<void> data_received(std::string chunk) override {
+        return delegate_->data_received(std::move(chunk));
+    }
+    void finish() override {
+        delegate_->finish();
+        connection_->context()->_unapply_xheaders();
+    }
+    void on_connection_close() override {
+        delegate_->on_connection_close();
+        connection_->context()->_unapply_xheaders();
+    }
+
+  private:
+    std::shared_ptr<httputil::HTTPMessageDelegate> delegate_;
+    std::shared_ptr<httputil::HTTPConnection> connection_;
+};
+
 }  // namespace
 
 // Tornado: tornado/httpserver.py:135 HTTPServer.initialize
@@ -83,8 +113,11 @@ std::shared_ptr<httputil::HTTPMessageDelegate> HTTPServer::start_request(
     http1connection::HTTP1ServerConnection* server_conn,
     std::shared_ptr<httputil::HTTPConnection> request_conn) {
     TRACE_SPAN("HTTPServer.start_request");
-    // (xheaders wraps the delegate in _ProxyAdapter.)
-    return request_callback_->start_request(server_conn, std::move(request_conn));
+    auto delegate = request_callback_->start_request(server_conn, request_conn);
+    if (xheaders_) {
+        delegate = std::make_shared<ProxyAdapter>(std::move(delegate), std::move(request_conn));
+    }
+    return delegate;
 }
 
 // Tornado: tornado/httpserver.py:182 HTTPServer.on_close
@@ -94,3 +127,52 @@ void HTTPServer::on_close(http1connection::HTTP1ServerConnection* server_conn) {
 }
 
 }  // namespace tornado::httpserver
+
+namespace tornado::httputil {
+
+// Tornado: tornado/httpserver.py:291 _HTTPRequestContext._apply_xheaders
+// C++: as Tornado 6.2, only the last X-Forwarded-Proto entry counts.
+void HTTPRequestContext::_apply_xheaders(const HTTPHeaders& headers) {
+    // Squid uses X-Forwarded-For, others X-Real-Ip; the last hop that is not
+    // a trusted proxy is the client.
+    std::string_view forwarded = headers.get("X-Forwarded-For", remote_ip);
+    std::string ip;
+    std::string_view rest = forwarded;
+    while (true) {
+        std::size_t comma = rest.rfind(',');
+        std::string_view candidate =
+            httputil::py_strip(comma == std::string_view::npos ? rest : rest.substr(comma + 1));
+        ip = std::string(candidate);
+        bool trusted = false;
+        for (const std::string& t : trusted_downstream) {
+            trusted = trusted || t == ip;
+        }
+        if (!trusted || comma == std::string_view::npos) {
+            break;
+        }
+        rest = rest.substr(0, comma);
+    }
+    if (auto real_ip = headers.get("X-Real-Ip")) {
+        ip = std::string(*real_ip);
+    }
+    if (netutil::is_valid_ip(ip)) {
+        remote_ip = ip;
+    }
+    // AWS uses X-Forwarded-Proto.
+    std::string_view proto = headers.get("X-Scheme", headers.get("X-Forwarded-Proto", protocol));
+    if (!proto.empty()) {
+        std::size_t comma = proto.rfind(',');
+        proto = httputil::py_strip(comma == std::string_view::npos ? proto : proto.substr(comma + 1));
+    }
+    if (proto == "http" || proto == "https") {
+        protocol = std::string(proto);
+    }
+}
+
+// Tornado: tornado/httpserver.py:311 _HTTPRequestContext._unapply_xheaders
+void HTTPRequestContext::_unapply_xheaders() {
+    remote_ip = orig_remote_ip;
+    protocol = orig_protocol;
+}
+
+}  // namespace tornado::httputil

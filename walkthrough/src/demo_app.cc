@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "tornado/escape.h"
 #include "tornado/gen.h"
 
 namespace tornado::walkthrough {
@@ -157,6 +158,39 @@ class BigHandler : public RequestHandler {
     }
 };
 
+class HeadersHandler : public RequestHandler {
+  public:
+    using RequestHandler::RequestHandler;
+    Future<void> get() override {
+        // Header values are latin-1 text in Tornado: each byte one character.
+        std::string out = "{";
+        const auto& headers = *request->headers;
+        for (const std::string& name : headers.keys()) {
+            std::string joined;
+            for (const std::string& v : headers.get_list(name)) {
+                joined += (joined.empty() ? "" : ",") + v;
+            }
+            out += (out.size() > 1 ? ", " : "") + escape::json_string(name, false) + ": " +
+                   escape::json_string(joined, false);
+        }
+        out += "}";
+        set_header("Content-Type", "application/json; charset=UTF-8");
+        write(out);
+        return {};
+    }
+};
+
+class IpHandler : public RequestHandler {
+  public:
+    using RequestHandler::RequestHandler;
+    Future<void> get() override {
+        set_header("Content-Type", "application/json; charset=UTF-8");
+        write("{\"remote_ip\": " + escape::json_string(request->remote_ip) +
+              ", \"protocol\": " + escape::json_string(request->protocol) + "}");
+        return {};
+    }
+};
+
 class AdminHandler : public RequestHandler {
   public:
     using RequestHandler::RequestHandler;
@@ -192,6 +226,8 @@ std::shared_ptr<web::Application> make_demo_app(const DemoOptions& options) {
             url<EtagHandler>("/etag"),
             url<EchoHandler>("/echo"),
             url<MethodsHandler>("/methods"),
+            url<HeadersHandler>("/headers"),
+            url<IpHandler>("/ip"),
             url<BigHandler>("/big"),
         },
         settings);

@@ -60,6 +60,119 @@ std::string url_unescape(std::string_view value, bool plus) {
     return httputil::url_unescape(value, plus);
 }
 
+namespace {
+
+void append_code_point(std::string& out, std::uint32_t cp) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    auto u4 = [&](std::uint32_t v) {
+        out += "\\u";
+        for (int shift = 12; shift >= 0; shift -= 4) {
+            out.push_back(kHex[(v >> static_cast<unsigned>(shift)) & 0xfU]);
+        }
+    };
+    switch (cp) {
+        case '"':
+            out += "\\\"";
+            return;
+        case '\\':
+            out += "\\\\";
+            return;
+        case '\n':
+            out += "\\n";
+            return;
+        case '\r':
+            out += "\\r";
+            return;
+        case '\t':
+            out += "\\t";
+            return;
+        case '\b':
+            out += "\\b";
+            return;
+        case '\f':
+            out += "\\f";
+            return;
+        default:
+            break;
+    }
+    if (cp < 0x20 || (cp >= 0x7f && cp < 0x10000)) {
+        u4(cp);
+    } else if (cp >= 0x10000) {
+        cp -= 0x10000;
+        u4(0xD800 + (cp >> 10U));
+        u4(0xDC00 + (cp & 0x3ffU));
+    } else {
+        out.push_back(static_cast<char>(cp));
+    }
+}
+
+// Decodes one UTF-8 sequence at s[i]; returns its length, or 0 if invalid.
+std::size_t decode_utf8(std::string_view s, std::size_t i, std::uint32_t& cp) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+        cp = c;
+        return 1;
+    }
+    std::size_t len;
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+        cp = c & 0x1FU;
+    } else if ((c & 0xF0U) == 0xE0) {
+        len = 3;
+        cp = c & 0x0FU;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        cp = c & 0x07U;
+    } else {
+        return 0;
+    }
+    if (i + len > s.size()) {
+        return 0;
+    }
+    for (std::size_t k = 1; k < len; ++k) {
+        auto cc = static_cast<unsigned char>(s[i + k]);
+        if ((cc & 0xC0U) != 0x80) {
+            return 0;
+        }
+        cp = (cp << 6U) | (cc & 0x3FU);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || (cp >= 0xD800 && cp <= 0xDFFF) ||
+        cp > 0x10FFFF) {
+        return 0;
+    }
+    return len;
+}
+
+}  // namespace
+
+// Tornado: tornado/escape.py:68 json_encode
+std::string json_string(std::string_view value, bool utf8) {
+    std::string out = "\"";
+    std::size_t i = 0;
+    while (i < value.size()) {
+        std::uint32_t cp = 0;
+        std::size_t len = 1;
+        if (utf8) {
+            len = decode_utf8(value, i, cp);
+            if (len == 0) {
+                // Python's "replace" (close enough for one bad byte at a time).
+                cp = 0xFFFD;
+                len = 1;
+            }
+        } else {
+            cp = static_cast<unsigned char>(value[i]);
+        }
+        if (cp == '/' && i > 0 && value[i - 1] == '<') {
+            out += "\\/";
+        } else {
+            append_code_point(out, cp);
+        }
+        i += len;
+    }
+    out += "\"";
+    return out;
+}
+
 bool is_valid_utf8(std::string_view s) {
     std::size_t i = 0;
     while (i < s.size()) {

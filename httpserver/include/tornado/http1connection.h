@@ -62,8 +62,8 @@ class HTTP1Connection : public HTTPConnection,
     /// Closes the stream and ends this exchange.
     void close();
     /// Per-request overrides (from a handler's prepare()).
-    void set_body_timeout(double timeout) { body_timeout_ = timeout; }
-    void set_max_body_size(std::size_t max_body_size) { max_body_size_ = max_body_size; }
+    void set_body_timeout(double timeout) override { body_timeout_ = timeout; }
+    void set_max_body_size(std::size_t max_body_size) override { max_body_size_ = max_body_size; }
 
     Future<void> write_headers(const httputil::ResponseStartLine& start_line,
                                HTTPHeaders& headers, std::string chunk = {}) override;

@@ -157,6 +157,14 @@ struct HTTPRequestContext {
     std::string protocol;
     std::string orig_remote_ip;
     std::string orig_protocol;
+    /// Proxies whose addresses are skipped in X-Forwarded-For.
+    std::vector<std::string> trusted_downstream;
+
+    /// Takes remote_ip and protocol from X-Real-Ip / X-Forwarded-For and
+    /// X-Scheme / X-Forwarded-Proto (defined in httpserver.cc).
+    void _apply_xheaders(const HTTPHeaders& headers);
+    /// Back to the peer's values, for the next request.
+    void _unapply_xheaders();
     /// What Tornado's str(context) prints in logs: the remote IP.
     const std::string& str() const { return remote_ip; }
 };
@@ -214,6 +222,9 @@ class HTTPConnection {
     virtual void set_close_callback(Callback callback) = 0;
     /// The connection's context (remote address and protocol).
     virtual const std::shared_ptr<HTTPRequestContext>& context() const = 0;
+    /// Per-request limits a streaming handler may change in prepare().
+    virtual void set_max_body_size(std::size_t max_body_size) = 0;
+    virtual void set_body_timeout(double timeout) = 0;
 };
 
 // Tornado: tornado/httputil.py:338 HTTPServerRequest

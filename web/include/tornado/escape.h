@@ -18,6 +18,14 @@ std::string url_escape(std::string_view value, bool plus = true);
 /// Decodes %XX escapes; with `plus`, "+" becomes a space.
 std::string url_unescape(std::string_view value, bool plus = true);
 
+// Tornado: tornado/escape.py:68 json_encode
+/// A JSON string literal (with quotes) as Python's json.dumps writes it
+/// (ensure_ascii: every non-ASCII character as \uXXXX), with "</" written
+/// "<\/" as Tornado does. `utf8` says how to read the bytes: as UTF-8
+/// (invalid sequences become U+FFFD, Python's errors="replace"), or as
+/// latin-1 (what header values are).
+std::string json_string(std::string_view value, bool utf8 = true);
+
 /// True if `s` is well-formed UTF-8 (what Python's decode("utf-8") accepts).
 bool is_valid_utf8(std::string_view s);
 
