@@ -1,5 +1,7 @@
 #include "tornado/http1connection.h"
 
+#include <zlib.h>
+
 #include <algorithm>
 
 #include <fmt/format.h>
@@ -95,6 +97,95 @@ struct Finally {
 template <class F>
 Finally(F) -> Finally<F>;
 
+// Tornado: tornado/http1connection.py:640 _GzipMessageDelegate
+// Inflates a gzip request body before the application sees it.
+// C++: the inflated body is held to max_body_size (Tornado does not limit
+// it, so a small "gzip bomb" could make it buffer gigabytes): past it the
+// request is malformed (400).
+class GzipMessageDelegate : public HTTPMessageDelegate {
+  public:
+    GzipMessageDelegate(std::shared_ptr<HTTPMessageDelegate> delegate, std::size_t chunk_size,
+                        std::size_t max_body_size)
+        : delegate_(std::move(delegate)), chunk_size_(chunk_size), max_body_size_(max_body_size) {}
+
+    ~GzipMessageDelegate() override {
+        if (inflating_) {
+            inflateEnd(&z_);
+        }
+    }
+
+    Future<void> headers_received(const httputil::StartLine& start_line,
+                                  std::shared_ptr<HTTPHeaders> headers) override {
+        // Tornado 6.2 compares case-insensitively (4.5.2 wanted "gzip").
+        if (auto encoding = headers->get("Content-Encoding");
+            encoding && httputil::ascii_lower(*encoding) == "gzip") {
+            if (inflateInit2(&z_, 16 + MAX_WBITS) != Z_OK) {
+                throw std::runtime_error("inflateInit2 failed");
+            }
+            inflating_ = true;
+            // Downstream sees plain data: rename the header.
+            headers->add("X-Consumed-Content-Encoding", std::string(*encoding));
+            headers->erase("Content-Encoding");
+        }
+        return delegate_->headers_received(start_line, std::move(headers));
+    }
+
+    Future<void> data_received(std::string chunk) override {
+        if (!inflating_) {
+            return delegate_->data_received(std::move(chunk));
+        }
+        return inflate_chunk(std::move(chunk));
+    }
+
+    void finish() override {
+        if (inflating_ && !stream_end_) {
+            // Python's flush() raises for truncated input.
+            throw std::runtime_error("truncated gzip request body");
+        }
+        delegate_->finish();
+    }
+
+    void on_connection_close() override { delegate_->on_connection_close(); }
+
+  private:
+    Future<void> inflate_chunk(std::string compressed) {
+        z_.next_in = reinterpret_cast<Bytef*>(compressed.data());
+        z_.avail_in = static_cast<uInt>(compressed.size());
+        while (z_.avail_in > 0 && !stream_end_) {
+            std::string out(chunk_size_, '\0');
+            z_.next_out = reinterpret_cast<Bytef*>(out.data());
+            z_.avail_out = static_cast<uInt>(out.size());
+            int rc = inflate(&z_, Z_NO_FLUSH);
+            if (rc != Z_OK && rc != Z_STREAM_END) {
+                throw std::runtime_error("invalid gzip request body");
+            }
+            stream_end_ = rc == Z_STREAM_END;
+            out.resize(out.size() - z_.avail_out);
+            total_ += out.size();
+            if (total_ > max_body_size_) {
+                throw httputil::HTTPInputError("decompressed body too large");
+            }
+            if (!out.empty()) {
+                // The input buffer must outlive the await: it is this frame's.
+                Future<void> ret = delegate_->data_received(std::move(out));
+                if (!ret.done()) {
+                    co_await ret;
+                } else {
+                    ret.result();
+                }
+            }
+        }
+    }
+
+    std::shared_ptr<HTTPMessageDelegate> delegate_;
+    std::size_t chunk_size_;
+    std::size_t max_body_size_;
+    z_stream z_{};
+    bool inflating_ = false;
+    bool stream_end_ = false;
+    std::size_t total_ = 0;
+};
+
 }  // namespace
 
 // Tornado: tornado/http1connection.py:103 HTTP1Connection.__init__
@@ -118,7 +209,10 @@ HTTP1Connection::HTTP1Connection(std::shared_ptr<iostream::IOStream> stream, boo
 // Tornado: tornado/http1connection.py:144 HTTP1Connection.read_response
 Future<bool> HTTP1Connection::read_response(std::shared_ptr<HTTPMessageDelegate> delegate) {
     TRACE_SPAN("HTTP1Connection.read_response");
-    // (decompress_request wraps the delegate in _GzipMessageDelegate.)
+    if (params_.decompress) {
+        delegate = std::make_shared<GzipMessageDelegate>(std::move(delegate), params_.chunk_size,
+                                                         max_body_size_);
+    }
     return _read_message(std::move(delegate));
 }
 
