@@ -60,7 +60,10 @@ std::uint64_t emit(const Site& site, const Context& ctx, Phase ph, std::uint64_t
     ev.req = ctx.req;
     ev.parent = parent;
     ev.src = fmt::format("{}:{}", site.file, site.line);
-    ev.py = fmt::format("{}:{}", site.module.py_file, site.step);
+    // Code with no Tornado counterpart (the walkthrough's client) has no py.
+    if (*site.module.py_file != '\0') {
+        ev.py = fmt::format("{}:{}", site.module.py_file, site.step);
+    }
     ev.args.reserve(args.size() + (extra_key != nullptr ? 1 : 0));
     for (const Arg& a : args) {
         if (a.is_int) {
