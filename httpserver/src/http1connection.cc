@@ -168,11 +168,7 @@ class GzipMessageDelegate : public HTTPMessageDelegate {
             if (!out.empty()) {
                 // The input buffer must outlive the await: it is this frame's.
                 Future<void> ret = delegate_->data_received(std::move(out));
-                if (!ret.done()) {
-                    co_await ret;
-                } else {
-                    ret.result();
-                }
+                co_await ret;  // no suspension if it is already done
             }
         }
     }
@@ -257,11 +253,7 @@ Future<bool> HTTP1Connection::_read_message(std::shared_ptr<HTTPMessageDelegate>
         need_delegate_close = true;
 
         Future<void> headers_done = delegate->headers_received(start_line, headers);
-        if (!headers_done.done()) {
-            co_await headers_done;
-        } else {
-            headers_done.result();
-        }
+        co_await headers_done;  // no suspension if it is already done
 
         // The client may wait for "100 Continue" before sending the body.
         if (auto expect = headers->get("Expect"); expect && *expect == "100-continue" &&
@@ -620,15 +612,17 @@ Future<void> HTTP1Connection::_read_fixed_body(std::int64_t content_length,
             std::min<std::size_t>(params_.chunk_size, static_cast<std::size_t>(content_length)),
             true);
         content_length -= static_cast<std::int64_t>(body.size());
-        if (!write_finished_ || is_client_) {
-            Future<void> ret = delegate->data_received(std::move(body));
-            if (!ret.done()) {
-                co_await ret;
-            } else {
-                ret.result();
-            }
-        }
+        co_await _deliver(*delegate, std::move(body));
     }
+}
+
+// C++ only: the step both body readers share. Once the response is
+// finished, the rest of the body is read but not delivered.
+Future<void> HTTP1Connection::_deliver(HTTPMessageDelegate& delegate, std::string chunk) {
+    if (write_finished_ && !is_client_) {
+        return {};
+    }
+    return delegate.data_received(std::move(chunk));
 }
 
 // Tornado: tornado/http1connection.py:584 HTTP1Connection._read_chunked_body
@@ -663,14 +657,7 @@ Future<void> HTTP1Connection::_read_chunked_body(std::shared_ptr<HTTPMessageDele
                 std::min<std::size_t>(static_cast<std::size_t>(bytes_to_read), params_.chunk_size),
                 true);
             bytes_to_read -= static_cast<std::int64_t>(chunk.size());
-            if (!write_finished_ || is_client_) {
-                Future<void> ret = delegate->data_received(std::move(chunk));
-                if (!ret.done()) {
-                    co_await ret;
-                } else {
-                    ret.result();
-                }
-            }
+            co_await _deliver(*delegate, std::move(chunk));
         }
         // Each chunk ends with CRLF.
         std::string crlf = co_await stream_->read_bytes(2);

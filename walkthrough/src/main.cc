@@ -147,6 +147,16 @@ int cmd_serve(const std::string& app_name, const std::string& address, int port,
     return 0;
 }
 
+// The options `run` and `render` share: how to draw the trace.
+void add_render_options(CLI::App* cmd, std::string& format, std::string& output, bool& no_returns,
+                        bool& no_loop) {
+    cmd->add_option("-f,--format", format, "ascii, mermaid, plantuml, chain or jsonl")
+        ->capture_default_str();
+    cmd->add_option("-o,--output", output, "write to FILE instead of standard output");
+    cmd->add_flag("--no-returns", no_returns, "leave out return arrows");
+    cmd->add_flag("--no-loop", no_loop, "leave out the IOLoop's own events");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -161,20 +171,12 @@ int main(int argc, char** argv) {
     std::string scenario;
     auto* run = app.add_subcommand("run", "run a scenario on loopback and draw its trace");
     run->add_option("scenario", scenario, "scenario name (see `list`)")->required();
-    run->add_option("-f,--format", format, "ascii, mermaid, plantuml, chain or jsonl")
-        ->capture_default_str();
-    run->add_option("-o,--output", output, "write to FILE instead of standard output");
-    run->add_flag("--no-returns", no_returns, "leave out return arrows");
-    run->add_flag("--no-loop", no_loop, "leave out the IOLoop's own events");
+    add_render_options(run, format, output, no_returns, no_loop);
 
     std::string trace_file;
     auto* render = app.add_subcommand("render", "draw a saved JSON Lines trace");
     render->add_option("file", trace_file, "trace file (JSON Lines)")->required();
-    render->add_option("-f,--format", format, "ascii, mermaid, plantuml, chain or jsonl")
-        ->capture_default_str();
-    render->add_option("-o,--output", output, "write to FILE instead of standard output");
-    render->add_flag("--no-returns", no_returns, "leave out return arrows");
-    render->add_flag("--no-loop", no_loop, "leave out the IOLoop's own events");
+    add_render_options(render, format, output, no_returns, no_loop);
 
     std::string app_name = "demo";
     std::string address = "127.0.0.1";

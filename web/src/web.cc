@@ -490,11 +490,7 @@ Future<void> RequestHandler::_execute(std::vector<std::unique_ptr<OutputTransfor
         path_kwargs = std::move(arguments.kwargs);
 
         Future<void> prepared = prepare();
-        if (!prepared.done()) {
-            co_await prepared;
-        } else {
-            prepared.result();
-        }
+        co_await prepared;  // no suspension if it is already done
         if (_prepared_future.valid() && !_prepared_future.done()) {
             // Tell the connection it may now deliver the body.
             _prepared_future.set_result();
@@ -503,11 +499,7 @@ Future<void> RequestHandler::_execute(std::vector<std::unique_ptr<OutputTransfor
             co_return;
         }
         Future<void> result = call_method();
-        if (!result.done()) {
-            co_await result;
-        } else {
-            result.result();
-        }
+        co_await result;  // no suspension if it is already done
         if (_auto_finish && !finished_) {
             finish().quiet();
         }

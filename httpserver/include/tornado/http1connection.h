@@ -88,6 +88,7 @@ class HTTP1Connection : public HTTPConnection,
     Future<void> _read_fixed_body(std::int64_t content_length,
                                   std::shared_ptr<HTTPMessageDelegate> delegate);
     Future<void> _read_chunked_body(std::shared_ptr<HTTPMessageDelegate> delegate);
+    Future<void> _deliver(HTTPMessageDelegate& delegate, std::string chunk);
 
     bool is_client_;
     std::shared_ptr<iostream::IOStream> stream_;
