@@ -566,6 +566,12 @@ void BaseIOStream::_handle_write() {
         write_buffer_pos_ += static_cast<std::size_t>(n);
         total_write_done_index_ += static_cast<std::size_t>(n);
         written += static_cast<std::size_t>(n);
+        // Amortised O(1) shrink, as Tornado: drop the sent prefix once it is
+        // larger than what is still pending.
+        if (write_buffer_pos_ > write_buffer_size()) {
+            write_buffer_.erase(0, write_buffer_pos_);
+            write_buffer_pos_ = 0;
+        }
     }
     if (write_buffer_size() == 0) {
         // Keep a small buffer for the next response, free a large one.

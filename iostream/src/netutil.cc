@@ -5,6 +5,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <system_error>
@@ -65,7 +66,15 @@ std::vector<int> bind_sockets(int port, const std::string& address, int family, 
     std::vector<int> sockets;
     int bound_port_number = 0;
     try {
+        std::vector<std::string> seen;
         for (addrinfo* ai = results; ai != nullptr; ai = ai->ai_next) {
+            // Tornado binds each distinct address once (duplicate /etc/hosts
+            // entries would otherwise fail with EADDRINUSE).
+            std::string key(reinterpret_cast<const char*>(ai->ai_addr), ai->ai_addrlen);
+            if (std::find(seen.begin(), seen.end(), key) != seen.end()) {
+                continue;
+            }
+            seen.push_back(key);
             int sock = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
                                 ai->ai_protocol);
             if (sock < 0) {

@@ -21,7 +21,7 @@
 
 namespace {
 
-struct Run {
+struct WalkRun {
     int status = -1;
     std::string out;
     std::string err;
@@ -29,7 +29,7 @@ struct Run {
 
 // Runs tornado-walk with `args`, collecting stdout and stderr; kills it
 // after `timeout_s` seconds so that a hang fails instead of blocking.
-Run run_walk(const std::vector<std::string>& args, int timeout_s = 30) {
+WalkRun run_walk(const std::vector<std::string>& args, int timeout_s = 30) {
     int out_pipe[2];
     int err_pipe[2];
     EXPECT_EQ(::pipe2(out_pipe, O_CLOEXEC), 0);
@@ -51,7 +51,7 @@ Run run_walk(const std::vector<std::string>& args, int timeout_s = 30) {
     }
     ::close(out_pipe[1]);
     ::close(err_pipe[1]);
-    Run run;
+    WalkRun run;
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
     pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
     int open_fds = 2;
@@ -86,10 +86,10 @@ Run run_walk(const std::vector<std::string>& args, int timeout_s = 30) {
     return run;
 }
 
-int exit_code(const Run& r) { return WIFEXITED(r.status) ? WEXITSTATUS(r.status) : -1; }
+int exit_code(const WalkRun& r) { return WIFEXITED(r.status) ? WEXITSTATUS(r.status) : -1; }
 
 TEST(TornadoWalkTest, RunHelloJsonlCarriesTheChainInOrder) {
-    Run r = run_walk({"run", "hello", "--format", "jsonl"});
+    WalkRun r = run_walk({"run", "hello", "--format", "jsonl"});
     ASSERT_EQ(exit_code(r), 0) << r.err;
     const std::vector<std::string> chain = {
         "netutil.accept_handler", "TCPServer._handle_connection", "HTTPServer.handle_stream",
@@ -131,7 +131,7 @@ TEST(TornadoWalkTest, RunHelloJsonlCarriesTheChainInOrder) {
 }
 
 TEST(TornadoWalkTest, RunHelloDrawsAnAsciiDiagram) {
-    Run r = run_walk({"run", "hello"});
+    WalkRun r = run_walk({"run", "hello"});
     ASSERT_EQ(exit_code(r), 0) << r.err;
     for (const char* word : {"Client", "IOLoop", "accept_handler", "read_until_regex",
                              "_try_inline_read", "headers_received", "write_headers",
@@ -141,26 +141,26 @@ TEST(TornadoWalkTest, RunHelloDrawsAnAsciiDiagram) {
 }
 
 TEST(TornadoWalkTest, RunHelloMermaidIsASequenceDiagram) {
-    Run r = run_walk({"run", "hello", "--format", "mermaid"});
+    WalkRun r = run_walk({"run", "hello", "--format", "mermaid"});
     ASSERT_EQ(exit_code(r), 0) << r.err;
     EXPECT_TRUE(r.out.starts_with("sequenceDiagram")) << r.out.substr(0, 200);
     EXPECT_NE(r.out.find("->>"), std::string::npos);
 }
 
 TEST(TornadoWalkTest, UnknownScenarioIsAnErrorNamingIt) {
-    Run r = run_walk({"run", "no-such-scenario"});
+    WalkRun r = run_walk({"run", "no-such-scenario"});
     EXPECT_EQ(exit_code(r), 2);
     EXPECT_NE(r.err.find("no-such-scenario"), std::string::npos) << r.err;
 }
 
 TEST(TornadoWalkTest, UnknownFormatIsAnErrorNamingIt) {
-    Run r = run_walk({"run", "hello", "--format", "svgz"});
+    WalkRun r = run_walk({"run", "hello", "--format", "svgz"});
     EXPECT_NE(exit_code(r), 0);
     EXPECT_NE(r.err.find("svgz"), std::string::npos) << r.err;
 }
 
 TEST(TornadoWalkTest, RenderOfAMissingFileIsAnError) {
-    Run r = run_walk({"render", "/nonexistent/trace.jsonl"});
+    WalkRun r = run_walk({"render", "/nonexistent/trace.jsonl"});
     EXPECT_EQ(exit_code(r), 2);
     EXPECT_NE(r.err.find("/nonexistent/trace.jsonl"), std::string::npos) << r.err;
 }
@@ -271,7 +271,7 @@ TEST(TornadoWalkTest, ServeOnAPortInUseIsAnError) {
     socklen_t len = sizeof addr;
     ::getsockname(blocker, reinterpret_cast<sockaddr*>(&addr), &len);
     std::string port = std::to_string(ntohs(addr.sin_port));
-    Run r = run_walk({"serve", "--address", "127.0.0.1", "--port", port});
+    WalkRun r = run_walk({"serve", "--address", "127.0.0.1", "--port", port});
     ::close(blocker);
     EXPECT_EQ(exit_code(r), 2);
     EXPECT_NE(r.err.find("cannot listen on 127.0.0.1:" + port), std::string::npos) << r.err;

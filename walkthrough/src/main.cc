@@ -18,7 +18,7 @@
 #include "tornado/netutil.h"
 #include "tornado/trace.h"
 #include "tornado/walkthrough/demo_app.h"
-#include "tornado/walkthrough/render.h"
+#include "tornado/walkthrough/diagram.h"
 #include "tornado/walkthrough/scenario.h"
 
 namespace {

@@ -126,9 +126,16 @@ class IOLoop : public trace::Traced {
         FutureT result;
         bool timed_out = false;
         Timeout timeout_handle;
-        add_callback([&]() {
+        // After a timeout the Future may still complete later: its stop()
+        // must not end a later start().
+        auto active = std::make_shared<bool>(true);
+        add_callback([&, active]() {
             result = func();
-            add_future(result, [this](const FutureT&) { stop(); });
+            add_future(result, [this, active](const FutureT&) {
+                if (*active) {
+                    stop();
+                }
+            });
         });
         if (timeout > 0) {
             timeout_handle = add_timeout(time() + timeout, [&]() {
@@ -139,6 +146,7 @@ class IOLoop : public trace::Traced {
             });
         }
         start();
+        *active = false;
         if (timeout_handle) {
             remove_timeout(timeout_handle);
         }

@@ -1,0 +1,255 @@
+// netutil: bind_sockets, add_accept_handler and is_valid_ip over real
+// sockets on 127.0.0.1.
+#include "tornado/netutil.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <set>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "tornado/ioloop.h"
+#include "tornado/trace.h"
+
+#include "iostream/test_util.h"
+
+namespace tornado::iostream_test {
+namespace {
+
+class AddAcceptHandlerTest : public LoopTest {};
+
+int int_option(int fd, int level, int name) {
+    int value = -1;
+    socklen_t len = sizeof value;
+    if (::getsockopt(fd, level, name, &value, &len) < 0) {
+        return -1;
+    }
+    return value;
+}
+
+/// A blocking client connected to 127.0.0.1:port (the handshake completes
+/// against the listener's backlog; nothing needs to accept yet).
+int connect_blocking(int port) {
+    int fd = tcp_socket();
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<std::uint16_t>(port));
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
+        int err = errno;
+        ::close(fd);
+        throw std::system_error(err, std::generic_category(), "connect");
+    }
+    return fd;
+}
+
+int local_port(int fd) {
+    return netutil::bound_port(fd);
+}
+
+/// Connections waiting in a listening socket's accept queue, from TCP_INFO
+/// (for a listener, tcpi_unacked is the accept backlog); -1 if unknown.
+int accept_queue_length(int listener) {
+    tcp_info info{};
+    socklen_t len = sizeof info;
+    if (::getsockopt(listener, IPPROTO_TCP, TCP_INFO, &info, &len) < 0) {
+        return -1;
+    }
+    return static_cast<int>(info.tcpi_unacked);
+}
+
+// No Tornado test of its own: bind_sockets as TCPServer.listen uses it.
+TEST(BindSocketsTest, ReturnsListeningNonBlockingSocketWithPort) {
+    std::vector<int> socks = netutil::bind_sockets(0, "127.0.0.1");
+    ASSERT_EQ(socks.size(), 1U);
+    int fd = socks[0];
+    EXPECT_NE(::fcntl(fd, F_GETFL) & O_NONBLOCK, 0);
+    EXPECT_NE(::fcntl(fd, F_GETFD) & FD_CLOEXEC, 0);
+    EXPECT_EQ(int_option(fd, SOL_SOCKET, SO_ACCEPTCONN), 1);
+    EXPECT_EQ(int_option(fd, SOL_SOCKET, SO_REUSEADDR), 1);
+    EXPECT_EQ(int_option(fd, SOL_SOCKET, SO_TYPE), SOCK_STREAM);
+
+    netutil::Address local;
+    local.length = sizeof local.storage;
+    ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&local.storage), &local.length), 0);
+    EXPECT_EQ(local.family(), AF_INET);
+    EXPECT_EQ(local.host(), "127.0.0.1");
+    int port = netutil::bound_port(fd);
+    EXPECT_GT(port, 0);
+    EXPECT_EQ(local.port(), port);
+
+    // It really listens: a client's handshake completes against it.
+    int client = connect_blocking(port);
+    ::close(client);
+    ::close(fd);
+}
+
+TEST(BindSocketsTest, ThrowsSystemErrorWhenPortIsTaken) {
+    std::vector<int> first = netutil::bind_sockets(0, "127.0.0.1");
+    ASSERT_EQ(first.size(), 1U);
+    int port = netutil::bound_port(first[0]);
+    try {
+        std::vector<int> second = netutil::bind_sockets(port, "127.0.0.1");
+        for (int s : second) {
+            ::close(s);
+        }
+        ADD_FAILURE() << "a second listener bound port " << port;
+    } catch (const std::system_error& e) {
+        EXPECT_EQ(e.code().value(), EADDRINUSE) << e.what();
+    }
+    ::close(first[0]);
+}
+
+// Tornado: tornado/test/netutil_test.py TestPortAllocation.test_same_port_allocation
+TEST(BindSocketsTest, PortZeroGivesEveryFamilyTheSamePort) {
+    std::vector<int> socks = netutil::bind_sockets(0, "");
+    ASSERT_FALSE(socks.empty());
+    int port = netutil::bound_port(socks[0]);
+    EXPECT_GT(port, 0);
+    std::set<int> families;
+    for (int s : socks) {
+        EXPECT_EQ(netutil::bound_port(s), port);
+        netutil::Address a;
+        a.length = sizeof a.storage;
+        ASSERT_EQ(::getsockname(s, reinterpret_cast<sockaddr*>(&a.storage), &a.length), 0);
+        families.insert(a.family());
+        if (a.family() == AF_INET6) {
+            EXPECT_EQ(int_option(s, IPPROTO_IPV6, IPV6_V6ONLY), 1);
+        }
+    }
+    EXPECT_EQ(families.size(), socks.size()) << "one socket per family";
+    for (int s : socks) {
+        ::close(s);
+    }
+}
+
+// Tornado: tornado/test/netutil_test.py TestPortAllocation.test_reuse_port
+TEST(BindSocketsTest, ReusePortAllowsASecondListenerOnThePort) {
+    std::vector<int> first =
+        netutil::bind_sockets(0, "127.0.0.1", AF_UNSPEC, netutil::detail::DEFAULT_BACKLOG, true);
+    ASSERT_EQ(first.size(), 1U);
+    int port = netutil::bound_port(first[0]);
+    EXPECT_EQ(int_option(first[0], SOL_SOCKET, SO_REUSEPORT), 1);
+    std::vector<int> second;
+    EXPECT_NO_THROW(second = netutil::bind_sockets(port, "127.0.0.1", AF_UNSPEC,
+                                                   netutil::detail::DEFAULT_BACKLOG, true));
+    for (int s : second) {
+        EXPECT_EQ(netutil::bound_port(s), port);
+        ::close(s);
+    }
+    ::close(first[0]);
+}
+
+// Tornado: tornado/netutil.py accept_handler ("accept as many as there are
+// in one event", up to the backlog)
+TEST_F(AddAcceptHandlerTest, AcceptsSeveralPendingConnectionsInOneEvent) {
+    std::vector<int> socks = netutil::bind_sockets(0, "127.0.0.1");
+    ASSERT_EQ(socks.size(), 1U);
+    int listener = socks[0];
+    int port = netutil::bound_port(listener);
+
+    std::vector<int> accepted;
+    std::vector<netutil::Address> addresses;
+    int accepted_count = 0;
+    netutil::add_accept_handler(
+        listener,
+        [&](int connection, const netutil::Address& address) {
+            accepted.push_back(connection);
+            addresses.push_back(address);
+            ++accepted_count;
+        },
+        loop_.get());
+    std::vector<int> clients;
+    // Unregisters the handler (it refers to locals) and closes every fd,
+    // whatever way the test ends.
+    struct Cleanup {
+        IOLoop* loop;
+        int listener;
+        std::vector<int>* fds[2];
+        ~Cleanup() {
+            loop->remove_handler(listener);
+            ::close(listener);
+            for (std::vector<int>* v : fds) {
+                for (int fd : *v) {
+                    ::close(fd);
+                }
+            }
+        }
+    } cleanup{loop_.get(), listener, {&accepted, &clients}};
+
+    // Three clients before the loop runs at all.
+    std::set<int> client_ports;
+    for (int i = 0; i < 3; ++i) {
+        clients.push_back(connect_blocking(port));
+        client_ports.insert(local_port(clients.back()));
+    }
+    // Make sure all three are in the accept queue before the first poll
+    // (bounded: at most ~2 s of 1 ms naps).
+    int queued = accept_queue_length(listener);
+    for (int i = 0; i < 2000 && queued >= 0 && queued < 3; ++i) {
+        ::usleep(1000);
+        queued = accept_queue_length(listener);
+    }
+
+    std::vector<trace::Event> events;
+    {
+        TraceCapture capture;
+        run([&] { return wait_for_count(&accepted_count, 3); }, 10);
+        settle(2);
+        events = capture.events();
+    }
+
+    EXPECT_EQ(accepted_count, 3);
+    std::set<int> peer_ports;
+    for (const netutil::Address& a : addresses) {
+        EXPECT_EQ(a.family(), AF_INET);
+        EXPECT_EQ(a.host(), "127.0.0.1");
+        peer_ports.insert(a.port());
+    }
+    EXPECT_EQ(peer_ports, client_ports);
+    for (int fd : accepted) {
+        EXPECT_NE(::fcntl(fd, F_GETFL) & O_NONBLOCK, 0);
+        EXPECT_NE(::fcntl(fd, F_GETFD) & FD_CLOEXEC, 0);
+    }
+
+    int accept_events =
+        static_cast<int>(std::count_if(events.begin(), events.end(), [](const trace::Event& e) {
+            return e.ph == trace::Phase::Begin && e.step == "netutil.accept_handler";
+        }));
+    if (queued == 3) {
+        EXPECT_EQ(accept_events, 1) << "the three queued connections took several events";
+    } else {
+        EXPECT_GE(accept_events, 1);
+    }
+}
+
+// Tornado: tornado/test/netutil_test.py IsValidIPTest.test_is_valid_ip
+TEST(IsValidIpTest, AcceptsNumericAddressesOnly) {
+    EXPECT_TRUE(netutil::is_valid_ip("127.0.0.1"));
+    EXPECT_TRUE(netutil::is_valid_ip("4.4.4.4"));
+    EXPECT_TRUE(netutil::is_valid_ip("::1"));
+    EXPECT_TRUE(netutil::is_valid_ip("2001:db8::1"));
+    EXPECT_TRUE(netutil::is_valid_ip("2620:0:1cfe:face:b00c::3"));
+    EXPECT_FALSE(netutil::is_valid_ip(""));
+    EXPECT_FALSE(netutil::is_valid_ip("www.example.com"));
+    EXPECT_FALSE(netutil::is_valid_ip("localhost"));
+    EXPECT_FALSE(netutil::is_valid_ip("4.4.4.4<"));
+    EXPECT_FALSE(netutil::is_valid_ip("4.4.4.4<script>"));
+    EXPECT_FALSE(netutil::is_valid_ip(" 127.0.0.1"));
+    EXPECT_FALSE(netutil::is_valid_ip(" "));
+    EXPECT_FALSE(netutil::is_valid_ip("\n"));
+    EXPECT_FALSE(netutil::is_valid_ip(std::string("\0", 1)));
+    // getaddrinfo would stop at the NUL and accept the address before it.
+    EXPECT_FALSE(netutil::is_valid_ip(std::string("127.0.0.1\0evil", 14)));
+}
+
+}  // namespace
+}  // namespace tornado::iostream_test
