@@ -131,9 +131,12 @@ int cmd_serve(const std::string& app_name, const std::string& address, int port,
         }
         int bound = netutil::bound_port(sockets.front());
         server.add_sockets(sockets);
-        log::gen_log.info("serving the demo app on http://{}:{}/", address, bound);
+        // The address line is the CLI's own output, shown whatever the log level.
+        std::fprintf(stderr, "tornado-walk: serving the demo app on http://%s:%d/ (Ctrl-C stops)\n",
+                     address.c_str(), bound);
+        std::fflush(stderr);
         loop.start();
-        log::gen_log.info("stopping");
+        std::fprintf(stderr, "tornado-walk: stopped\n");
     }
     loop.remove_handler(sfd);
     ::close(sfd);
