@@ -15,7 +15,10 @@
 //   * A suspended coroutine is owned by the Future it waits for. If that
 //     Future is dropped without completing (or the IOLoop is destroyed with
 //     the resumption still queued), the coroutine frame is destroyed, so
-//     nothing leaks; its Future then never completes.
+//     nothing leaks; its Future then never completes. (A coroutine that keeps
+//     the awaited Future in a local or parameter of its own holds it too:
+//     that cycle only ends when the producer completes the Future, which is
+//     what IOStream.close does for every pending operation.)
 #pragma once
 
 #include <cassert>
