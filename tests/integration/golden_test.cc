@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <map>
+#include <regex>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -11,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "tornado/trace.h"
+#include "tornado/walkthrough/diagram.h"
 #include "tornado/walkthrough/scenario.h"
 
 namespace {
@@ -166,6 +168,28 @@ TEST(GoldenTraceTest, HelloTraceMatchesGoldenFile) {
         ASSERT_EQ(al, xl) << "line " << line
                           << " differs (set TORNADO_UPDATE_GOLDEN=1 to accept a deliberate change)";
     }
+}
+
+// docs/walkthrough.md shows docs/hello.mmd: it must be what the code draws.
+TEST(GoldenTraceTest, DocsDiagramMatchesAFreshRun) {
+    tornado::walkthrough::RenderOptions options;
+    options.show_returns = false;
+    options.show_loop_events = false;
+    std::string fresh = tornado::walkthrough::render(hello().events,
+                                                     tornado::walkthrough::Format::Mermaid, options);
+    std::string path = std::string(TORNADO_SOURCE_DIR) + "/docs/hello.mmd";
+    if (std::getenv("TORNADO_UPDATE_GOLDEN") != nullptr) {
+        std::ofstream(path) << fresh;
+    }
+    std::ifstream in(path);
+    ASSERT_TRUE(in) << "missing " << path;
+    std::stringstream doc;
+    doc << in.rdbuf();
+    // fd numbers depend on what else the process has open.
+    std::regex fd("fd=[0-9]+");
+    EXPECT_EQ(std::regex_replace(doc.str(), fd, "fd=N"), std::regex_replace(fresh, fd, "fd=N"))
+        << "docs/hello.mmd is stale: regenerate it with "
+                                   "tornado-walk run hello --format mermaid --no-returns --no-loop";
 }
 
 }  // namespace
