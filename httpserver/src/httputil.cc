@@ -376,6 +376,95 @@ Arguments parse_qs_bytes(std::string_view qs) {
 
 namespace {
 constexpr trace::Module kTraceModule{"httpserver", "tornado/httputil.py"};
+
+// Tornado: tornado/httputil.py:1059 _unquote_cookie
+// Python's cookie unquoting: strip the quotes, then \ooo octal escapes and
+// backslash-escaped characters.
+std::string unquote_cookie(std::string_view s) {
+    if (s.size() < 2 || s.front() != '"' || s.back() != '"') {
+        return std::string(s);
+    }
+    s = s.substr(1, s.size() - 2);
+    std::string out;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] != '\\' || i + 1 >= s.size()) {
+            out.push_back(s[i]);
+            continue;
+        }
+        auto octal = [&](std::size_t k) { return k < s.size() && s[k] >= '0' && s[k] <= '3'; };
+        auto digit = [&](std::size_t k) { return k < s.size() && s[k] >= '0' && s[k] <= '7'; };
+        if (octal(i + 1) && digit(i + 2) && digit(i + 3)) {
+            out.push_back(static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 +
+                                            (s[i + 3] - '0')));
+            i += 3;
+        } else {
+            out.push_back(s[i + 1]);
+            ++i;
+        }
+    }
+    return out;
+}
+
+// The names http.cookies.SimpleCookie accepts.
+bool legal_cookie_name(std::string_view name) {
+    static constexpr std::string_view kReserved[] = {"expires", "path",    "comment", "domain",
+                                                     "max-age", "secure",  "httponly", "version",
+                                                     "samesite"};
+    if (name.empty()) {
+        return false;
+    }
+    for (std::string_view r : kReserved) {
+        if (iequals(name, r)) {
+            return false;
+        }
+    }
+    for (char c : name) {
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  std::string_view("!#$%&'*+-.^_`|~:").find(c) != std::string_view::npos;
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+}  // namespace
+
+// Tornado: tornado/httputil.py:1083 parse_cookie
+std::map<std::string, std::string, std::less<>> parse_cookie(std::string_view cookie) {
+    std::map<std::string, std::string, std::less<>> out;
+    std::size_t start = 0;
+    while (start <= cookie.size()) {
+        std::size_t semi = cookie.find(';', start);
+        std::string_view chunk = cookie.substr(start, semi == std::string_view::npos ? semi : semi - start);
+        std::size_t eq = chunk.find('=');
+        std::string_view key = eq == std::string_view::npos ? std::string_view() : chunk.substr(0, eq);
+        std::string_view val = eq == std::string_view::npos ? chunk : chunk.substr(eq + 1);
+        key = py_strip(key);
+        val = py_strip(val);
+        if (!key.empty() || !val.empty()) {
+            out[std::string(key)] = unquote_cookie(val);
+        }
+        if (semi == std::string_view::npos) {
+            break;
+        }
+        start = semi + 1;
+    }
+    return out;
+}
+
+// Tornado: tornado/httputil.py:416 HTTPServerRequest.cookies
+const std::map<std::string, std::string, std::less<>>& HTTPServerRequest::cookies() {
+    if (!cookies_) {
+        cookies_.emplace();
+        if (auto header = headers->get("Cookie")) {
+            for (auto& [name, value] : parse_cookie(*header)) {
+                if (legal_cookie_name(name)) {
+                    cookies_->emplace(name, std::move(value));
+                }
+            }
+        }
+    }
+    return *cookies_;
 }
 
 // Tornado: tornado/httputil.py:379 HTTPServerRequest.__init__

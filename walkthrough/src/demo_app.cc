@@ -191,6 +191,77 @@ class IpHandler : public RequestHandler {
     }
 };
 
+// Arguments as JSON: names as latin-1 text, values decoded as UTF-8 with
+// replacement characters, as the reference's _decode does.
+std::string arguments_json(const httputil::Arguments& args) {
+    std::string out = "{";
+    for (const auto& [name, values] : args) {
+        out += (out.size() > 1 ? ", " : "") + escape::json_string(name, false) + ": [";
+        for (std::size_t i = 0; i < values.size(); ++i) {
+            out += (i > 0 ? ", " : "") + escape::json_string(values[i]);
+        }
+        out += "]";
+    }
+    return out + "}";
+}
+
+class ArgsHandler : public RequestHandler {
+  public:
+    using RequestHandler::RequestHandler;
+    Future<void> get() override {
+        set_header("Content-Type", "application/json; charset=UTF-8");
+        // (multipart/form-data files are not parsed yet: "files" stays empty)
+        write("{\"query\": " + arguments_json(request->query_arguments) +
+              ", \"body\": " + arguments_json(request->body_arguments) + ", \"files\": {}}");
+        return {};
+    }
+    Future<void> post() override { return get(); }
+};
+
+class StreamHandler : public RequestHandler {
+  public:
+    static constexpr bool stream_request_body = true;
+    using RequestHandler::RequestHandler;
+    Future<void> prepare() override {
+        received_ = 0;
+        return {};
+    }
+    Future<void> data_received(std::string chunk) override {
+        received_ += chunk.size();
+        return {};
+    }
+    Future<void> post() override {
+        write("received " + std::to_string(received_) + " bytes");
+        return {};
+    }
+    Future<void> put() override { return post(); }
+
+  private:
+    std::size_t received_ = 0;
+};
+
+class CookieHandler : public RequestHandler {
+  public:
+    using RequestHandler::RequestHandler;
+    Future<void> get() override {
+        // Python's int(): a value that is not a number counts as 0.
+        std::string raw = get_cookie("visits", "0").value_or("0");
+        long n = 0;
+        try {
+            std::size_t used = 0;
+            n = std::stol(raw, &used);
+            if (used != raw.size()) {
+                n = 0;
+            }
+        } catch (const std::exception&) {
+            n = 0;
+        }
+        set_cookie("visits", std::to_string(n + 1));
+        write("visits=" + std::to_string(n));
+        return {};
+    }
+};
+
 class AdminHandler : public RequestHandler {
   public:
     using RequestHandler::RequestHandler;
@@ -217,6 +288,7 @@ std::shared_ptr<web::Application> make_demo_app(const DemoOptions& options) {
                                       std::string("/index"), true),
             url<PathHandler>("/path/([0-9]+)/([a-z]+)"),
             url<NamedHandler>("/named/(?P<year>[0-9]{4})/(?P<slug>[a-z-]+)"),
+            url<ArgsHandler>("/args"),
             url<JsonHandler>("/json"),
             url<ChunkedHandler>("/chunked"),
             url<AsyncHandler>("/async"),
@@ -224,6 +296,8 @@ std::shared_ptr<web::Application> make_demo_app(const DemoOptions& options) {
             url<ExceptionHandler>("/exception"),
             url<RedirectingHandler>("/redirect"),
             url<EtagHandler>("/etag"),
+            url<CookieHandler>("/cookie"),
+            url<StreamHandler>("/stream"),
             url<EchoHandler>("/echo"),
             url<MethodsHandler>("/methods"),
             url<HeadersHandler>("/headers"),

@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <ctime>
 
@@ -305,6 +306,58 @@ std::vector<std::string> RequestHandler::get_arguments(std::string_view name) co
     return out;
 }
 
+// Tornado: tornado/web.py:515 RequestHandler.get_cookie
+std::optional<std::string> RequestHandler::get_cookie(std::string_view name,
+                                                      std::optional<std::string> default_value) const {
+    const auto& cookies = request->cookies();
+    auto it = cookies.find(name);
+    return it != cookies.end() ? std::optional<std::string>(it->second) : default_value;
+}
+
+namespace {
+// Python's http.cookies._quote: legal values as they are, others quoted,
+// with '"' and '\\' escaped and other special bytes as \ooo.
+std::string quote_cookie_value(const std::string& value) {
+    auto legal = [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               std::string_view("!#$%&'*+-.^_`|~:").find(c) != std::string_view::npos;
+    };
+    if (std::all_of(value.begin(), value.end(), legal)) {
+        return value;
+    }
+    std::string out = "\"";
+    for (char c : value) {
+        auto u = static_cast<unsigned char>(c);
+        if (c == '"' || c == '\\') {
+            out.push_back('\\');
+            out.push_back(c);
+        } else if (legal(c) || std::string_view(" ()/<=>?@[]{}").find(c) != std::string_view::npos) {
+            out.push_back(c);
+        } else {
+            out += fmt::format("\\{:03o}", u);
+        }
+    }
+    return out + "\"";
+}
+}  // namespace
+
+// Tornado: tornado/web.py:528 RequestHandler.set_cookie
+void RequestHandler::set_cookie(const std::string& name, const std::string& value,
+                                const std::string& path) {
+    for (char c : name + value) {
+        if (static_cast<unsigned char>(c) <= 0x20) {
+            // Don't let a cookie inject header text.
+            throw std::invalid_argument("Invalid cookie " + name + ": " + value);
+        }
+    }
+    std::string header = name + "=" + quote_cookie_value(value);
+    if (!path.empty()) {
+        header += "; Path=" + path;
+    }
+    std::erase_if(new_cookies_, [&](const auto& c) { return c.first == name; });
+    new_cookies_.emplace_back(name, std::move(header));
+}
+
 // Tornado: tornado/web.py:677 RequestHandler.write
 // C++: bytes and str are both std::string; write(dict) is write_json in
 // the demo application.
@@ -330,6 +383,12 @@ Future<void> RequestHandler::flush(bool include_footers) {
         if (request->method == "HEAD") {
             chunk.clear();
         }
+        // Cookies are kept aside until now, so that a later set_cookie of
+        // the same name could still replace an earlier one.
+        for (auto& [name, header] : new_cookies_) {
+            add_header("Set-Cookie", std::move(header));
+        }
+        new_cookies_.clear();
         httputil::ResponseStartLine start_line{"", status_code_, reason_};
         return request->connection->write_headers(start_line, headers_, std::move(chunk));
     }
@@ -497,6 +556,18 @@ Future<void> RequestHandler::_execute(std::vector<std::unique_ptr<OutputTransfor
         }
         if (finished_) {
             co_return;
+        }
+        if (_body_future.valid()) {
+            // A streaming handler's method runs once the body is complete.
+            bool closed = false;
+            try {
+                co_await _body_future;
+            } catch (const iostream::StreamClosedError&) {
+                closed = true;
+            }
+            if (closed) {
+                co_return;
+            }
         }
         Future<void> result = call_method();
         co_await result;  // no suspension if it is already done
@@ -774,7 +845,10 @@ Future<void> detail::HandlerDelegate::data_received(std::string chunk) {
 void detail::HandlerDelegate::finish() {
     TRACE_SPAN("_HandlerDelegate.finish", {"body_bytes", body_.size()});
     if (spec_->stream_request_body) {
-        return;  // the handler has seen the body through data_received
+        // The handler has seen the body through data_received; now its
+        // method may run.
+        body_done_.set_result();
+        return;
     }
     request_->body = std::move(body_);
     request_->_parse_body();
@@ -784,6 +858,9 @@ void detail::HandlerDelegate::finish() {
 // Tornado: tornado/web.py:2040 _HandlerDelegate.on_connection_close
 void detail::HandlerDelegate::on_connection_close() {
     if (spec_->stream_request_body && handler_) {
+        if (body_done_.valid() && !body_done_.done()) {
+            body_done_.set_exception(std::make_exception_ptr(iostream::StreamClosedError()));
+        }
         handler_->on_connection_close();
     } else {
         body_.clear();
@@ -801,6 +878,8 @@ Future<void> detail::HandlerDelegate::execute() {
     }
     if (spec_->stream_request_body) {
         handler_->_prepared_future = Future<void>::make();
+        body_done_ = Future<void>::make();
+        handler_->_body_future = body_done_;
     }
     // _execute never lets an exception escape (it answers with an error
     // page), so its Future is not awaited here.

@@ -260,8 +260,12 @@ class HTTPServerRequest : public trace::Traced {
     double request_time() const;
     /// Adds urlencoded body arguments to body_arguments and arguments.
     void _parse_body();
+    /// The request's cookies (Tornado's SimpleCookie drops names it
+    /// does not allow, such as "" or "path").
+    const std::map<std::string, std::string, std::less<>>& cookies();
 
   private:
+    std::optional<std::map<std::string, std::string, std::less<>>> cookies_;
     double start_time_;
     double finish_time_ = 0;
 };

@@ -174,6 +174,14 @@ class RequestHandler : public std::enable_shared_from_this<RequestHandler>,
                              std::optional<std::string> default_value = std::nullopt) const;
     std::vector<std::string> get_arguments(std::string_view name) const;
 
+    /// The value of cookie `name` sent by the client, or `default_value`.
+    std::optional<std::string> get_cookie(std::string_view name,
+                                          std::optional<std::string> default_value = {}) const;
+    /// Sends a cookie (a Set-Cookie header at the first flush); a second
+    /// call for the same name replaces the first. Throws std::invalid_argument
+    /// for names or values with control characters or spaces.
+    void set_cookie(const std::string& name, const std::string& value, const std::string& path = "/");
+
     void set_etag_header();
     bool check_etag_header() const;
     const HTTPHeaders& headers() const { return headers_; }
@@ -190,6 +198,9 @@ class RequestHandler : public std::enable_shared_from_this<RequestHandler>,
                           routing::PathArguments arguments);
     /// Resolved when prepare() is done (stream_request_body handlers).
     Future<void> _prepared_future;
+    /// Resolved when the whole body has been delivered to data_received
+    /// (Tornado makes request.body this Future for streaming handlers).
+    Future<void> _body_future;
 
   protected:
     bool _auto_finish = true;
@@ -210,6 +221,7 @@ class RequestHandler : public std::enable_shared_from_this<RequestHandler>,
     bool headers_written_ = false;
     bool finished_ = false;
     std::vector<std::unique_ptr<OutputTransform>> transforms_;
+    std::vector<std::pair<std::string, std::string>> new_cookies_;  // name, Set-Cookie value
 };
 
 // Tornado: tornado/web.py:2191 ErrorHandler
@@ -332,6 +344,7 @@ class HandlerDelegate : public httputil::HTTPMessageDelegate, public trace::Trac
     routing::PathArguments arguments_;
     std::string body_;
     std::shared_ptr<RequestHandler> handler_;
+    Future<void> body_done_;  // streaming handlers: the body is complete
 };
 
 }  // namespace detail
