@@ -638,7 +638,7 @@ Future<void> HTTP1Connection::_read_chunked_body(std::shared_ptr<HTTPMessageDele
         std::optional<std::int64_t> chunk_len =
             py_int(std::string_view(line).substr(0, line.size() - 2), 16);
         if (!chunk_len || *chunk_len < 0) {
-            throw _QuietException();
+            throw detail::QuietException();
         }
         if (*chunk_len == 0) {
             std::string crlf = co_await stream_->read_bytes(2);
@@ -662,7 +662,7 @@ Future<void> HTTP1Connection::_read_chunked_body(std::shared_ptr<HTTPMessageDele
         // Each chunk ends with CRLF.
         std::string crlf = co_await stream_->read_bytes(2);
         if (crlf != "\r\n") {
-            throw _QuietException();
+            throw detail::QuietException();
         }
     }
 }
@@ -725,7 +725,7 @@ Future<void> HTTP1ServerConnection::_server_request_loop() {
             co_return;
         } catch (const UnsatisfiableReadError&) {
             co_return;
-        } catch (const _QuietException&) {
+        } catch (const detail::QuietException&) {
             conn->close();
             co_return;
         } catch (...) {

@@ -40,7 +40,7 @@ std::string sha1_hex(std::string_view data) {
     unsigned int len = 0;
     EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha1(), nullptr);
     std::string out;
-    out.reserve(len * 2);
+    out.reserve(static_cast<std::size_t>(len) * 2);
     static constexpr char kHex[] = "0123456789abcdef";
     for (unsigned int i = 0; i < len; ++i) {
         out.push_back(kHex[digest[i] >> 4U]);
@@ -443,7 +443,7 @@ Future<void> RequestHandler::finish(std::string_view chunk) {
 }
 
 // Tornado: tornado/web.py:908 RequestHandler.send_error
-void RequestHandler::send_error(int status_code, std::exception_ptr exc) {
+void RequestHandler::send_error(int status_code, const std::exception_ptr& exc) {
     if (headers_written_) {
         log::gen_log.error("Cannot send error response after headers written");
         if (!finished_) {
@@ -481,7 +481,7 @@ void RequestHandler::send_error(int status_code, std::exception_ptr exc) {
 
 // Tornado: tornado/web.py:943 RequestHandler.write_error
 // C++: the reason is HTML-escaped, as Tornado 6.2 does.
-void RequestHandler::write_error(int status_code, std::exception_ptr /*exc*/) {
+void RequestHandler::write_error(int status_code, const std::exception_ptr& /*exc*/) {
     std::string message = escape::xhtml_escape(reason_);
     finish(fmt::format("<html><title>{0}: {1}</title><body>{0}: {1}</body></html>", status_code,
                        message))
@@ -632,7 +632,7 @@ std::string RequestHandler::_request_summary() const {
 // Tornado: tornado/web.py:1612 RequestHandler._handle_request_exception
 // C++: as in Tornado 6.2, an HTTPError with an unknown code keeps its code
 // (reason "Unknown") instead of becoming a 500.
-void RequestHandler::_handle_request_exception(std::exception_ptr e) {
+void RequestHandler::_handle_request_exception(const std::exception_ptr& e) {
     try {
         std::rethrow_exception(e);
     } catch (const Finish&) {
@@ -662,7 +662,7 @@ void RequestHandler::_handle_request_exception(std::exception_ptr e) {
 }
 
 // Tornado: tornado/web.py:1638 RequestHandler.log_exception
-void RequestHandler::log_exception(std::exception_ptr e) {
+void RequestHandler::log_exception(const std::exception_ptr& e) {
     try {
         std::rethrow_exception(e);
     } catch (const HTTPError& http_error) {

@@ -21,12 +21,14 @@ using httputil::HTTPConnection;
 using httputil::HTTPHeaders;
 using httputil::HTTPMessageDelegate;
 
+namespace detail {
 // Tornado: tornado/http1connection.py:62 _QuietException
 /// Already logged; ends the request loop without logging again.
-class _QuietException : public std::runtime_error {
+class QuietException : public std::runtime_error {
   public:
-    _QuietException() : std::runtime_error("quiet") {}
+    QuietException() : std::runtime_error("quiet") {}
 };
+}  // namespace detail
 
 // Tornado: tornado/http1connection.py:71 HTTP1ConnectionParameters
 /// Settings shared by every connection of a server.

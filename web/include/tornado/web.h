@@ -139,7 +139,7 @@ class RequestHandler : public std::enable_shared_from_this<RequestHandler>,
     /// Headers every response of this handler starts with.
     virtual void set_default_headers() {}
     /// Writes the error page for send_error.
-    virtual void write_error(int status_code, std::exception_ptr exc);
+    virtual void write_error(int status_code, const std::exception_ptr& exc);
     /// The Etag for the buffered body (default: quoted SHA-1 hex), or none.
     virtual std::optional<std::string> compute_etag();
 
@@ -163,7 +163,7 @@ class RequestHandler : public std::enable_shared_from_this<RequestHandler>,
     /// Content-Length if nothing was flushed yet, then flushes.
     Future<void> finish(std::string_view chunk = {});
     /// Sends an error page (or just finishes, if the headers are out).
-    void send_error(int status_code = 500, std::exception_ptr exc = nullptr);
+    void send_error(int status_code = 500, const std::exception_ptr& exc = nullptr);
     /// Answers 302 (301 when permanent, or `status`) with Location: `url`.
     void redirect(const std::string& url, bool permanent = false, int status = 0);
 
@@ -209,8 +209,8 @@ class RequestHandler : public std::enable_shared_from_this<RequestHandler>,
     Future<void> call_method();
     void _log();
     std::string _request_summary() const;
-    void _handle_request_exception(std::exception_ptr e);
-    void log_exception(std::exception_ptr e);
+    void _handle_request_exception(const std::exception_ptr& e);
+    void log_exception(const std::exception_ptr& e);
     void _clear_representation_headers();
     friend class Application;
 
