@@ -121,7 +121,7 @@ void IOLoop::add_handler(int fd, Handler handler, std::uint32_t events) {
     if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) < 0) {
         throw_errno("epoll_ctl(ADD)");
     }
-    slot.handler = std::move(handler);
+    slot.handler = std::make_unique<Handler>(std::move(handler));
     slot.events = events | ERROR;
     slot.active = true;
     ++handler_count_;
@@ -368,8 +368,10 @@ void IOLoop::start() {
             if (!slot.active) {
                 continue;
             }
+            // Not `slot`: it may move while the handler runs (see HandlerSlot).
+            Handler* handler = slot.handler.get();
             try {
-                slot.handler(fd, events);
+                (*handler)(fd, events);
             } catch (...) {
                 log::app_log.error("Exception in I/O handler for fd {}: {}", fd,
                                    log::describe(std::current_exception()));

@@ -163,8 +163,10 @@ class IOLoop : public trace::Traced {
     std::size_t pending_callbacks() const;
 
   private:
+    // Each handler lives in its own heap cell: a handler that registers a
+    // new fd may grow handlers_ while it is itself running.
     struct HandlerSlot {
-        Handler handler;
+        std::unique_ptr<Handler> handler;
         std::uint32_t events = 0;
         bool active = false;
     };
@@ -198,7 +200,7 @@ class IOLoop : public trace::Traced {
     std::size_t handler_count_ = 0;
     std::vector<epoll_event> poll_events_;
     std::vector<std::pair<int, std::uint32_t>> pending_events_;
-    std::vector<Handler> removed_handlers_;  // destroyed after the dispatch
+    std::vector<std::unique_ptr<Handler>> removed_handlers_;  // destroyed after the dispatch
 
     mutable std::mutex callback_lock_;
     std::vector<Callback> callbacks_;

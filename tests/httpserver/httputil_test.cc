@@ -1,0 +1,195 @@
+// httputil: HTTPHeaders parsing and editing, request start lines, HTTP dates,
+// query strings and percent-decoding. Pure functions: no loop, no sockets.
+#include "tornado/httputil.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace tornado::httpserver_test {
+namespace {
+
+using httputil::HTTPHeaders;
+using httputil::HTTPInputError;
+using Pairs = std::vector<std::pair<std::string, std::string>>;
+using Strings = std::vector<std::string>;
+
+// Tornado: tornado/test/httputil_test.py HTTPHeadersTest.test_multi_line
+TEST(HTTPHeadersTest, ContinuationLinesJoinTheirHeaderWithOneSpace) {
+    const std::string data =
+        "Foo: bar\r\n"
+        " baz\r\n"
+        "Asdf: qwer\r\n"
+        "\tzxcv\r\n"
+        "Foo: even\r\n"
+        "     more\r\n"
+        "     lines\r\n";
+    HTTPHeaders headers = HTTPHeaders::parse(data);
+    EXPECT_EQ(headers.get("asdf"), "qwer zxcv");
+    EXPECT_EQ(headers.get_list("asdf"), Strings{"qwer zxcv"});
+    EXPECT_EQ(headers.get("Foo"), "bar baz,even more lines");
+    EXPECT_EQ(headers.get_list("foo"), (Strings{"bar baz", "even more lines"}));
+    EXPECT_EQ(headers.get_all(),
+              (Pairs{{"Foo", "bar baz"}, {"Foo", "even more lines"}, {"Asdf", "qwer zxcv"}}));
+}
+
+// Tornado: tornado/test/httputil_test.py HTTPHeadersTest.test_optional_cr
+TEST(HTTPHeadersTest, ParseAcceptsBareLfLineEndings) {
+    HTTPHeaders crlf = HTTPHeaders::parse("CRLF: crlf\r\nLF: lf\nCR: cr\rMore: more\r\n");
+    HTTPHeaders lf = HTTPHeaders::parse("Content-Type: text/plain\nX-Foo: bar\n\n");
+    EXPECT_EQ(lf.get_all(), (Pairs{{"Content-Type", "text/plain"}, {"X-Foo", "bar"}}));
+    // A lone CR is not a line break (6.2 splits on \r?\n only).
+    EXPECT_EQ(crlf.get_all(), (Pairs{{"Crlf", "crlf"}, {"Lf", "lf"}, {"Cr", "cr\rMore: more"}}));
+}
+
+// Tornado: tornado/test/httputil_test.py HTTPHeadersTest.test_copy (the add/get_list part)
+TEST(HTTPHeadersTest, RepeatedHeadersJoinWithCommaAndKeepTheirList) {
+    HTTPHeaders headers =
+        HTTPHeaders::parse("Set-Cookie: a=1\r\nX-Other: o\r\nSet-Cookie: b=2\r\n");
+    EXPECT_EQ(headers.get("Set-Cookie"), "a=1,b=2");
+    EXPECT_EQ(headers.get_list("set-cookie"), (Strings{"a=1", "b=2"}));
+    EXPECT_EQ(headers.get_list("X-Other"), Strings{"o"});
+    EXPECT_EQ(headers.get_list("Missing"), Strings{});
+    EXPECT_EQ(headers.size(), 2U);
+    EXPECT_EQ(headers.keys(), (Strings{"Set-Cookie", "X-Other"}));
+
+    headers.add("x-other", "p");
+    EXPECT_EQ(headers.get("X-Other"), "o,p");
+    EXPECT_EQ(headers.get_list("X-Other"), (Strings{"o", "p"}));
+}
+
+// Tornado: tornado/test/httputil_test.py HTTPHeadersTest (normalised names)
+TEST(HTTPHeadersTest, NamesAreNormalisedToCapitalisedWords) {
+    HTTPHeaders headers;
+    headers.add("content-type", "text/plain");
+    headers.add("X-REQUESTED-WITH", "xhr");
+    headers.add("etag", "\"x\"");
+    EXPECT_EQ(headers.keys(), (Strings{"Content-Type", "X-Requested-With", "Etag"}));
+    EXPECT_EQ(httputil::_normalize_header("content-md5"), "Content-Md5");
+    EXPECT_EQ(httputil::_normalize_header("WWW-AUTHENTICATE"), "Www-Authenticate");
+}
+
+TEST(HTTPHeadersTest, GetIgnoresCaseAndFallsBackToTheDefault) {
+    HTTPHeaders headers = HTTPHeaders::parse("Content-Length: 12\r\n");
+    EXPECT_EQ(headers.get("content-length"), "12");
+    EXPECT_EQ(headers.get("CONTENT-LENGTH"), "12");
+    EXPECT_TRUE(headers.contains("cOnTeNt-LeNgTh"));
+    EXPECT_EQ(headers.get("Host"), std::nullopt);
+    EXPECT_EQ(headers.get("Host", "127.0.0.1"), "127.0.0.1");
+}
+
+// Tornado: tornado/test/httputil_test.py HTTPHeadersTest.test_setdefault (ordering)
+TEST(HTTPHeadersTest, SetReplacesAllValuesAndKeepsThePosition) {
+    HTTPHeaders headers;
+    headers.add("Server", "s");
+    headers.add("Content-Type", "a");
+    headers.add("Content-Type", "b");
+    headers.add("Date", "d");
+    headers.set("content-type", "text/html");
+    EXPECT_EQ(headers.keys(), (Strings{"Server", "Content-Type", "Date"}));
+    EXPECT_EQ(headers.get("Content-Type"), "text/html");
+    EXPECT_EQ(headers.get_list("Content-Type"), Strings{"text/html"});
+    headers.set("Vary", "Accept-Encoding");
+    EXPECT_EQ(headers.keys(), (Strings{"Server", "Content-Type", "Date", "Vary"}));
+}
+
+TEST(HTTPHeadersTest, EraseRemovesEveryValueOfTheName) {
+    HTTPHeaders headers = HTTPHeaders::parse("A: 1\r\nB: 2\r\nA: 3\r\n");
+    EXPECT_TRUE(headers.erase("a"));
+    EXPECT_FALSE(headers.contains("A"));
+    EXPECT_EQ(headers.get_all(), (Pairs{{"B", "2"}}));
+    EXPECT_FALSE(headers.erase("A"));
+}
+
+TEST(HTTPHeadersTest, ValuesAreStrippedOfSurroundingWhitespace) {
+    HTTPHeaders headers = HTTPHeaders::parse("X-Pad:   padded value \t\r\nX-Empty:\r\n");
+    EXPECT_EQ(headers.get("X-Pad"), "padded value");
+    EXPECT_EQ(headers.get("X-Empty"), "");
+}
+
+// Tornado: tornado/test/httpserver_test.py HTTPServerRawTest.test_malformed_headers
+TEST(HTTPHeadersTest, ParseLineWithoutColonThrowsHTTPInputError) {
+    HTTPHeaders headers;
+    EXPECT_THROW(headers.parse_line("asdf"), HTTPInputError);
+    EXPECT_THROW(HTTPHeaders::parse("Good: yes\r\nasdf\r\n"), HTTPInputError);
+}
+
+// Tornado: tornado/test/httputil_test.py (6.2) test_malformed_continuation
+TEST(HTTPHeadersTest, FirstLineStartingWithWhitespaceThrowsHTTPInputError) {
+    EXPECT_THROW(HTTPHeaders::parse(" Foo: bar\r\n"), HTTPInputError);
+    EXPECT_THROW(HTTPHeaders::parse("\tcontinued\r\nFoo: bar\r\n"), HTTPInputError);
+    HTTPHeaders fresh;
+    EXPECT_THROW(fresh.parse_line(" orphan"), HTTPInputError);
+}
+
+// Tornado: tornado/test/httputil_test.py ParseRequestStartLineTest.test_parse_request_start_line
+TEST(ParseRequestStartLineTest, SplitsAValidLineIntoItsThreeParts) {
+    httputil::RequestStartLine line = httputil::parse_request_start_line("GET /foo?bar HTTP/1.1");
+    EXPECT_EQ(line.method, "GET");
+    EXPECT_EQ(line.path, "/foo?bar");
+    EXPECT_EQ(line.version, "HTTP/1.1");
+    EXPECT_EQ(httputil::parse_request_start_line("GET / HTTP/1.1").path, "/");
+    // The method is not validated.
+    EXPECT_EQ(httputil::parse_request_start_line("G@T / HTTP/1.0").method, "G@T");
+}
+
+// Tornado: tornado/test/httpserver_test.py HTTPServerRawTest.test_malformed_first_line
+TEST(ParseRequestStartLineTest, MalformedLinesThrowHTTPInputError) {
+    EXPECT_THROW(httputil::parse_request_start_line("GET  / HTTP/1.1"), HTTPInputError);
+    EXPECT_THROW(httputil::parse_request_start_line("GET / HTTP/2.0"), HTTPInputError);
+    EXPECT_THROW(httputil::parse_request_start_line("GET /"), HTTPInputError);
+    EXPECT_THROW(httputil::parse_request_start_line("asdf"), HTTPInputError);
+    EXPECT_THROW(httputil::parse_request_start_line("GET / HTTP/1.1 "), HTTPInputError);
+    EXPECT_THROW(httputil::parse_request_start_line("GET / HTTP/1.10"), HTTPInputError);
+    EXPECT_THROW(httputil::parse_request_start_line("GET / http/1.1"), HTTPInputError);
+    EXPECT_THROW(httputil::parse_request_start_line(""), HTTPInputError);
+}
+
+// Tornado: tornado/test/httputil_test.py FormatTimestampTest.test_unix_time_int
+TEST(FormatTimestampTest, FormatsUnixTimeAsAnRfc1123Date) {
+    // python3 -c "import email.utils;print(email.utils.formatdate(1359312200,usegmt=True))"
+    EXPECT_EQ(httputil::format_timestamp(1359312200), "Sun, 27 Jan 2013 18:43:20 GMT");
+    EXPECT_EQ(httputil::format_timestamp(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+}
+
+// Tornado: tornado/test/httpserver_test.py HTTPServerTest.test_empty_query_string
+TEST(ParseQsBytesTest, KeepsBlankValuesAndTheirOrder) {
+    httputil::Arguments args = httputil::parse_qs_bytes("foo=&foo=");
+    EXPECT_EQ(args["foo"], (Strings{"", ""}));
+
+    args = httputil::parse_qs_bytes("b=2&a=1&b=&a=3&flag");
+    EXPECT_EQ(args.size(), 3U);
+    EXPECT_EQ(args["a"], (Strings{"1", "3"}));
+    EXPECT_EQ(args["b"], (Strings{"2", ""}));
+    EXPECT_EQ(args["flag"], Strings{""});
+}
+
+// Tornado: tornado/test/httpserver_test.py HTTPServerTest.test_query_string_encoding
+TEST(ParseQsBytesTest, DecodesPercentEscapesAndPlusInNamesAndValues) {
+    httputil::Arguments args = httputil::parse_qs_bytes("foo=%C3%A9&a+b=c+d%2Be&%41=");
+    EXPECT_EQ(args["foo"], Strings{"\xc3\xa9"});
+    EXPECT_EQ(args["a b"], Strings{"c d+e"});
+    EXPECT_EQ(args["A"], Strings{""});
+    EXPECT_TRUE(httputil::parse_qs_bytes("").empty());
+    EXPECT_TRUE(httputil::parse_qs_bytes("&&").empty());
+}
+
+// Tornado: tornado/test/escape_test.py EscapeTestCase.test_url_escape_quote_plus
+TEST(UrlUnescapeTest, PlusIsASpaceOnlyWhenAsked) {
+    EXPECT_EQ(httputil::url_unescape("%2B+%23%25"), "+ #%");
+    EXPECT_EQ(httputil::url_unescape("%2B%20%23%25", false), "+ #%");
+    EXPECT_EQ(httputil::url_unescape("a+b%20c%2Bd"), "a b c+d");
+    EXPECT_EQ(httputil::url_unescape("a+b%20c%2Bd", false), "a+b c+d");
+    EXPECT_EQ(httputil::url_unescape("%e9%E9"), "\xe9\xe9");
+}
+
+TEST(UrlUnescapeTest, LeavesInvalidEscapesAsTheyAre) {
+    EXPECT_EQ(httputil::url_unescape("100%"), "100%");
+    EXPECT_EQ(httputil::url_unescape("%zz%4"), "%zz%4");
+    EXPECT_EQ(httputil::url_unescape("%41%4"), "A%4");
+}
+
+}  // namespace
+}  // namespace tornado::httpserver_test
