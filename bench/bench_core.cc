@@ -1,10 +1,9 @@
 // Run: build/release/bench/bench_core [--benchmark_filter=...]
+#include <benchmark/benchmark.h>
 #include <sys/socket.h>
 
 #include <memory>
 #include <string>
-
-#include <benchmark/benchmark.h>
 
 #include "tornado/gen.h"
 #include "tornado/httpserver.h"
@@ -19,7 +18,9 @@ namespace {
 using namespace tornado;
 
 constexpr trace::Module kTraceModule{"bench", "bench"};
-trace::Context trace_context() { return {}; }
+trace::Context trace_context() {
+    return {};
+}
 
 // What an emit point costs with tracing off: the one branch.
 void BM_TraceSpanOff(benchmark::State& state) {

@@ -1,10 +1,9 @@
 #include "tornado/http1connection.h"
 
+#include <fmt/format.h>
 #include <zlib.h>
 
 #include <algorithm>
-
-#include <fmt/format.h>
 
 #include "tornado/gen.h"
 #include "tornado/log.h"
@@ -256,8 +255,8 @@ Future<bool> HTTP1Connection::_read_message(std::shared_ptr<HTTPMessageDelegate>
         co_await headers_done;  // no suspension if it is already done
 
         // The client may wait for "100 Continue" before sending the body.
-        if (auto expect = headers->get("Expect"); expect && *expect == "100-continue" &&
-                                                  !write_finished_) {
+        if (auto expect = headers->get("Expect");
+            expect && *expect == "100-continue" && !write_finished_) {
             stream_->write("HTTP/1.1 100 (Continue)\r\n\r\n").quiet();
         }
         Future<void> body_future = _read_body(*headers, delegate);
@@ -287,12 +286,11 @@ Future<bool> HTTP1Connection::_read_message(std::shared_ptr<HTTPMessageDelegate>
         // If the application answers asynchronously, wait for it, and watch
         // the stream for a client that goes away meanwhile.
         if (!finish_future_.done() && !stream_->closed()) {
-            stream_->set_close_callback(
-                [weak = weak_from_this()]() {
-                    if (auto conn = weak.lock()) {
-                        conn->_on_connection_close();
-                    }
-                });
+            stream_->set_close_callback([weak = weak_from_this()]() {
+                if (auto conn = weak.lock()) {
+                    conn->_on_connection_close();
+                }
+            });
             co_await finish_future_;
         }
         if (is_client_ && disconnect_on_finish_) {
@@ -325,7 +323,9 @@ void HTTP1Connection::_clear_callbacks() {
 }
 
 // Tornado: tornado/http1connection.py:287 HTTP1Connection.set_close_callback
-void HTTP1Connection::set_close_callback(Callback callback) { close_callback_ = std::move(callback); }
+void HTTP1Connection::set_close_callback(Callback callback) {
+    close_callback_ = std::move(callback);
+}
 
 // Tornado: tornado/http1connection.py:300 HTTP1Connection._on_connection_close
 void HTTP1Connection::_on_connection_close() {
@@ -452,8 +452,8 @@ void HTTP1Connection::finish() {
     TRACE_SPAN("HTTP1Connection.finish");
     if (expected_content_remaining_ && *expected_content_remaining_ != 0 && !stream_->closed()) {
         stream_->close();
-        throw httputil::HTTPOutputError(fmt::format("Tried to write {} bytes less than Content-Length",
-                                                    *expected_content_remaining_));
+        throw httputil::HTTPOutputError(fmt::format(
+            "Tried to write {} bytes less than Content-Length", *expected_content_remaining_));
     }
     if (chunking_output_ && !stream_->closed()) {
         pending_write_ = stream_->write("0\r\n\r\n");
@@ -717,7 +717,8 @@ Future<void> HTTP1ServerConnection::_server_request_loop() {
     }};
     while (delegate_ != nullptr) {
         auto conn = std::make_shared<HTTP1Connection>(stream_, false, params_, context_);
-        std::shared_ptr<HTTPMessageDelegate> request_delegate = delegate_->start_request(this, conn);
+        std::shared_ptr<HTTPMessageDelegate> request_delegate =
+            delegate_->start_request(this, conn);
         bool ret = false;
         try {
             ret = co_await conn->read_response(std::move(request_delegate));

@@ -80,8 +80,7 @@ HTTPServer::~HTTPServer() {
 Future<void> HTTPServer::close_all_connections() {
     while (!connections_.empty()) {
         // on_close removes the connection from the map as its loop ends.
-        std::shared_ptr<http1connection::HTTP1ServerConnection> conn =
-            connections_.begin()->second;
+        std::shared_ptr<http1connection::HTTP1ServerConnection> conn = connections_.begin()->second;
         connections_.erase(connections_.begin());
         co_await conn->close();
     }
@@ -162,7 +161,8 @@ void HTTPRequestContext::_apply_xheaders(const HTTPHeaders& headers) {
     std::string_view proto = headers.get("X-Scheme", headers.get("X-Forwarded-Proto", protocol));
     if (!proto.empty()) {
         std::size_t comma = proto.rfind(',');
-        proto = httputil::py_strip(comma == std::string_view::npos ? proto : proto.substr(comma + 1));
+        proto =
+            httputil::py_strip(comma == std::string_view::npos ? proto : proto.substr(comma + 1));
     }
     if (proto == "http" || proto == "https") {
         protocol = std::string(proto);

@@ -30,8 +30,12 @@ std::string_view py_strip(std::string_view s) {
 
 namespace {
 
-char lower_char(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-char upper_char(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
+char lower_char(char c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+char upper_char(char c) {
+    return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
+}
 
 }  // namespace
 
@@ -201,8 +205,8 @@ HTTPHeaders HTTPHeaders::parse(std::string_view headers) {
     std::size_t start = 0;
     while (start <= headers.size()) {
         std::size_t nl = headers.find('\n', start);
-        std::string_view line =
-            headers.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start);
+        std::string_view line = headers.substr(
+            start, nl == std::string_view::npos ? std::string_view::npos : nl - start);
         if (!line.empty() && line.back() == '\r') {
             line.remove_suffix(1);
         }
@@ -230,82 +234,148 @@ RequestStartLine parse_request_start_line(std::string_view line) {
     // ^HTTP/1\.[0-9]$
     if (version.size() != 8 || !version.starts_with("HTTP/1.") || version[7] < '0' ||
         version[7] > '9') {
-        throw HTTPInputError("Malformed HTTP version in HTTP Request-Line: " + std::string(version));
+        throw HTTPInputError("Malformed HTTP version in HTTP Request-Line: " +
+                             std::string(version));
     }
-    return RequestStartLine{std::string(line.substr(0, a)), std::string(line.substr(a + 1, b - a - 1)),
-                            std::string(version)};
+    return RequestStartLine{std::string(line.substr(0, a)),
+                            std::string(line.substr(a + 1, b - a - 1)), std::string(version)};
 }
 
 std::string_view responses(int code) {
     // Python's http.HTTPStatus phrases (Python 3.11, the reference's).
     switch (code) {
-        case 100: return "Continue";
-        case 101: return "Switching Protocols";
-        case 102: return "Processing";
-        case 103: return "Early Hints";
-        case 200: return "OK";
-        case 201: return "Created";
-        case 202: return "Accepted";
-        case 203: return "Non-Authoritative Information";
-        case 204: return "No Content";
-        case 205: return "Reset Content";
-        case 206: return "Partial Content";
-        case 207: return "Multi-Status";
-        case 208: return "Already Reported";
-        case 226: return "IM Used";
-        case 300: return "Multiple Choices";
-        case 301: return "Moved Permanently";
-        case 302: return "Found";
-        case 303: return "See Other";
-        case 304: return "Not Modified";
-        case 305: return "Use Proxy";
-        case 307: return "Temporary Redirect";
-        case 308: return "Permanent Redirect";
-        case 400: return "Bad Request";
-        case 401: return "Unauthorized";
-        case 402: return "Payment Required";
-        case 403: return "Forbidden";
-        case 404: return "Not Found";
-        case 405: return "Method Not Allowed";
-        case 406: return "Not Acceptable";
-        case 407: return "Proxy Authentication Required";
-        case 408: return "Request Timeout";
-        case 409: return "Conflict";
-        case 410: return "Gone";
-        case 411: return "Length Required";
-        case 412: return "Precondition Failed";
-        case 413: return "Request Entity Too Large";
-        case 414: return "Request-URI Too Long";
-        case 415: return "Unsupported Media Type";
-        case 416: return "Requested Range Not Satisfiable";
-        case 417: return "Expectation Failed";
-        case 418: return "I'm a Teapot";
-        case 421: return "Misdirected Request";
-        case 422: return "Unprocessable Entity";
-        case 423: return "Locked";
-        case 424: return "Failed Dependency";
-        case 425: return "Too Early";
-        case 426: return "Upgrade Required";
-        case 428: return "Precondition Required";
-        case 429: return "Too Many Requests";
-        case 431: return "Request Header Fields Too Large";
-        case 451: return "Unavailable For Legal Reasons";
-        case 500: return "Internal Server Error";
-        case 501: return "Not Implemented";
-        case 502: return "Bad Gateway";
-        case 503: return "Service Unavailable";
-        case 504: return "Gateway Timeout";
-        case 505: return "HTTP Version Not Supported";
-        case 506: return "Variant Also Negotiates";
-        case 507: return "Insufficient Storage";
-        case 508: return "Loop Detected";
-        case 510: return "Not Extended";
-        case 511: return "Network Authentication Required";
-        default: return "Unknown";
+        case 100:
+            return "Continue";
+        case 101:
+            return "Switching Protocols";
+        case 102:
+            return "Processing";
+        case 103:
+            return "Early Hints";
+        case 200:
+            return "OK";
+        case 201:
+            return "Created";
+        case 202:
+            return "Accepted";
+        case 203:
+            return "Non-Authoritative Information";
+        case 204:
+            return "No Content";
+        case 205:
+            return "Reset Content";
+        case 206:
+            return "Partial Content";
+        case 207:
+            return "Multi-Status";
+        case 208:
+            return "Already Reported";
+        case 226:
+            return "IM Used";
+        case 300:
+            return "Multiple Choices";
+        case 301:
+            return "Moved Permanently";
+        case 302:
+            return "Found";
+        case 303:
+            return "See Other";
+        case 304:
+            return "Not Modified";
+        case 305:
+            return "Use Proxy";
+        case 307:
+            return "Temporary Redirect";
+        case 308:
+            return "Permanent Redirect";
+        case 400:
+            return "Bad Request";
+        case 401:
+            return "Unauthorized";
+        case 402:
+            return "Payment Required";
+        case 403:
+            return "Forbidden";
+        case 404:
+            return "Not Found";
+        case 405:
+            return "Method Not Allowed";
+        case 406:
+            return "Not Acceptable";
+        case 407:
+            return "Proxy Authentication Required";
+        case 408:
+            return "Request Timeout";
+        case 409:
+            return "Conflict";
+        case 410:
+            return "Gone";
+        case 411:
+            return "Length Required";
+        case 412:
+            return "Precondition Failed";
+        case 413:
+            return "Request Entity Too Large";
+        case 414:
+            return "Request-URI Too Long";
+        case 415:
+            return "Unsupported Media Type";
+        case 416:
+            return "Requested Range Not Satisfiable";
+        case 417:
+            return "Expectation Failed";
+        case 418:
+            return "I'm a Teapot";
+        case 421:
+            return "Misdirected Request";
+        case 422:
+            return "Unprocessable Entity";
+        case 423:
+            return "Locked";
+        case 424:
+            return "Failed Dependency";
+        case 425:
+            return "Too Early";
+        case 426:
+            return "Upgrade Required";
+        case 428:
+            return "Precondition Required";
+        case 429:
+            return "Too Many Requests";
+        case 431:
+            return "Request Header Fields Too Large";
+        case 451:
+            return "Unavailable For Legal Reasons";
+        case 500:
+            return "Internal Server Error";
+        case 501:
+            return "Not Implemented";
+        case 502:
+            return "Bad Gateway";
+        case 503:
+            return "Service Unavailable";
+        case 504:
+            return "Gateway Timeout";
+        case 505:
+            return "HTTP Version Not Supported";
+        case 506:
+            return "Variant Also Negotiates";
+        case 507:
+            return "Insufficient Storage";
+        case 508:
+            return "Loop Detected";
+        case 510:
+            return "Not Extended";
+        case 511:
+            return "Network Authentication Required";
+        default:
+            return "Unknown";
     }
 }
 
-bool has_reason(int code) { return responses(code) != "Unknown"; }
+bool has_reason(int code) {
+    return responses(code) != "Unknown";
+}
 
 // Tornado: tornado/httputil.py:828 format_timestamp
 std::string format_timestamp(std::int64_t unix_seconds) {
@@ -363,7 +433,8 @@ Arguments parse_qs_bytes(std::string_view qs) {
         if (!pair.empty()) {
             std::size_t eq = pair.find('=');
             std::string_view name = pair.substr(0, eq);
-            std::string_view value = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+            std::string_view value =
+                eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
             out[url_unescape(name)].push_back(url_unescape(value));
         }
         if (amp == std::string_view::npos) {
@@ -394,8 +465,8 @@ std::string unquote_cookie(std::string_view s) {
         auto octal = [&](std::size_t k) { return k < s.size() && s[k] >= '0' && s[k] <= '3'; };
         auto digit = [&](std::size_t k) { return k < s.size() && s[k] >= '0' && s[k] <= '7'; };
         if (octal(i + 1) && digit(i + 2) && digit(i + 3)) {
-            out.push_back(static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 +
-                                            (s[i + 3] - '0')));
+            out.push_back(
+                static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0')));
             i += 3;
         } else {
             out.push_back(s[i + 1]);
@@ -407,9 +478,9 @@ std::string unquote_cookie(std::string_view s) {
 
 // The names http.cookies.SimpleCookie accepts.
 bool legal_cookie_name(std::string_view name) {
-    static constexpr std::string_view kReserved[] = {"expires", "path",    "comment", "domain",
-                                                     "max-age", "secure",  "httponly", "version",
-                                                     "samesite"};
+    static constexpr std::string_view kReserved[] = {"expires",  "path",    "comment",
+                                                     "domain",   "max-age", "secure",
+                                                     "httponly", "version", "samesite"};
     if (name.empty()) {
         return false;
     }
@@ -435,9 +506,11 @@ std::map<std::string, std::string, std::less<>> parse_cookie(std::string_view co
     std::size_t start = 0;
     while (start <= cookie.size()) {
         std::size_t semi = cookie.find(';', start);
-        std::string_view chunk = cookie.substr(start, semi == std::string_view::npos ? semi : semi - start);
+        std::string_view chunk =
+            cookie.substr(start, semi == std::string_view::npos ? semi : semi - start);
         std::size_t eq = chunk.find('=');
-        std::string_view key = eq == std::string_view::npos ? std::string_view() : chunk.substr(0, eq);
+        std::string_view key =
+            eq == std::string_view::npos ? std::string_view() : chunk.substr(0, eq);
         std::string_view val = eq == std::string_view::npos ? chunk : chunk.substr(eq + 1);
         key = py_strip(key);
         val = py_strip(val);
@@ -519,7 +592,9 @@ void HTTPServerRequest::finish() {
 }
 
 // Tornado: tornado/httputil.py:448 HTTPServerRequest.full_url
-std::string HTTPServerRequest::full_url() const { return protocol + "://" + host + uri; }
+std::string HTTPServerRequest::full_url() const {
+    return protocol + "://" + host + uri;
+}
 
 // Tornado: tornado/httputil.py:452 HTTPServerRequest.request_time
 double HTTPServerRequest::request_time() const {

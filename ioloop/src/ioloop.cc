@@ -95,10 +95,14 @@ IOLoop* IOLoop::current() {
 }
 
 // Tornado: tornado/ioloop.py:262 IOLoop.make_current
-void IOLoop::make_current() { t_current = this; }
+void IOLoop::make_current() {
+    t_current = this;
+}
 
 // Tornado: tornado/ioloop.py:276 IOLoop.clear_current
-void IOLoop::clear_current() { t_current = nullptr; }
+void IOLoop::clear_current() {
+    t_current = nullptr;
+}
 
 // Tornado: tornado/ioloop.py:726 PollIOLoop.add_handler
 void IOLoop::add_handler(int fd, Handler handler, std::uint32_t events) {
@@ -113,7 +117,8 @@ void IOLoop::add_handler(int fd, Handler handler, std::uint32_t events) {
     }
     HandlerSlot& slot = handlers_[static_cast<std::size_t>(fd)];
     if (slot.active) {
-        throw std::invalid_argument("add_handler: fd " + std::to_string(fd) + " already registered");
+        throw std::invalid_argument("add_handler: fd " + std::to_string(fd) +
+                                    " already registered");
     }
     epoll_event ev{};
     ev.events = events | ERROR;
@@ -416,7 +421,9 @@ PeriodicCallback::PeriodicCallback(std::function<void()> callback, double callba
     }
 }
 
-PeriodicCallback::~PeriodicCallback() { stop(); }
+PeriodicCallback::~PeriodicCallback() {
+    stop();
+}
 
 // Tornado: tornado/ioloop.py:1038 PeriodicCallback.start
 void PeriodicCallback::start() {
@@ -456,8 +463,8 @@ void PeriodicCallback::_schedule_next() {
     double current_time = io_loop_->time();
     if (next_timeout_ <= current_time) {
         double callback_time_sec = callback_time_ms_ / 1000.0;
-        next_timeout_ +=
-            (std::floor((current_time - next_timeout_) / callback_time_sec) + 1) * callback_time_sec;
+        next_timeout_ += (std::floor((current_time - next_timeout_) / callback_time_sec) + 1) *
+                         callback_time_sec;
     }
     timeout_ = io_loop_->add_timeout(next_timeout_, [this]() { _run(); });
 }
@@ -466,8 +473,12 @@ void PeriodicCallback::_schedule_next() {
 
 namespace tornado::concurrent::detail {
 
-void post_resume(ioloop::IOLoop* loop, Callback cb) { loop->add_callback(std::move(cb)); }
+void post_resume(ioloop::IOLoop* loop, Callback cb) {
+    loop->add_callback(std::move(cb));
+}
 
-ioloop::IOLoop* current_loop() { return ioloop::IOLoop::current(); }
+ioloop::IOLoop* current_loop() {
+    return ioloop::IOLoop::current();
+}
 
 }  // namespace tornado::concurrent::detail

@@ -46,8 +46,12 @@ const char* level_letter(Level lvl) {
 
 }  // namespace
 
-void set_level(Level lvl) { g_level.store(lvl); }
-Level level() { return g_level.load(std::memory_order_relaxed); }
+void set_level(Level lvl) {
+    g_level.store(lvl);
+}
+Level level() {
+    return g_level.load(std::memory_order_relaxed);
+}
 
 void set_handler(Handler handler) {
     std::lock_guard<std::mutex> lock(slot().mu);
@@ -65,9 +69,9 @@ void Logger::write(Level lvl, const std::string& message) const {
     std::time_t now = std::time(nullptr);
     std::tm tm{};
     ::localtime_r(&now, &tm);
-    std::string line = fmt::format("[{} {:02}{:02}{:02} {:02}:{:02}:{:02} {}] {}\n", level_letter(lvl),
-                                   tm.tm_year % 100, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                                   tm.tm_min, tm.tm_sec, name_, message);
+    std::string line = fmt::format("[{} {:02}{:02}{:02} {:02}:{:02}:{:02} {}] {}\n",
+                                   level_letter(lvl), tm.tm_year % 100, tm.tm_mon + 1, tm.tm_mday,
+                                   tm.tm_hour, tm.tm_min, tm.tm_sec, name_, message);
     std::fwrite(line.data(), 1, line.size(), stderr);
 }
 

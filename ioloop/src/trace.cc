@@ -1,13 +1,12 @@
 #include "tornado/trace.h"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <map>
 #include <mutex>
-
-#include <fmt/format.h>
 
 namespace tornado::trace {
 
@@ -42,7 +41,9 @@ Hub& hub() {
 
 thread_local std::vector<StackEntry> t_stack;
 
-std::uint64_t current_parent() { return t_stack.empty() ? 0 : t_stack.back().id; }
+std::uint64_t current_parent() {
+    return t_stack.empty() ? 0 : t_stack.back().id;
+}
 
 // Builds the event and hands it to the sinks. Returns its sequence number.
 std::uint64_t emit(const Site& site, const Context& ctx, Phase ph, std::uint64_t id,
@@ -250,7 +251,9 @@ void JsonlSink::on_event(const Event& event) {
     }
 }
 
-void enable(bool on) { detail::g_enabled.store(on, std::memory_order_relaxed); }
+void enable(bool on) {
+    detail::g_enabled.store(on, std::memory_order_relaxed);
+}
 
 void reset() {
     Hub& h = hub();
@@ -278,8 +281,12 @@ void remove_sink(const std::shared_ptr<Sink>& sink) {
     h.sinks.erase(std::remove(h.sinks.begin(), h.sinks.end(), sink), h.sinks.end());
 }
 
-std::uint64_t next_conn_id() { return ++hub().conn_ids; }
-std::uint64_t next_req_id() { return ++hub().req_ids; }
+std::uint64_t next_conn_id() {
+    return ++hub().conn_ids;
+}
+std::uint64_t next_req_id() {
+    return ++hub().req_ids;
+}
 
 void Span::begin(const Site& site, Context ctx, std::initializer_list<Arg> args) {
     site_ = &site;

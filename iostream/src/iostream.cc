@@ -98,7 +98,8 @@ BaseIOStream::BaseIOStream(const char* cls, IOLoop* io_loop, Options options)
     : Traced(cls), io_loop_(io_loop != nullptr ? io_loop : IOLoop::current()), options_(options) {
     // A read chunk larger than the buffer limit could never be stored.
     options_.read_chunk_size = std::max<std::size_t>(
-        1, std::min(options_.read_chunk_size, std::max<std::size_t>(options_.max_buffer_size / 2, 1)));
+        1,
+        std::min(options_.read_chunk_size, std::max<std::size_t>(options_.max_buffer_size / 2, 1)));
 }
 
 BaseIOStream::~BaseIOStream() = default;
@@ -254,10 +255,8 @@ void BaseIOStream::_maybe_run_close_callback() {
     }
     if (close_callback_) {
         // Tornado: _run_callback runs it on the next iteration.
-        io_loop_->add_callback(
-            [self = shared_from_this(), cb = std::exchange(close_callback_, nullptr)]() mutable {
-                cb();
-            });
+        io_loop_->add_callback([self = shared_from_this(),
+                                cb = std::exchange(close_callback_, nullptr)]() mutable { cb(); });
     }
     // Free the write buffer at once (the stream may live on a while).
     std::string().swap(write_buffer_);
@@ -633,8 +632,7 @@ void BaseIOStream::_add_io_state(std::uint32_t state) {
         // The handler does not own the stream: close() removes it, and
         // _handle_events holds a reference while it runs.
         io_loop_->add_handler(
-            fileno(), [this](int fd, std::uint32_t events) { _handle_events(fd, events); },
-            state_);
+            fileno(), [this](int fd, std::uint32_t events) { _handle_events(fd, events); }, state_);
     } else if ((state_ & state) == 0) {
         state_ |= state;
         io_loop_->update_handler(fileno(), state_);

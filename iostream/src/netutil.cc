@@ -19,7 +19,9 @@ namespace {
 constexpr trace::Module kTraceModule{"iostream", "tornado/netutil.py"};
 
 // Module-level functions have no object; their events carry only the step.
-trace::Context trace_context() { return {}; }
+trace::Context trace_context() {
+    return {};
+}
 
 [[noreturn]] void throw_errno(int err, const std::string& what) {
     throw std::system_error(err, std::generic_category(), what);
@@ -140,9 +142,8 @@ void add_accept_handler(int sock, AcceptCallback callback, ioloop::IOLoop* io_lo
             for (int i = 0; i < detail::DEFAULT_BACKLOG; ++i) {
                 Address address;
                 address.length = sizeof address.storage;
-                int connection =
-                    ::accept4(sock, reinterpret_cast<sockaddr*>(&address.storage), &address.length,
-                              SOCK_NONBLOCK | SOCK_CLOEXEC);
+                int connection = ::accept4(sock, reinterpret_cast<sockaddr*>(&address.storage),
+                                           &address.length, SOCK_NONBLOCK | SOCK_CLOEXEC);
                 if (connection < 0) {
                     int err = errno;
                     if (err == EAGAIN || err == EWOULDBLOCK) {

@@ -1,9 +1,9 @@
 #include "tornado/re.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
-
 #include <stdexcept>
+
+#include <pcre2.h>
 
 namespace tornado::re {
 
@@ -31,7 +31,8 @@ pcre2_match_data* thread_match_data(const pcre2_code* code, int groups) {
 
 }  // namespace
 
-Pattern::Pattern(std::string pattern, unsigned flags) : pattern_(std::move(pattern)), flags_(flags) {
+Pattern::Pattern(std::string pattern, unsigned flags)
+    : pattern_(std::move(pattern)), flags_(flags) {
     if (is_plain_text(pattern_)) {
         literal_ = pattern_;
         return;
@@ -68,7 +69,9 @@ Pattern::Pattern(std::string pattern, unsigned flags) : pattern_(std::move(patte
     }
 }
 
-Pattern::~Pattern() { pcre2_code_free(static_cast<pcre2_code*>(code_)); }
+Pattern::~Pattern() {
+    pcre2_code_free(static_cast<pcre2_code*>(code_));
+}
 
 Pattern::Pattern(Pattern&& other) noexcept
     : pattern_(std::move(other.pattern_)),

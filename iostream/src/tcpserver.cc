@@ -16,7 +16,9 @@ TCPServer::TCPServer(ioloop::IOLoop* io_loop, Options options, const char* trace
       io_loop_(io_loop != nullptr ? io_loop : ioloop::IOLoop::current()),
       options_(options) {}
 
-TCPServer::~TCPServer() { stop(); }
+TCPServer::~TCPServer() {
+    stop();
+}
 
 // Tornado: tornado/tcpserver.py:128 TCPServer.listen
 void TCPServer::listen(int port, const std::string& address) {
@@ -37,7 +39,9 @@ void TCPServer::add_sockets(const std::vector<int>& sockets) {
 }
 
 // Tornado: tornado/tcpserver.py:158 TCPServer.add_socket
-void TCPServer::add_socket(int socket) { add_sockets({socket}); }
+void TCPServer::add_socket(int socket) {
+    add_sockets({socket});
+}
 
 // Tornado: tornado/tcpserver.py:216 TCPServer.stop
 void TCPServer::stop() {

@@ -1,13 +1,14 @@
 // The renderers on a small hand-made trace: what a student sees must name
 // every participant and every call, in every format.
+#include "tornado/walkthrough/diagram.h"
+
+#include <gtest/gtest.h>
+
 #include <sstream>
 #include <string>
 #include <vector>
 
-#include <gtest/gtest.h>
-
 #include "tornado/trace.h"
-#include "tornado/walkthrough/diagram.h"
 
 namespace {
 
@@ -38,17 +39,22 @@ std::vector<Event> sample() {
     events.push_back(ev(2, Phase::End, "IOStream#1", "BaseIOStream.write", 1, 0, "client"));
     events.push_back(ev(3, Phase::Begin, "", "netutil.accept_handler", 3, 0));
     events.back().args.emplace_back("fd", ArgValue(std::int64_t{5}));
-    events.push_back(ev(4, Phase::Begin, "HTTP1Connection#1", "HTTP1Connection._read_message", 4, 3));
+    events.push_back(
+        ev(4, Phase::Begin, "HTTP1Connection#1", "HTTP1Connection._read_message", 4, 3));
     events.push_back(ev(5, Phase::Begin, "IOStream#2", "BaseIOStream.read_until_regex", 5, 4));
     events.push_back(ev(6, Phase::Instant, "IOLoop#1", "PollIOLoop.add_handler", 0, 5));
     events.push_back(ev(7, Phase::End, "IOStream#2", "BaseIOStream.read_until_regex", 5, 4));
-    events.push_back(ev(8, Phase::Suspend, "HTTP1Connection#1", "HTTP1Connection._read_message", 4, 3));
-    events.back().args.emplace_back("awaiting", ArgValue(std::string("BaseIOStream.read_until_regex")));
+    events.push_back(
+        ev(8, Phase::Suspend, "HTTP1Connection#1", "HTTP1Connection._read_message", 4, 3));
+    events.back().args.emplace_back("awaiting",
+                                    ArgValue(std::string("BaseIOStream.read_until_regex")));
     events.push_back(ev(9, Phase::End, "", "netutil.accept_handler", 3, 0));
-    events.push_back(ev(10, Phase::Resume, "HTTP1Connection#1", "HTTP1Connection._read_message", 4, 0));
+    events.push_back(
+        ev(10, Phase::Resume, "HTTP1Connection#1", "HTTP1Connection._read_message", 4, 0));
     events.push_back(ev(11, Phase::Begin, "IOStream#2", "BaseIOStream.write", 11, 4));
     events.push_back(ev(12, Phase::End, "IOStream#2", "BaseIOStream.write", 11, 4));
-    events.push_back(ev(13, Phase::End, "HTTP1Connection#1", "HTTP1Connection._read_message", 4, 0));
+    events.push_back(
+        ev(13, Phase::End, "HTTP1Connection#1", "HTTP1Connection._read_message", 4, 0));
     return events;
 }
 

@@ -1,15 +1,15 @@
 // The hello scenario's trace: the documented call chain, and the whole
 // event sequence against tests/golden/hello.jsonl.
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <regex>
-#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "tornado/trace.h"
 #include "tornado/walkthrough/diagram.h"
@@ -59,7 +59,9 @@ std::string normalized(Event e) {
     return tornado::trace::to_json(e);
 }
 
-std::string golden_path() { return std::string(TORNADO_SOURCE_DIR) + "/tests/golden/hello.jsonl"; }
+std::string golden_path() {
+    return std::string(TORNADO_SOURCE_DIR) + "/tests/golden/hello.jsonl";
+}
 
 TEST(GoldenTraceTest, HelloAnswersHelloWorld) {
     const std::string& response = hello().response;
@@ -175,8 +177,8 @@ TEST(GoldenTraceTest, DocsDiagramMatchesAFreshRun) {
     tornado::walkthrough::RenderOptions options;
     options.show_returns = false;
     options.show_loop_events = false;
-    std::string fresh = tornado::walkthrough::render(hello().events,
-                                                     tornado::walkthrough::Format::Mermaid, options);
+    std::string fresh = tornado::walkthrough::render(
+        hello().events, tornado::walkthrough::Format::Mermaid, options);
     std::string path = std::string(TORNADO_SOURCE_DIR) + "/docs/hello.mmd";
     if (std::getenv("TORNADO_UPDATE_GOLDEN") != nullptr) {
         std::ofstream(path) << fresh;
@@ -189,7 +191,7 @@ TEST(GoldenTraceTest, DocsDiagramMatchesAFreshRun) {
     std::regex fd("fd=[0-9]+");
     EXPECT_EQ(std::regex_replace(doc.str(), fd, "fd=N"), std::regex_replace(fresh, fd, "fd=N"))
         << "docs/hello.mmd is stale: regenerate it with "
-                                   "tornado-walk run hello --format mermaid --no-returns --no-loop";
+           "tornado-walk run hello --format mermaid --no-returns --no-loop";
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // status, and `serve` answering real HTTP over loopback.
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -16,8 +17,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace {
 
@@ -86,20 +85,32 @@ WalkRun run_walk(const std::vector<std::string>& args, int timeout_s = 30) {
     return run;
 }
 
-int exit_code(const WalkRun& r) { return WIFEXITED(r.status) ? WEXITSTATUS(r.status) : -1; }
+int exit_code(const WalkRun& r) {
+    return WIFEXITED(r.status) ? WEXITSTATUS(r.status) : -1;
+}
 
 TEST(TornadoWalkTest, RunHelloJsonlCarriesTheChainInOrder) {
     WalkRun r = run_walk({"run", "hello", "--format", "jsonl"});
     ASSERT_EQ(exit_code(r), 0) << r.err;
-    const std::vector<std::string> chain = {
-        "netutil.accept_handler", "TCPServer._handle_connection", "HTTPServer.handle_stream",
-        "HTTP1ServerConnection.start_serving", "HTTP1ServerConnection._server_request_loop",
-        "HTTP1Connection.read_response", "HTTP1Connection._read_message",
-        "BaseIOStream.read_until_regex", "BaseIOStream._try_inline_read",
-        "_RoutingDelegate.headers_received", "_HandlerDelegate.finish",
-        "_HandlerDelegate.execute", "RequestHandler._execute", "RequestHandler.get",
-        "RequestHandler.finish", "RequestHandler.flush", "HTTP1Connection.write_headers",
-        "BaseIOStream.write", "BaseIOStream._handle_write"};
+    const std::vector<std::string> chain = {"netutil.accept_handler",
+                                            "TCPServer._handle_connection",
+                                            "HTTPServer.handle_stream",
+                                            "HTTP1ServerConnection.start_serving",
+                                            "HTTP1ServerConnection._server_request_loop",
+                                            "HTTP1Connection.read_response",
+                                            "HTTP1Connection._read_message",
+                                            "BaseIOStream.read_until_regex",
+                                            "BaseIOStream._try_inline_read",
+                                            "_RoutingDelegate.headers_received",
+                                            "_HandlerDelegate.finish",
+                                            "_HandlerDelegate.execute",
+                                            "RequestHandler._execute",
+                                            "RequestHandler.get",
+                                            "RequestHandler.finish",
+                                            "RequestHandler.flush",
+                                            "HTTP1Connection.write_headers",
+                                            "BaseIOStream.write",
+                                            "BaseIOStream._handle_write"};
     std::istringstream lines(r.out);
     std::string line;
     std::size_t next = 0;
@@ -133,9 +144,9 @@ TEST(TornadoWalkTest, RunHelloJsonlCarriesTheChainInOrder) {
 TEST(TornadoWalkTest, RunHelloDrawsAnAsciiDiagram) {
     WalkRun r = run_walk({"run", "hello"});
     ASSERT_EQ(exit_code(r), 0) << r.err;
-    for (const char* word : {"Client", "IOLoop", "accept_handler", "read_until_regex",
-                             "_try_inline_read", "headers_received", "write_headers",
-                             "_handle_write"}) {
+    for (const char* word :
+         {"Client", "IOLoop", "accept_handler", "read_until_regex", "_try_inline_read",
+          "headers_received", "write_headers", "_handle_write"}) {
         EXPECT_NE(r.out.find(word), std::string::npos) << "missing " << word << " in\n" << r.out;
     }
 }
@@ -174,9 +185,8 @@ std::pair<pid_t, int> start_server(int& err_fd) {
         ::dup2(err_pipe[1], 2);
         std::string binary = TORNADO_WALK_BINARY;
         std::string static_dir = std::string(TORNADO_SOURCE_DIR) + "/../shared/demo-static";
-        ::execl(binary.c_str(), binary.c_str(), "serve", "--app", "demo", "--address",
-                "127.0.0.1", "--port", "0", "--static-path", static_dir.c_str(),
-                static_cast<char*>(nullptr));
+        ::execl(binary.c_str(), binary.c_str(), "serve", "--app", "demo", "--address", "127.0.0.1",
+                "--port", "0", "--static-path", static_dir.c_str(), static_cast<char*>(nullptr));
         ::_exit(127);
     }
     ::close(err_pipe[1]);
@@ -241,8 +251,8 @@ TEST(TornadoWalkTest, ServeAnswersRealClientsAndStopsOnSigterm) {
     EXPECT_TRUE(index.ends_with("\r\n\r\nindex")) << index;
     std::string missing = exchange(port, "GET /nope HTTP/1.0\r\n\r\n");
     EXPECT_TRUE(missing.starts_with("HTTP/1.1 404 Not Found\r\n")) << missing;
-    EXPECT_TRUE(missing.ends_with(
-        "<html><title>404: Not Found</title><body>404: Not Found</body></html>"))
+    EXPECT_TRUE(
+        missing.ends_with("<html><title>404: Not Found</title><body>404: Not Found</body></html>"))
         << missing;
     ASSERT_EQ(::kill(pid, SIGTERM), 0);
     int status = 0;

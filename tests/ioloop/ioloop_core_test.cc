@@ -1,6 +1,7 @@
 // The async model the trace order depends on: callback and timeout order,
 // eager coroutines resumed on a later iteration, exceptions through
 // Futures, and the trace hub's suspend/resume events.
+#include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -10,8 +11,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "tornado/concurrent.h"
 #include "tornado/gen.h"
@@ -25,7 +24,9 @@ using namespace tornado;
 using ioloop::IOLoop;
 
 constexpr trace::Module kTraceModule{"test", "tornado/test/ioloop_test.py"};
-trace::Context trace_context() { return {}; }
+trace::Context trace_context() {
+    return {};
+}
 
 class IOLoopTest : public ::testing::Test {
   protected:
@@ -43,7 +44,12 @@ TEST_F(IOLoopTest, CallbacksRunInOrderAndOneAddedFromACallbackWaitsForTheNextIte
     // A timeout that is due now runs after this iteration's callbacks but
     // before a callback queued during them.
     loop.add_timeout(loop.time(), [&] { order.push_back("timeout"); });
-    loop.run_sync([]() -> Future<void> { co_await gen::moment; co_await gen::moment; }, 5);
+    loop.run_sync(
+        []() -> Future<void> {
+            co_await gen::moment;
+            co_await gen::moment;
+        },
+        5);
     ASSERT_GE(order.size(), 4U);
     EXPECT_EQ(order[0], "a");
     EXPECT_EQ(order[1], "b");
@@ -126,9 +132,8 @@ TEST_F(IOLoopTest, HandlerReadEventsAndRemovalOverASocketPair) {
 
 TEST_F(IOLoopTest, AnExceptionInACallbackIsLoggedAndTheLoopGoesOn) {
     std::vector<std::string> logged;
-    log::set_handler([&](std::string_view, log::Level, std::string_view msg) {
-        logged.emplace_back(msg);
-    });
+    log::set_handler(
+        [&](std::string_view, log::Level, std::string_view msg) { logged.emplace_back(msg); });
     bool after = false;
     loop.add_callback([] { throw std::runtime_error("boom"); });
     loop.add_callback([&] { after = true; });
@@ -280,11 +285,13 @@ TEST_F(IOLoopTest, PeriodicCallbackRunsUntilStopped) {
     int runs = 0;
     ioloop::PeriodicCallback pc([&] { ++runs; }, 1, &loop);
     pc.start();
-    loop.run_sync([&]() -> Future<void> {
-        while (runs < 3) {
-            co_await gen::sleep(0.001);
-        }
-    }, 5);
+    loop.run_sync(
+        [&]() -> Future<void> {
+            while (runs < 3) {
+                co_await gen::sleep(0.001);
+            }
+        },
+        5);
     pc.stop();
     int at_stop = runs;
     loop.run_sync([] { return gen::sleep(0.01); }, 5);
@@ -310,9 +317,7 @@ class TraceTest : public IOLoopTest {
 
 Future<void> traced_waiter(Future<void> gate) {
     TRACE_SPAN("test.waiter", {"n", 1});
-    {
-        TRACE_SPAN("test.inner");
-    }
+    { TRACE_SPAN("test.inner"); }
     co_await gate;
 }
 
@@ -329,9 +334,9 @@ TEST_F(TraceTest, CoroutineSpanSuspendsAndResumesWithParents) {
             seen.emplace_back(static_cast<char>(e.ph), e.step);
         }
     }
-    std::vector<std::pair<char, std::string>> want = {
-        {'B', "test.waiter"}, {'B', "test.inner"},  {'E', "test.inner"},
-        {'S', "test.waiter"}, {'R', "test.waiter"}, {'E', "test.waiter"}};
+    std::vector<std::pair<char, std::string>> want = {{'B', "test.waiter"}, {'B', "test.inner"},
+                                                      {'E', "test.inner"},  {'S', "test.waiter"},
+                                                      {'R', "test.waiter"}, {'E', "test.waiter"}};
     EXPECT_EQ(seen, want);
     const trace::Event* outer = nullptr;
     for (const auto& e : ev) {
@@ -355,10 +360,19 @@ TEST_F(TraceTest, JsonKeysComeInTheDocumentedOrderWithNullForUnknownIds) {
     std::vector<trace::Event> ev = ring->events();
     ASSERT_EQ(ev.size(), 1U);
     std::string json = trace::to_json(ev[0]);
-    std::vector<std::string> keys = {"\"seq\":", "\"t_us\":", "\"pid\":", "\"layer\":",
-                                     "\"cls\":", "\"obj\":",  "\"step\":", "\"ph\":",
-                                     "\"conn\":null", "\"req\":null", "\"args\":{\"bytes\":3,\"name\":\"x\\\"y\"}",
-                                     "\"src\":", "\"py\":\"tornado/test/ioloop_test.py:test.instant\""};
+    std::vector<std::string> keys = {"\"seq\":",
+                                     "\"t_us\":",
+                                     "\"pid\":",
+                                     "\"layer\":",
+                                     "\"cls\":",
+                                     "\"obj\":",
+                                     "\"step\":",
+                                     "\"ph\":",
+                                     "\"conn\":null",
+                                     "\"req\":null",
+                                     "\"args\":{\"bytes\":3,\"name\":\"x\\\"y\"}",
+                                     "\"src\":",
+                                     "\"py\":\"tornado/test/ioloop_test.py:test.instant\""};
     std::size_t pos = 0;
     for (const auto& k : keys) {
         std::size_t at = json.find(k, pos);

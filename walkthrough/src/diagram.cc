@@ -296,7 +296,8 @@ std::string mermaid_text(const std::string& s) {
     std::size_t i = 0;
     while (i < out.size()) {
         bool word_start = i == 0 || !std::isalnum(static_cast<unsigned char>(out[i - 1]));
-        bool word_end = i + 3 >= out.size() || !std::isalnum(static_cast<unsigned char>(out[i + 3]));
+        bool word_end =
+            i + 3 >= out.size() || !std::isalnum(static_cast<unsigned char>(out[i + 3]));
         if (word_start && word_end && out.compare(i, 3, "end") == 0) {
             result += "(end)";
             i += 3;
@@ -310,8 +311,8 @@ std::string mermaid_text(const std::string& s) {
 std::string render_mermaid(const Model& m) {
     std::string out = "sequenceDiagram\n";
     for (std::size_t i = 0; i < m.participants.size(); ++i) {
-        out += "    participant P" + std::to_string(i) + " as " +
-               mermaid_text(m.participants[i]) + "\n";
+        out += "    participant P" + std::to_string(i) + " as " + mermaid_text(m.participants[i]) +
+               "\n";
     }
     for (const Message& msg : m.messages) {
         std::string a = "P" + std::to_string(msg.from);

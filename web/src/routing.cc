@@ -54,7 +54,9 @@ Future<void> detail::RoutingDelegate::data_received(std::string chunk) {
 }
 
 // Tornado: tornado/routing.py:256 _RoutingDelegate.finish
-void detail::RoutingDelegate::finish() { delegate_->finish(); }
+void detail::RoutingDelegate::finish() {
+    delegate_->finish();
+}
 
 // Tornado: tornado/routing.py:259 _RoutingDelegate.on_connection_close
 void detail::RoutingDelegate::on_connection_close() {

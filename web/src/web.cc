@@ -1,14 +1,13 @@
 #include "tornado/web.h"
 
 #include <cxxabi.h>
+#include <fmt/format.h>
 #include <openssl/evp.h>
 #include <zlib.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <ctime>
-
-#include <fmt/format.h>
 
 #include "tornado/escape.h"
 #include "tornado/ioloop.h"
@@ -125,7 +124,8 @@ struct GZipContentEncoding::ZStream {
 
 // Tornado: tornado/web.py:2734 GZipContentEncoding.__init__
 GZipContentEncoding::GZipContentEncoding(const HTTPServerRequest& request)
-    : gzipping_(request.headers->get("Accept-Encoding", "").find("gzip") != std::string_view::npos) {}
+    : gzipping_(request.headers->get("Accept-Encoding", "").find("gzip") !=
+                std::string_view::npos) {}
 
 GZipContentEncoding::~GZipContentEncoding() = default;
 
@@ -203,17 +203,33 @@ RequestHandler::RequestHandler(std::shared_ptr<Application> app,
 RequestHandler::~RequestHandler() = default;
 
 namespace {
-[[noreturn]] void unimplemented() { throw HTTPError(405); }
+[[noreturn]] void unimplemented() {
+    throw HTTPError(405);
+}
 }  // namespace
 
 // Tornado: tornado/web.py:231 RequestHandler._unimplemented_method
-Future<void> RequestHandler::get() { unimplemented(); }
-Future<void> RequestHandler::head() { unimplemented(); }
-Future<void> RequestHandler::post() { unimplemented(); }
-Future<void> RequestHandler::delete_() { unimplemented(); }
-Future<void> RequestHandler::patch() { unimplemented(); }
-Future<void> RequestHandler::put() { unimplemented(); }
-Future<void> RequestHandler::options() { unimplemented(); }
+Future<void> RequestHandler::get() {
+    unimplemented();
+}
+Future<void> RequestHandler::head() {
+    unimplemented();
+}
+Future<void> RequestHandler::post() {
+    unimplemented();
+}
+Future<void> RequestHandler::delete_() {
+    unimplemented();
+}
+Future<void> RequestHandler::patch() {
+    unimplemented();
+}
+Future<void> RequestHandler::put() {
+    unimplemented();
+}
+Future<void> RequestHandler::options() {
+    unimplemented();
+}
 
 // Tornado: tornado/web.py:1437 RequestHandler.data_received
 Future<void> RequestHandler::data_received(std::string /*chunk*/) {
@@ -267,7 +283,9 @@ void RequestHandler::add_header(std::string_view name, std::string value) {
 }
 
 // Tornado: tornado/web.py:347 RequestHandler.clear_header
-void RequestHandler::clear_header(std::string_view name) { headers_.erase(name); }
+void RequestHandler::clear_header(std::string_view name) {
+    headers_.erase(name);
+}
 
 // Tornado: tornado/web.py:398 RequestHandler.get_argument
 std::string RequestHandler::get_argument(std::string_view name,
@@ -307,8 +325,8 @@ std::vector<std::string> RequestHandler::get_arguments(std::string_view name) co
 }
 
 // Tornado: tornado/web.py:515 RequestHandler.get_cookie
-std::optional<std::string> RequestHandler::get_cookie(std::string_view name,
-                                                      std::optional<std::string> default_value) const {
+std::optional<std::string> RequestHandler::get_cookie(
+    std::string_view name, std::optional<std::string> default_value) const {
     const auto& cookies = request->cookies();
     auto it = cookies.find(name);
     return it != cookies.end() ? std::optional<std::string>(it->second) : default_value;
@@ -331,7 +349,8 @@ std::string quote_cookie_value(const std::string& value) {
         if (c == '"' || c == '\\') {
             out.push_back('\\');
             out.push_back(c);
-        } else if (legal(c) || std::string_view(" ()/<=>?@[]{}").find(c) != std::string_view::npos) {
+        } else if (legal(c) ||
+                   std::string_view(" ()/<=>?@[]{}").find(c) != std::string_view::npos) {
             out.push_back(c);
         } else {
             out += fmt::format("\\{:03o}", u);
@@ -622,7 +641,9 @@ Future<void> RequestHandler::call_method() {
 }
 
 // Tornado: tornado/web.py:1599 RequestHandler._log
-void RequestHandler::_log() { application->log_request(*this); }
+void RequestHandler::_log() {
+    application->log_request(*this);
+}
 
 // Tornado: tornado/web.py:1608 RequestHandler._request_summary
 std::string RequestHandler::_request_summary() const {
@@ -699,7 +720,9 @@ void RequestHandler::redirect(const std::string& url, bool permanent, int status
 }
 
 // Tornado: tornado/web.py:2197 ErrorHandler.prepare
-Future<void> ErrorHandler::prepare() { throw HTTPError(get_status()); }
+Future<void> ErrorHandler::prepare() {
+    throw HTTPError(get_status());
+}
 
 // Tornado: tornado/web.py:2226 RedirectHandler.get
 // C++: "{0}", "{1}"... take the positional path groups (str.format).
@@ -758,8 +781,7 @@ void Application::add_handlers(const std::string& host_pattern,
 std::shared_ptr<httputil::HTTPMessageDelegate> Application::find_handler(
     std::shared_ptr<HTTPServerRequest> request) {
     set_trace_ids(request->trace_conn(), request->trace_req());
-    TRACE_EVENT("Application.find_handler", {"host", request->host_name},
-                {"path", request->path});
+    TRACE_EVENT("Application.find_handler", {"host", request->host_name}, {"path", request->path});
     for (const HostRules& rules : rules_) {
         if (rules.host && !rules.host->match(*request)) {
             continue;
@@ -781,9 +803,9 @@ std::shared_ptr<httputil::HTTPMessageDelegate> Application::find_handler(
 std::shared_ptr<httputil::HTTPMessageDelegate> Application::get_handler_delegate(
     std::shared_ptr<HTTPServerRequest> request, const routing::URLSpec* spec,
     routing::PathArguments arguments) {
-    return std::make_shared<detail::HandlerDelegate>(
-        shared_from_this(), std::move(request), spec != nullptr ? spec : &not_found_,
-        std::move(arguments));
+    return std::make_shared<detail::HandlerDelegate>(shared_from_this(), std::move(request),
+                                                     spec != nullptr ? spec : &not_found_,
+                                                     std::move(arguments));
 }
 
 // Tornado: tornado/web.py:2041 Application.log_request
@@ -792,7 +814,7 @@ void Application::log_request(const RequestHandler& handler) const {
         return;
     }
     int status = handler.get_status();
-    log::Level level = status < 400 ? log::Level::Info
+    log::Level level = status < 400   ? log::Level::Info
                        : status < 500 ? log::Level::Warning
                                       : log::Level::Error;
     if (!log::access_log.enabled_for(level)) {

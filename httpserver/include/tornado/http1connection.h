@@ -67,8 +67,8 @@ class HTTP1Connection : public HTTPConnection,
     void set_body_timeout(double timeout) override { body_timeout_ = timeout; }
     void set_max_body_size(std::size_t max_body_size) override { max_body_size_ = max_body_size; }
 
-    Future<void> write_headers(const httputil::ResponseStartLine& start_line,
-                               HTTPHeaders& headers, std::string chunk = {}) override;
+    Future<void> write_headers(const httputil::ResponseStartLine& start_line, HTTPHeaders& headers,
+                               std::string chunk = {}) override;
     Future<void> write(std::string chunk) override;
     void finish() override;
     const std::shared_ptr<httputil::HTTPRequestContext>& context() const override {

@@ -90,8 +90,8 @@ class HTTPHeaders {
 
   private:
     struct Entry {
-        std::string name;   // normalised
-        std::string value;  // all values joined with ","
+        std::string name;               // normalised
+        std::string value;              // all values joined with ","
         std::vector<std::string> list;  // only when there is more than one value
     };
     const Entry* find(std::string_view name) const;
@@ -231,8 +231,8 @@ class HTTPConnection {
 /// A single HTTP request, as the application sees it.
 class HTTPServerRequest : public trace::Traced {
   public:
-    HTTPServerRequest(std::shared_ptr<HTTPConnection> connection, const RequestStartLine& start_line,
-                      std::shared_ptr<HTTPHeaders> headers);
+    HTTPServerRequest(std::shared_ptr<HTTPConnection> connection,
+                      const RequestStartLine& start_line, std::shared_ptr<HTTPHeaders> headers);
 
     std::string method;
     std::string uri;

@@ -78,9 +78,9 @@ class UniqueFunction<R(Args...)> {
     };
 
     template <class Fn>
-    static constexpr bool kFitsInline = sizeof(Fn) <= kInlineSize &&
-                                        alignof(Fn) <= alignof(std::max_align_t) &&
-                                        std::is_nothrow_move_constructible_v<Fn>;
+    static constexpr bool kFitsInline =
+        sizeof(Fn) <= kInlineSize &&
+        alignof(Fn) <= alignof(std::max_align_t) && std::is_nothrow_move_constructible_v<Fn>;
 
     template <class Fn>
     static constexpr VTable kInlineTable{

@@ -291,12 +291,11 @@ class [[nodiscard]] Future {
             // handed back to this awaiter and the resumption queued.
             State* raw = state.get();
             std::shared_ptr<State> keep = std::move(state);
-            raw->add_callback(
-                [this, loop, r = detail::Resumption(h, promise)](
-                    detail::FutureStateBase& s) mutable {
-                    state = std::static_pointer_cast<State>(s.shared_from_this());
-                    detail::post_resume(loop, std::move(r));
-                });
+            raw->add_callback([this, loop, r = detail::Resumption(h, promise)](
+                                  detail::FutureStateBase& s) mutable {
+                state = std::static_pointer_cast<State>(s.shared_from_this());
+                detail::post_resume(loop, std::move(r));
+            });
         }
 
         decltype(auto) await_resume() {

@@ -151,8 +151,7 @@ class IOLoop : public trace::Traced {
             remove_timeout(timeout_handle);
         }
         if (timed_out) {
-            throw TimeoutError("Operation timed out after " + std::to_string(timeout) +
-                               " seconds");
+            throw TimeoutError("Operation timed out after " + std::to_string(timeout) + " seconds");
         }
         return result.result();
     }

@@ -6,12 +6,12 @@
 // capture messages with set_handler.
 #pragma once
 
+#include <fmt/format.h>
+
 #include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
-
-#include <fmt/format.h>
 
 namespace tornado::log {
 

@@ -116,8 +116,8 @@ struct Event {
     std::uint64_t conn = 0;
     std::uint64_t req = 0;
     std::vector<std::pair<std::string, ArgValue>> args;
-    std::string src;  // "iostream/src/iostream.cc:214"
-    std::string py;   // "tornado/iostream.py:BaseIOStream.read_until_regex"
+    std::string src;           // "iostream/src/iostream.cc:214"
+    std::string py;            // "tornado/iostream.py:BaseIOStream.read_until_regex"
     std::uint64_t id = 0;      // the span: seq of its begin event
     std::uint64_t parent = 0;  // the span that was running when this one began
     std::string role;          // "client" for the scenario's client side
@@ -180,7 +180,9 @@ inline std::atomic<bool> g_enabled{false};
 }
 
 /// True while events are being recorded. The one branch an emit point costs.
-inline bool enabled() noexcept { return detail::g_enabled.load(std::memory_order_relaxed); }
+inline bool enabled() noexcept {
+    return detail::g_enabled.load(std::memory_order_relaxed);
+}
 
 /// Turns recording on or off.
 void enable(bool on);
@@ -278,28 +280,28 @@ class Traced {
 #define TORNADO_TRACE_CAT(a, b) TORNADO_TRACE_CAT2(a, b)
 
 /// Begin a span now, end it at scope exit. Arguments: {"key", value} pairs.
-#define TRACE_SPAN(step, ...) TRACE_SPAN_AS(TORNADO_TRACE_CAT(tornado_trace_span_, __LINE__), step, __VA_ARGS__)
+#define TRACE_SPAN(step, ...) \
+    TRACE_SPAN_AS(TORNADO_TRACE_CAT(tornado_trace_span_, __LINE__), step, __VA_ARGS__)
 
 /// TRACE_SPAN with a name for the span, so that code can end it early with
 /// result arguments: `span.end({{"bytes", n}})`.
-#define TRACE_SPAN_AS(var, step, ...)                                                       \
+#define TRACE_SPAN_AS(var, step, ...)                                                         \
     static constexpr ::tornado::trace::Site TORNADO_TRACE_CAT(tornado_trace_site_, __LINE__){ \
-        step, kTraceModule, __FILE__, __LINE__};                                            \
-    ::tornado::trace::Span var;                                                             \
-    if (::tornado::trace::enabled()) [[unlikely]] {                                         \
-        var.begin(TORNADO_TRACE_CAT(tornado_trace_site_, __LINE__), trace_context(),        \
-                  {__VA_ARGS__});                                                           \
-    }                                                                                       \
+        step, kTraceModule, __FILE__, __LINE__};                                              \
+    ::tornado::trace::Span var;                                                               \
+    if (::tornado::trace::enabled()) [[unlikely]] {                                           \
+        var.begin(TORNADO_TRACE_CAT(tornado_trace_site_, __LINE__), trace_context(),          \
+                  {__VA_ARGS__});                                                             \
+    }                                                                                         \
     static_assert(true)
 
 /// An instant event.
-#define TRACE_EVENT(step, ...)                                                                \
-    do {                                                                                      \
-        static constexpr ::tornado::trace::Site TORNADO_TRACE_CAT(tornado_trace_site_,        \
-                                                                  __LINE__){                  \
-            step, kTraceModule, __FILE__, __LINE__};                                          \
-        if (::tornado::trace::enabled()) [[unlikely]] {                                       \
-            ::tornado::trace::instant(TORNADO_TRACE_CAT(tornado_trace_site_, __LINE__),       \
-                                      trace_context(), {__VA_ARGS__});                        \
-        }                                                                                     \
+#define TRACE_EVENT(step, ...)                                                                    \
+    do {                                                                                          \
+        static constexpr ::tornado::trace::Site TORNADO_TRACE_CAT(tornado_trace_site_, __LINE__){ \
+            step, kTraceModule, __FILE__, __LINE__};                                              \
+        if (::tornado::trace::enabled()) [[unlikely]] {                                           \
+            ::tornado::trace::instant(TORNADO_TRACE_CAT(tornado_trace_site_, __LINE__),           \
+                                      trace_context(), {__VA_ARGS__});                            \
+        }                                                                                         \
     } while (false)

@@ -104,8 +104,7 @@ class Application;
 // Tornado: tornado/web.py:139 RequestHandler
 /// Subclass it and override get(), post() and so on. A method may finish
 /// synchronously (return `{}`) or be a coroutine (co_await, co_return).
-class RequestHandler : public std::enable_shared_from_this<RequestHandler>,
-                       public trace::Traced {
+class RequestHandler : public std::enable_shared_from_this<RequestHandler>, public trace::Traced {
   public:
     // Tornado: tornado/web.py:143 RequestHandler.SUPPORTED_METHODS
     static constexpr std::array<std::string_view, 7> SUPPORTED_METHODS = {
@@ -180,7 +179,8 @@ class RequestHandler : public std::enable_shared_from_this<RequestHandler>,
     /// Sends a cookie (a Set-Cookie header at the first flush); a second
     /// call for the same name replaces the first. Throws std::invalid_argument
     /// for names or values with control characters or spaces.
-    void set_cookie(const std::string& name, const std::string& value, const std::string& path = "/");
+    void set_cookie(const std::string& name, const std::string& value,
+                    const std::string& path = "/");
 
     void set_etag_header();
     bool check_etag_header() const;
