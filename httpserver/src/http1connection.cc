@@ -394,20 +394,33 @@ Future<void> HTTP1Connection::write_headers(const httputil::ResponseStartLine& s
         data += "\r\n";
     }
     data += "\r\n";
-    write_future_ = Future<void>::make();
-    Future<void> future = write_future_;
-    if (stream_->closed()) {
-        future.set_exception(std::make_exception_ptr(StreamClosedError()));
-        future.quiet();
-        return future;
+    Future<void> future = _start_write();
+    if (future.done()) {
+        return future;  // the stream is closed
     }
     if (!chunk.empty()) {
         data += _format_chunk(std::move(chunk));
     }
+    _send(std::move(data));
+    return future;
+}
+
+// C++ only: the start write_headers and write share. A new write Future,
+// already failed if the stream is closed.
+Future<void> HTTP1Connection::_start_write() {
+    write_future_ = Future<void>::make();
+    if (stream_->closed()) {
+        write_future_.set_exception(std::make_exception_ptr(StreamClosedError()));
+        write_future_.quiet();
+    }
+    return write_future_;
+}
+
+// C++ only: hands `data` to the stream; _on_write_complete runs once it is sent.
+void HTTP1Connection::_send(std::string data) {
     pending_write_ = stream_->write(std::move(data));
     pending_write_.add_done_callback(
         [self = shared_from_this()](const Future<void>& f) { self->_on_write_complete(f); });
-    return future;
 }
 
 // Tornado: tornado/http1connection.py:414 HTTP1Connection._format_chunk
@@ -434,16 +447,10 @@ std::string HTTP1Connection::_format_chunk(std::string chunk) {
 // Tornado: tornado/http1connection.py:431 HTTP1Connection.write
 Future<void> HTTP1Connection::write(std::string chunk) {
     TRACE_SPAN("HTTP1Connection.write", {"bytes", chunk.size()});
-    write_future_ = Future<void>::make();
-    Future<void> future = write_future_;
-    if (stream_->closed()) {
-        future.set_exception(std::make_exception_ptr(StreamClosedError()));
-        future.quiet();
-        return future;
+    Future<void> future = _start_write();
+    if (!future.done()) {
+        _send(_format_chunk(std::move(chunk)));
     }
-    pending_write_ = stream_->write(_format_chunk(std::move(chunk)));
-    pending_write_.add_done_callback(
-        [self = shared_from_this()](const Future<void>& f) { self->_on_write_complete(f); });
     return future;
 }
 
@@ -456,9 +463,7 @@ void HTTP1Connection::finish() {
             "Tried to write {} bytes less than Content-Length", *expected_content_remaining_));
     }
     if (chunking_output_ && !stream_->closed()) {
-        pending_write_ = stream_->write("0\r\n\r\n");
-        pending_write_.add_done_callback(
-            [self = shared_from_this()](const Future<void>& f) { self->_on_write_complete(f); });
+        _send("0\r\n\r\n");  // the last chunk
     }
     write_finished_ = true;
     // The application finished before the body was read: the rest of the

@@ -15,33 +15,14 @@
 #include "tornado/walkthrough/diagram.h"
 #include "tornado/walkthrough/scenario.h"
 
+#include "integration/hello_chain.h"
+
 namespace {
 
 using tornado::trace::Event;
 using tornado::trace::Phase;
 
-// The steps of one GET, in the order the notes tell them.
-const std::vector<std::string> kChain = {
-    "netutil.accept_handler",
-    "TCPServer._handle_connection",
-    "HTTPServer.handle_stream",
-    "HTTP1ServerConnection.start_serving",
-    "HTTP1ServerConnection._server_request_loop",
-    "HTTP1Connection.read_response",
-    "HTTP1Connection._read_message",
-    "BaseIOStream.read_until_regex",
-    "BaseIOStream._try_inline_read",
-    "_RoutingDelegate.headers_received",
-    "_HandlerDelegate.finish",
-    "_HandlerDelegate.execute",
-    "RequestHandler._execute",
-    "RequestHandler.get",
-    "RequestHandler.finish",
-    "RequestHandler.flush",
-    "HTTP1Connection.write_headers",
-    "BaseIOStream.write",
-    "BaseIOStream._handle_write",
-};
+const std::vector<std::string>& kChain = tornado::testing::kHelloChain;
 
 const tornado::walkthrough::ScenarioResult& hello() {
     static const tornado::walkthrough::ScenarioResult result =

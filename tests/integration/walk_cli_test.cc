@@ -18,6 +18,8 @@
 #include <thread>
 #include <vector>
 
+#include "integration/hello_chain.h"
+
 namespace {
 
 struct WalkRun {
@@ -92,25 +94,7 @@ int exit_code(const WalkRun& r) {
 TEST(TornadoWalkTest, RunHelloJsonlCarriesTheChainInOrder) {
     WalkRun r = run_walk({"run", "hello", "--format", "jsonl"});
     ASSERT_EQ(exit_code(r), 0) << r.err;
-    const std::vector<std::string> chain = {"netutil.accept_handler",
-                                            "TCPServer._handle_connection",
-                                            "HTTPServer.handle_stream",
-                                            "HTTP1ServerConnection.start_serving",
-                                            "HTTP1ServerConnection._server_request_loop",
-                                            "HTTP1Connection.read_response",
-                                            "HTTP1Connection._read_message",
-                                            "BaseIOStream.read_until_regex",
-                                            "BaseIOStream._try_inline_read",
-                                            "_RoutingDelegate.headers_received",
-                                            "_HandlerDelegate.finish",
-                                            "_HandlerDelegate.execute",
-                                            "RequestHandler._execute",
-                                            "RequestHandler.get",
-                                            "RequestHandler.finish",
-                                            "RequestHandler.flush",
-                                            "HTTP1Connection.write_headers",
-                                            "BaseIOStream.write",
-                                            "BaseIOStream._handle_write"};
+    const std::vector<std::string>& chain = tornado::testing::kHelloChain;
     std::istringstream lines(r.out);
     std::string line;
     std::size_t next = 0;

@@ -81,6 +81,8 @@ class HTTP1Connection : public HTTPConnection,
     void _clear_callbacks();
     void _on_connection_close();
     std::string _format_chunk(std::string chunk);
+    Future<void> _start_write();
+    void _send(std::string data);
     void _on_write_complete(const Future<void>& future);
     bool _can_keep_alive(const httputil::RequestStartLine& start_line,
                          const HTTPHeaders& headers) const;
