@@ -135,7 +135,7 @@ void add_accept_handler(int sock, AcceptCallback callback, ioloop::IOLoop* io_lo
     io_loop->add_handler(
         sock,
         [sock, callback = std::move(callback)](int fd, std::uint32_t events) {
-            // Tornado: tornado/netutil.py:235 accept_handler
+            // Tornado: tornado/netutil.py:235 netutil.accept_handler
             TRACE_SPAN("netutil.accept_handler", {"fd", fd}, {"events", events});
             // Accept at most a backlog's worth per event, so that a flood of
             // connections cannot starve the rest of the loop.

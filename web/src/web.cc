@@ -613,29 +613,36 @@ Future<void> RequestHandler::_execute(std::vector<std::unique_ptr<OutputTransfor
 Future<void> RequestHandler::call_method() {
     const std::string& m = request->method;
     if (m == "GET") {
+        // Tornado: tornado/web.py:231 RequestHandler.get (the subclass's method)
         TRACE_SPAN("RequestHandler.get");
         return get();
     }
     if (m == "HEAD") {
+        // Tornado: tornado/web.py:231 RequestHandler.head (the subclass's method)
         TRACE_SPAN("RequestHandler.head");
         return head();
     }
     if (m == "POST") {
+        // Tornado: tornado/web.py:231 RequestHandler.post (the subclass's method)
         TRACE_SPAN("RequestHandler.post");
         return post();
     }
     if (m == "DELETE") {
+        // Tornado: tornado/web.py:231 RequestHandler.delete (the subclass's method)
         TRACE_SPAN("RequestHandler.delete");
         return delete_();
     }
     if (m == "PATCH") {
+        // Tornado: tornado/web.py:231 RequestHandler.patch (the subclass's method)
         TRACE_SPAN("RequestHandler.patch");
         return patch();
     }
     if (m == "PUT") {
+        // Tornado: tornado/web.py:231 RequestHandler.put (the subclass's method)
         TRACE_SPAN("RequestHandler.put");
         return put();
     }
+    // Tornado: tornado/web.py:231 RequestHandler.options (the subclass's method)
     TRACE_SPAN("RequestHandler.options");
     return options();
 }
@@ -788,6 +795,7 @@ std::shared_ptr<httputil::HTTPMessageDelegate> Application::find_handler(
         }
         for (const routing::URLSpec& spec : rules.specs) {
             if (auto arguments = spec.matcher.match(*request)) {
+                // Tornado: tornado/routing.py:556 PathMatches.match (its result)
                 TRACE_EVENT("PathMatches.match", {"pattern", spec.matcher.pattern()},
                             {"handler", spec.handler_name});
                 return get_handler_delegate(std::move(request), &spec, std::move(*arguments));
