@@ -96,7 +96,7 @@ struct Finally {
 template <class F>
 Finally(F) -> Finally<F>;
 
-// Tornado: tornado/http1connection.py:640 _GzipMessageDelegate
+// Tornado: tornado/http1connection.py _GzipMessageDelegate
 // Inflates a gzip request body before the application sees it.
 // C++: the inflated body is held to max_body_size (Tornado does not limit
 // it, so a small "gzip bomb" could make it buffer gigabytes): past it the
@@ -183,7 +183,7 @@ class GzipMessageDelegate : public HTTPMessageDelegate {
 
 }  // namespace
 
-// Tornado: tornado/http1connection.py:103 HTTP1Connection.__init__
+// Tornado: tornado/http1connection.py HTTP1Connection.__init__
 HTTP1Connection::HTTP1Connection(std::shared_ptr<iostream::IOStream> stream, bool is_client,
                                  HTTP1ConnectionParameters params,
                                  std::shared_ptr<httputil::HTTPRequestContext> context)
@@ -201,7 +201,7 @@ HTTP1Connection::HTTP1Connection(std::shared_ptr<iostream::IOStream> stream, boo
     finish_future_.set_origin("HTTP1Connection._finish_future");
 }
 
-// Tornado: tornado/http1connection.py:144 HTTP1Connection.read_response
+// Tornado: tornado/http1connection.py HTTP1Connection.read_response
 Future<bool> HTTP1Connection::read_response(std::shared_ptr<HTTPMessageDelegate> delegate) {
     TRACE_SPAN("HTTP1Connection.read_response");
     if (params_.decompress) {
@@ -211,7 +211,7 @@ Future<bool> HTTP1Connection::read_response(std::shared_ptr<HTTPMessageDelegate>
     return _read_message(std::move(delegate));
 }
 
-// Tornado: tornado/http1connection.py:159 HTTP1Connection._read_message
+// Tornado: tornado/http1connection.py HTTP1Connection._read_message
 Future<bool> HTTP1Connection::_read_message(std::shared_ptr<HTTPMessageDelegate> delegate) {
     TRACE_SPAN("HTTP1Connection._read_message");
     auto self = shared_from_this();
@@ -315,19 +315,19 @@ Future<bool> HTTP1Connection::_read_message(std::shared_ptr<HTTPMessageDelegate>
     co_return true;
 }
 
-// Tornado: tornado/http1connection.py:276 HTTP1Connection._clear_callbacks
+// Tornado: tornado/http1connection.py HTTP1Connection._clear_callbacks
 void HTTP1Connection::_clear_callbacks() {
     write_future_ = Future<void>();
     close_callback_ = nullptr;
     stream_->set_close_callback(nullptr);
 }
 
-// Tornado: tornado/http1connection.py:287 HTTP1Connection.set_close_callback
+// Tornado: tornado/http1connection.py HTTP1Connection.set_close_callback
 void HTTP1Connection::set_close_callback(Callback callback) {
     close_callback_ = std::move(callback);
 }
 
-// Tornado: tornado/http1connection.py:300 HTTP1Connection._on_connection_close
+// Tornado: tornado/http1connection.py HTTP1Connection._on_connection_close
 void HTTP1Connection::_on_connection_close() {
     TRACE_SPAN("HTTP1Connection._on_connection_close");
     // The client went away while the response was pending.
@@ -341,7 +341,7 @@ void HTTP1Connection::_on_connection_close() {
     _clear_callbacks();
 }
 
-// Tornado: tornado/http1connection.py:311 HTTP1Connection.close
+// Tornado: tornado/http1connection.py HTTP1Connection.close
 void HTTP1Connection::close() {
     TRACE_SPAN("HTTP1Connection.close");
     stream_->close();
@@ -351,7 +351,7 @@ void HTTP1Connection::close() {
     }
 }
 
-// Tornado: tornado/http1connection.py:345 HTTP1Connection.write_headers
+// Tornado: tornado/http1connection.py HTTP1Connection.write_headers
 // C++: the wire follows Tornado 6.2 where it differs from 4.5.2: no chunking
 // for HEAD or 1xx responses, and "Connection: close" for an HTTP/1.1 client
 // whose connection will close.
@@ -423,7 +423,7 @@ void HTTP1Connection::_send(std::string data) {
         [self = shared_from_this()](const Future<void>& f) { self->_on_write_complete(f); });
 }
 
-// Tornado: tornado/http1connection.py:414 HTTP1Connection._format_chunk
+// Tornado: tornado/http1connection.py HTTP1Connection._format_chunk
 std::string HTTP1Connection::_format_chunk(std::string chunk) {
     if (expected_content_remaining_) {
         *expected_content_remaining_ -= static_cast<std::int64_t>(chunk.size());
@@ -444,7 +444,7 @@ std::string HTTP1Connection::_format_chunk(std::string chunk) {
     return chunk;
 }
 
-// Tornado: tornado/http1connection.py:431 HTTP1Connection.write
+// Tornado: tornado/http1connection.py HTTP1Connection.write
 Future<void> HTTP1Connection::write(std::string chunk) {
     TRACE_SPAN("HTTP1Connection.write", {"bytes", chunk.size()});
     Future<void> future = _start_write();
@@ -454,7 +454,7 @@ Future<void> HTTP1Connection::write(std::string chunk) {
     return future;
 }
 
-// Tornado: tornado/http1connection.py:451 HTTP1Connection.finish
+// Tornado: tornado/http1connection.py HTTP1Connection.finish
 void HTTP1Connection::finish() {
     TRACE_SPAN("HTTP1Connection.finish");
     if (expected_content_remaining_ && *expected_content_remaining_ != 0 && !stream_->closed()) {
@@ -481,7 +481,7 @@ void HTTP1Connection::finish() {
     }
 }
 
-// Tornado: tornado/http1connection.py:480 HTTP1Connection._on_write_complete
+// Tornado: tornado/http1connection.py HTTP1Connection._on_write_complete
 void HTTP1Connection::_on_write_complete(const Future<void>& future) {
     std::exception_ptr exc = future.exception();
     if (exc) {
@@ -498,7 +498,7 @@ void HTTP1Connection::_on_write_complete(const Future<void>& future) {
     }
 }
 
-// Tornado: tornado/http1connection.py:495 HTTP1Connection._can_keep_alive
+// Tornado: tornado/http1connection.py HTTP1Connection._can_keep_alive
 bool HTTP1Connection::_can_keep_alive(const httputil::RequestStartLine& start_line,
                                       const HTTPHeaders& headers) const {
     if (no_keep_alive_) {
@@ -517,7 +517,7 @@ bool HTTP1Connection::_can_keep_alive(const httputil::RequestStartLine& start_li
     return false;
 }
 
-// Tornado: tornado/http1connection.py:512 HTTP1Connection._finish_request
+// Tornado: tornado/http1connection.py HTTP1Connection._finish_request
 // C++: TCP_NODELAY stays on for the next request. Responses are written one
 // buffer per flush, so Nagle has nothing to coalesce, and turning it off and
 // on again would cost two system calls per request.
@@ -533,7 +533,7 @@ void HTTP1Connection::_finish_request() {
     }
 }
 
-// Tornado: tornado/http1connection.py:524 HTTP1Connection._parse_headers
+// Tornado: tornado/http1connection.py HTTP1Connection._parse_headers
 std::pair<std::string, HTTPHeaders> HTTP1Connection::_parse_headers(const std::string& data) {
     TRACE_EVENT("HTTP1Connection._parse_headers", {"bytes", data.size()});
     // Blank lines before a request are ignored (RFC 7230 3.5): some clients
@@ -558,7 +558,7 @@ std::pair<std::string, HTTPHeaders> HTTP1Connection::_parse_headers(const std::s
     return {std::string(start_line), HTTPHeaders::parse(rest)};
 }
 
-// Tornado: tornado/http1connection.py:537 HTTP1Connection._read_body
+// Tornado: tornado/http1connection.py HTTP1Connection._read_body
 Future<void> HTTP1Connection::_read_body(HTTPHeaders& headers,
                                          std::shared_ptr<HTTPMessageDelegate> delegate) {
     TRACE_SPAN("HTTP1Connection._read_body");
@@ -607,7 +607,7 @@ Future<void> HTTP1Connection::_read_body(HTTPHeaders& headers,
     return {};  // no body
 }
 
-// Tornado: tornado/http1connection.py:572 HTTP1Connection._read_fixed_body
+// Tornado: tornado/http1connection.py HTTP1Connection._read_fixed_body
 Future<void> HTTP1Connection::_read_fixed_body(std::int64_t content_length,
                                                std::shared_ptr<HTTPMessageDelegate> delegate) {
     TRACE_SPAN("HTTP1Connection._read_fixed_body", {"content_length", content_length});
@@ -630,7 +630,7 @@ Future<void> HTTP1Connection::_deliver(HTTPMessageDelegate& delegate, std::strin
     return delegate.data_received(std::move(chunk));
 }
 
-// Tornado: tornado/http1connection.py:584 HTTP1Connection._read_chunked_body
+// Tornado: tornado/http1connection.py HTTP1Connection._read_chunked_body
 // C++: follows Tornado 6.2: the last chunk must be followed by CRLF (no
 // trailers). A chunk size that does not parse, or a negative one (which
 // sends Tornado into an endless loop), ends the connection without an answer.
@@ -672,7 +672,7 @@ Future<void> HTTP1Connection::_read_chunked_body(std::shared_ptr<HTTPMessageDele
     }
 }
 
-// Tornado: tornado/http1connection.py:689 HTTP1ServerConnection.__init__
+// Tornado: tornado/http1connection.py HTTP1ServerConnection.__init__
 HTTP1ServerConnection::HTTP1ServerConnection(std::shared_ptr<iostream::IOStream> stream,
                                              HTTP1ConnectionParameters params,
                                              std::shared_ptr<httputil::HTTPRequestContext> context)
@@ -683,7 +683,7 @@ HTTP1ServerConnection::HTTP1ServerConnection(std::shared_ptr<iostream::IOStream>
     set_trace_ids(stream_->trace_conn(), 0);
 }
 
-// Tornado: tornado/http1connection.py:702 HTTP1ServerConnection.close
+// Tornado: tornado/http1connection.py HTTP1ServerConnection.close
 Future<void> HTTP1ServerConnection::close() {
     auto self = shared_from_this();
     stream_->close();
@@ -694,7 +694,7 @@ Future<void> HTTP1ServerConnection::close() {
     }
 }
 
-// Tornado: tornado/http1connection.py:714 HTTP1ServerConnection.start_serving
+// Tornado: tornado/http1connection.py HTTP1ServerConnection.start_serving
 void HTTP1ServerConnection::start_serving(httputil::HTTPServerConnectionDelegate* delegate) {
     TRACE_SPAN("HTTP1ServerConnection.start_serving");
     delegate_ = delegate;
@@ -710,7 +710,7 @@ void HTTP1ServerConnection::start_serving(httputil::HTTPServerConnectionDelegate
     });
 }
 
-// Tornado: tornado/http1connection.py:725 HTTP1ServerConnection._server_request_loop
+// Tornado: tornado/http1connection.py HTTP1ServerConnection._server_request_loop
 Future<void> HTTP1ServerConnection::_server_request_loop() {
     TRACE_SPAN("HTTP1ServerConnection._server_request_loop");
     auto self = shared_from_this();

@@ -17,7 +17,7 @@ tcpserver::TCPServerOptions stream_options(const HTTPServerSettings& s) {
     return o;
 }
 
-// Tornado: tornado/httpserver.py:315 _ProxyAdapter
+// Tornado: tornado/httpserver.py _ProxyAdapter
 // Applies the proxy headers to the connection's context for one request.
 class ProxyAdapter : public httputil::HTTPMessageDelegate {
   public:
@@ -49,7 +49,7 @@ class ProxyAdapter : public httputil::HTTPMessageDelegate {
 
 }  // namespace
 
-// Tornado: tornado/httpserver.py:135 HTTPServer.initialize
+// Tornado: tornado/httpserver.py HTTPServer.initialize
 HTTPServer::HTTPServer(std::shared_ptr<httputil::HTTPServerConnectionDelegate> request_callback,
                        Settings settings, ioloop::IOLoop* io_loop)
     : TCPServer(io_loop, stream_options(settings), "HTTPServer"),
@@ -76,7 +76,7 @@ HTTPServer::~HTTPServer() {
     connections_.clear();
 }
 
-// Tornado: tornado/httpserver.py:160 HTTPServer.close_all_connections
+// Tornado: tornado/httpserver.py HTTPServer.close_all_connections
 Future<void> HTTPServer::close_all_connections() {
     while (!connections_.empty()) {
         // on_close removes the connection from the map as its loop ends.
@@ -86,7 +86,7 @@ Future<void> HTTPServer::close_all_connections() {
     }
 }
 
-// Tornado: tornado/httpserver.py:164 HTTPServer.handle_stream
+// Tornado: tornado/httpserver.py HTTPServer.handle_stream
 Future<void> HTTPServer::handle_stream(std::shared_ptr<iostream::IOStream> stream,
                                        const netutil::Address& address) {
     TRACE_SPAN("HTTPServer.handle_stream", {"fd", stream->fileno()});
@@ -107,7 +107,7 @@ Future<void> HTTPServer::handle_stream(std::shared_ptr<iostream::IOStream> strea
     return {};
 }
 
-// Tornado: tornado/httpserver.py:171 HTTPServer.start_request
+// Tornado: tornado/httpserver.py HTTPServer.start_request
 std::shared_ptr<httputil::HTTPMessageDelegate> HTTPServer::start_request(
     http1connection::HTTP1ServerConnection* server_conn,
     std::shared_ptr<httputil::HTTPConnection> request_conn) {
@@ -119,7 +119,7 @@ std::shared_ptr<httputil::HTTPMessageDelegate> HTTPServer::start_request(
     return delegate;
 }
 
-// Tornado: tornado/httpserver.py:182 HTTPServer.on_close
+// Tornado: tornado/httpserver.py HTTPServer.on_close
 void HTTPServer::on_close(http1connection::HTTP1ServerConnection* server_conn) {
     TRACE_EVENT("HTTPServer.on_close");
     connections_.erase(server_conn);
@@ -129,7 +129,7 @@ void HTTPServer::on_close(http1connection::HTTP1ServerConnection* server_conn) {
 
 namespace tornado::httputil {
 
-// Tornado: tornado/httpserver.py:291 _HTTPRequestContext._apply_xheaders
+// Tornado: tornado/httpserver.py _HTTPRequestContext._apply_xheaders
 // C++: as Tornado 6.2, only the last X-Forwarded-Proto entry counts.
 void HTTPRequestContext::_apply_xheaders(const HTTPHeaders& headers) {
     // Squid uses X-Forwarded-For, others X-Real-Ip; the last hop that is not
@@ -169,7 +169,7 @@ void HTTPRequestContext::_apply_xheaders(const HTTPHeaders& headers) {
     }
 }
 
-// Tornado: tornado/httpserver.py:311 _HTTPRequestContext._unapply_xheaders
+// Tornado: tornado/httpserver.py _HTTPRequestContext._unapply_xheaders
 void HTTPRequestContext::_unapply_xheaders() {
     remote_ip = orig_remote_ip;
     protocol = orig_protocol;

@@ -59,7 +59,7 @@ bool iequals(std::string_view a, std::string_view b) {
     return true;
 }
 
-// Tornado: tornado/httputil.py:73 _NormalizedHeaderCache
+// Tornado: tornado/httputil.py _NormalizedHeaderCache
 // C++: no cache; normalising a short name is cheaper than a lookup.
 std::string _normalize_header(std::string_view name) {
     std::string out(name);
@@ -88,7 +88,7 @@ HTTPHeaders::Entry* HTTPHeaders::find(std::string_view name) {
     return const_cast<Entry*>(static_cast<const HTTPHeaders*>(this)->find(name));
 }
 
-// Tornado: tornado/httputil.py:129 HTTPHeaders.add
+// Tornado: tornado/httputil.py HTTPHeaders.add
 void HTTPHeaders::add(std::string_view name, std::string value) {
     if (Entry* e = find(name)) {
         if (e->list.empty()) {
@@ -116,7 +116,7 @@ std::string_view HTTPHeaders::get(std::string_view name, std::string_view defaul
     return v ? *v : default_value;
 }
 
-// Tornado: tornado/httputil.py:140 HTTPHeaders.get_list
+// Tornado: tornado/httputil.py HTTPHeaders.get_list
 std::vector<std::string> HTTPHeaders::get_list(std::string_view name) const {
     const Entry* e = find(name);
     if (e == nullptr) {
@@ -128,7 +128,7 @@ std::vector<std::string> HTTPHeaders::get_list(std::string_view name) const {
     return e->list;
 }
 
-// Tornado: tornado/httputil.py:147 HTTPHeaders.get_all
+// Tornado: tornado/httputil.py HTTPHeaders.get_all
 std::vector<std::pair<std::string, std::string>> HTTPHeaders::get_all() const {
     std::vector<std::pair<std::string, std::string>> out;
     out.reserve(entries_.size());
@@ -144,7 +144,7 @@ std::vector<std::pair<std::string, std::string>> HTTPHeaders::get_all() const {
     return out;
 }
 
-// Tornado: tornado/httputil.py:208 HTTPHeaders.__setitem__
+// Tornado: tornado/httputil.py HTTPHeaders.__setitem__
 void HTTPHeaders::set(std::string_view name, std::string value) {
     if (Entry* e = find(name)) {
         e->value = std::move(value);
@@ -154,7 +154,7 @@ void HTTPHeaders::set(std::string_view name, std::string value) {
     entries_.push_back(Entry{_normalize_header(name), std::move(value), {}});
 }
 
-// Tornado: tornado/httputil.py:216 HTTPHeaders.__delitem__
+// Tornado: tornado/httputil.py HTTPHeaders.__delitem__
 bool HTTPHeaders::erase(std::string_view name) {
     for (auto it = entries_.begin(); it != entries_.end(); ++it) {
         if (iequals(it->name, name)) {
@@ -175,7 +175,7 @@ std::vector<std::string> HTTPHeaders::keys() const {
     return out;
 }
 
-// Tornado: tornado/httputil.py:157 HTTPHeaders.parse_line
+// Tornado: tornado/httputil.py HTTPHeaders.parse_line
 void HTTPHeaders::parse_line(std::string_view line) {
     if (py_isspace(static_cast<unsigned char>(line[0]))) {
         // A continuation (obs-fold) line extends the previous value.
@@ -198,7 +198,7 @@ void HTTPHeaders::parse_line(std::string_view line) {
     add(line.substr(0, colon), std::string(py_strip(line.substr(colon + 1))));
 }
 
-// Tornado: tornado/httputil.py:181 HTTPHeaders.parse
+// Tornado: tornado/httputil.py HTTPHeaders.parse
 HTTPHeaders HTTPHeaders::parse(std::string_view headers) {
     HTTPHeaders h;
     h.last_index_ = SIZE_MAX;
@@ -221,7 +221,7 @@ HTTPHeaders HTTPHeaders::parse(std::string_view headers) {
     return h;
 }
 
-// Tornado: tornado/httputil.py:860 parse_request_start_line
+// Tornado: tornado/httputil.py parse_request_start_line
 RequestStartLine parse_request_start_line(std::string_view line) {
     // Exactly three parts separated by single spaces (Python's split(" ")).
     std::size_t a = line.find(' ');
@@ -377,7 +377,7 @@ bool has_reason(int code) {
     return responses(code) != "Unknown";
 }
 
-// Tornado: tornado/httputil.py:828 format_timestamp
+// Tornado: tornado/httputil.py format_timestamp
 std::string format_timestamp(std::int64_t unix_seconds) {
     static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
     static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -421,7 +421,7 @@ std::string url_unescape(std::string_view s, bool plus) {
     return out;
 }
 
-// Tornado: tornado/escape.py:139 parse_qs_bytes
+// Tornado: tornado/escape.py parse_qs_bytes
 Arguments parse_qs_bytes(std::string_view qs) {
     // urllib.parse.parse_qs(keep_blank_values=True): pairs split on "&"
     // (and ";" in Python < 3.10, which the reference does not use).
@@ -448,7 +448,7 @@ Arguments parse_qs_bytes(std::string_view qs) {
 namespace {
 constexpr trace::Module kTraceModule{"httpserver", "tornado/httputil.py"};
 
-// Tornado: tornado/httputil.py:1059 _unquote_cookie
+// Tornado: tornado/httputil.py _unquote_cookie
 // Python's cookie unquoting: strip the quotes, then \ooo octal escapes and
 // backslash-escaped characters.
 std::string unquote_cookie(std::string_view s) {
@@ -500,7 +500,7 @@ bool legal_cookie_name(std::string_view name) {
 }
 }  // namespace
 
-// Tornado: tornado/httputil.py:1083 parse_cookie
+// Tornado: tornado/httputil.py parse_cookie
 std::map<std::string, std::string, std::less<>> parse_cookie(std::string_view cookie) {
     std::map<std::string, std::string, std::less<>> out;
     std::size_t start = 0;
@@ -525,7 +525,7 @@ std::map<std::string, std::string, std::less<>> parse_cookie(std::string_view co
     return out;
 }
 
-// Tornado: tornado/httputil.py:416 HTTPServerRequest.cookies
+// Tornado: tornado/httputil.py HTTPServerRequest.cookies
 const std::map<std::string, std::string, std::less<>>& HTTPServerRequest::cookies() {
     if (!cookies_) {
         cookies_.emplace();
@@ -540,7 +540,7 @@ const std::map<std::string, std::string, std::less<>>& HTTPServerRequest::cookie
     return *cookies_;
 }
 
-// Tornado: tornado/httputil.py:379 HTTPServerRequest.__init__
+// Tornado: tornado/httputil.py HTTPServerRequest.__init__
 HTTPServerRequest::HTTPServerRequest(std::shared_ptr<HTTPConnection> conn,
                                      const RequestStartLine& start_line,
                                      std::shared_ptr<HTTPHeaders> hdrs)
@@ -580,29 +580,29 @@ HTTPServerRequest::HTTPServerRequest(std::shared_ptr<HTTPConnection> conn,
     }
 }
 
-// Tornado: tornado/httputil.py:437 HTTPServerRequest.write
+// Tornado: tornado/httputil.py HTTPServerRequest.write
 Future<void> HTTPServerRequest::write(std::string chunk) {
     return connection->write(std::move(chunk));
 }
 
-// Tornado: tornado/httputil.py:443 HTTPServerRequest.finish
+// Tornado: tornado/httputil.py HTTPServerRequest.finish
 void HTTPServerRequest::finish() {
     connection->finish();
     finish_time_ = ioloop::IOLoop::current()->time();
 }
 
-// Tornado: tornado/httputil.py:448 HTTPServerRequest.full_url
+// Tornado: tornado/httputil.py HTTPServerRequest.full_url
 std::string HTTPServerRequest::full_url() const {
     return protocol + "://" + host + uri;
 }
 
-// Tornado: tornado/httputil.py:452 HTTPServerRequest.request_time
+// Tornado: tornado/httputil.py HTTPServerRequest.request_time
 double HTTPServerRequest::request_time() const {
     double end = finish_time_ != 0 ? finish_time_ : ioloop::IOLoop::current()->time();
     return end - start_time_;
 }
 
-// Tornado: tornado/httputil.py:481 HTTPServerRequest._parse_body
+// Tornado: tornado/httputil.py HTTPServerRequest._parse_body
 void HTTPServerRequest::_parse_body() {
     std::string_view content_type = headers->get("Content-Type", "");
     if (content_type.starts_with("application/x-www-form-urlencoded") &&

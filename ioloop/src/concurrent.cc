@@ -4,7 +4,7 @@
 
 namespace tornado::concurrent::detail {
 
-// Tornado: tornado/concurrent.py:263 Future.__del__
+// Tornado: tornado/concurrent.py Future.__del__
 // C++: logged when the last reference to a failed, never-examined state goes.
 FutureStateBase::~FutureStateBase() {
     if (exception_ && !exception_retrieved_) {

@@ -2,7 +2,7 @@
 
 namespace tornado::gen {
 
-// Tornado: tornado/gen.py:904 sleep
+// Tornado: tornado/gen.py sleep
 Future<void> sleep(double duration) {
     Future<void> f = Future<void>::make();
     f.set_origin("gen.sleep");

@@ -32,7 +32,7 @@ constexpr double kMaxPollSeconds = 3600.0;
 
 }  // namespace
 
-// Tornado: tornado/ioloop.py:700 PollIOLoop.initialize
+// Tornado: tornado/ioloop.py PollIOLoop.initialize
 IOLoop::IOLoop(bool make_current) : Traced("IOLoop") {
     epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
     if (epoll_fd_ < 0) {
@@ -84,7 +84,7 @@ IOLoop::~IOLoop() {
     ::close(epoll_fd_);
 }
 
-// Tornado: tornado/ioloop.py:235 IOLoop.current
+// Tornado: tornado/ioloop.py IOLoop.current
 IOLoop* IOLoop::current() {
     if (t_current == nullptr) {
         // Tornado falls back to the global instance(); ours lives as long as
@@ -94,17 +94,17 @@ IOLoop* IOLoop::current() {
     return t_current;
 }
 
-// Tornado: tornado/ioloop.py:262 IOLoop.make_current
+// Tornado: tornado/ioloop.py IOLoop.make_current
 void IOLoop::make_current() {
     t_current = this;
 }
 
-// Tornado: tornado/ioloop.py:276 IOLoop.clear_current
+// Tornado: tornado/ioloop.py IOLoop.clear_current
 void IOLoop::clear_current() {
     t_current = nullptr;
 }
 
-// Tornado: tornado/ioloop.py:726 PollIOLoop.add_handler
+// Tornado: tornado/ioloop.py PollIOLoop.add_handler
 void IOLoop::add_handler(int fd, Handler handler, std::uint32_t events) {
     if (fd != waker_fd_) {
         TRACE_EVENT("PollIOLoop.add_handler", {"fd", fd}, {"events", events});
@@ -132,7 +132,7 @@ void IOLoop::add_handler(int fd, Handler handler, std::uint32_t events) {
     ++handler_count_;
 }
 
-// Tornado: tornado/ioloop.py:731 PollIOLoop.update_handler
+// Tornado: tornado/ioloop.py PollIOLoop.update_handler
 void IOLoop::update_handler(int fd, std::uint32_t events) {
     TRACE_EVENT("PollIOLoop.update_handler", {"fd", fd}, {"events", events});
     if (fd < 0 || static_cast<std::size_t>(fd) >= handlers_.size() ||
@@ -153,7 +153,7 @@ void IOLoop::update_handler(int fd, std::uint32_t events) {
     slot.events = events | ERROR;
 }
 
-// Tornado: tornado/ioloop.py:735 PollIOLoop.remove_handler
+// Tornado: tornado/ioloop.py PollIOLoop.remove_handler
 void IOLoop::remove_handler(int fd) {
     if (fd < 0 || static_cast<std::size_t>(fd) >= handlers_.size() ||
         !handlers_[static_cast<std::size_t>(fd)].active) {
@@ -178,7 +178,7 @@ void IOLoop::remove_handler(int fd) {
     }
 }
 
-// Tornado: tornado/ioloop.py:936 PollIOLoop.add_callback
+// Tornado: tornado/ioloop.py PollIOLoop.add_callback
 void IOLoop::add_callback(Callback callback) {
     bool other_thread;
     {
@@ -204,7 +204,7 @@ std::size_t IOLoop::pending_callbacks() const {
     return callbacks_.size();
 }
 
-// Tornado: tornado/ioloop.py:918 PollIOLoop.add_timeout
+// Tornado: tornado/ioloop.py PollIOLoop.add_timeout
 // C++: timeouts live in reusable slots, so scheduling one does not allocate
 // once the loop has warmed up.
 Timeout IOLoop::add_timeout(double deadline, Callback callback) {
@@ -223,7 +223,7 @@ Timeout IOLoop::add_timeout(double deadline, Callback callback) {
     return Timeout{index, slot.generation};
 }
 
-// Tornado: tornado/ioloop.py:928 PollIOLoop.remove_timeout
+// Tornado: tornado/ioloop.py PollIOLoop.remove_timeout
 void IOLoop::remove_timeout(Timeout timeout) {
     if (!timeout || timeout.index >= timeout_slots_.size()) {
         return;
@@ -253,17 +253,17 @@ void IOLoop::sweep_cancelled_timeouts() {
     cancellations_ = 0;
 }
 
-// Tornado: tornado/ioloop.py:599 IOLoop._run_callback
+// Tornado: tornado/ioloop.py IOLoop._run_callback
 void IOLoop::run_callback(Callback& callback) {
     try {
         callback();
     } catch (...) {
-        // Tornado: tornado/ioloop.py:623 IOLoop.handle_callback_exception
+        // Tornado: tornado/ioloop.py IOLoop.handle_callback_exception
         log::app_log.error("Exception in callback: {}", log::describe(std::current_exception()));
     }
 }
 
-// Tornado: tornado/ioloop.py:752 PollIOLoop.start
+// Tornado: tornado/ioloop.py PollIOLoop.start
 void IOLoop::start() {
     if (running_) {
         throw std::runtime_error("IOLoop is already running");
@@ -397,20 +397,20 @@ void IOLoop::start() {
     t_current = old_current;
 }
 
-// Tornado: tornado/ioloop.py:893 PollIOLoop.stop
+// Tornado: tornado/ioloop.py PollIOLoop.stop
 void IOLoop::stop() {
     running_ = false;
     stopped_ = true;
     wake();
 }
 
-// Tornado: tornado/ioloop.py:898 PollIOLoop.time
+// Tornado: tornado/ioloop.py PollIOLoop.time
 double IOLoop::time() const {
     using namespace std::chrono;
     return duration<double>(steady_clock::now().time_since_epoch()).count();
 }
 
-// Tornado: tornado/ioloop.py:1025 PeriodicCallback.__init__
+// Tornado: tornado/ioloop.py PeriodicCallback.__init__
 PeriodicCallback::PeriodicCallback(std::function<void()> callback, double callback_time_ms,
                                    IOLoop* io_loop)
     : callback_(std::move(callback)),
@@ -425,14 +425,14 @@ PeriodicCallback::~PeriodicCallback() {
     stop();
 }
 
-// Tornado: tornado/ioloop.py:1038 PeriodicCallback.start
+// Tornado: tornado/ioloop.py PeriodicCallback.start
 void PeriodicCallback::start() {
     running_ = true;
     next_timeout_ = io_loop_->time();
     _schedule_next();
 }
 
-// Tornado: tornado/ioloop.py:1044 PeriodicCallback.stop
+// Tornado: tornado/ioloop.py PeriodicCallback.stop
 void PeriodicCallback::stop() {
     running_ = false;
     if (timeout_) {
@@ -441,7 +441,7 @@ void PeriodicCallback::stop() {
     }
 }
 
-// Tornado: tornado/ioloop.py:1058 PeriodicCallback._run
+// Tornado: tornado/ioloop.py PeriodicCallback._run
 void PeriodicCallback::_run() {
     timeout_ = Timeout{};
     if (!running_) {
@@ -455,7 +455,7 @@ void PeriodicCallback::_run() {
     _schedule_next();
 }
 
-// Tornado: tornado/ioloop.py:1068 PeriodicCallback._schedule_next
+// Tornado: tornado/ioloop.py PeriodicCallback._schedule_next
 void PeriodicCallback::_schedule_next() {
     if (!running_) {
         return;

@@ -93,7 +93,7 @@ void detail::ReadBuffer::release() {
 // ---------------------------------------------------------------------------
 // BaseIOStream
 
-// Tornado: tornado/iostream.py:135 BaseIOStream.__init__
+// Tornado: tornado/iostream.py BaseIOStream.__init__
 BaseIOStream::BaseIOStream(const char* cls, IOLoop* io_loop, Options options)
     : Traced(cls), io_loop_(io_loop != nullptr ? io_loop : IOLoop::current()), options_(options) {
     // A read chunk larger than the buffer limit could never be stored.
@@ -104,7 +104,7 @@ BaseIOStream::BaseIOStream(const char* cls, IOLoop* io_loop, Options options)
 
 BaseIOStream::~BaseIOStream() = default;
 
-// Tornado: tornado/iostream.py:250 BaseIOStream.read_until_regex
+// Tornado: tornado/iostream.py BaseIOStream.read_until_regex
 Future<std::string> BaseIOStream::read_until_regex(const re::Pattern& regex,
                                                    std::optional<std::size_t> max_bytes) {
     TRACE_SPAN("BaseIOStream.read_until_regex",
@@ -116,7 +116,7 @@ Future<std::string> BaseIOStream::read_until_regex(const re::Pattern& regex,
     return start_read(std::move(future));
 }
 
-// Tornado: tornado/iostream.py:279 BaseIOStream.read_until
+// Tornado: tornado/iostream.py BaseIOStream.read_until
 Future<std::string> BaseIOStream::read_until(std::string delimiter,
                                              std::optional<std::size_t> max_bytes) {
     TRACE_SPAN("BaseIOStream.read_until",
@@ -128,7 +128,7 @@ Future<std::string> BaseIOStream::read_until(std::string delimiter,
     return start_read(std::move(future));
 }
 
-// Tornado: tornado/iostream.py:305 BaseIOStream.read_bytes
+// Tornado: tornado/iostream.py BaseIOStream.read_bytes
 Future<std::string> BaseIOStream::read_bytes(std::size_t num_bytes, bool partial) {
     TRACE_SPAN("BaseIOStream.read_bytes", {"num_bytes", num_bytes}, {"partial", partial},
                {"buffered", read_buffer_.size()});
@@ -138,7 +138,7 @@ Future<std::string> BaseIOStream::read_bytes(std::size_t num_bytes, bool partial
     return start_read(std::move(future));
 }
 
-// Tornado: tornado/iostream.py:330 BaseIOStream.read_until_close
+// Tornado: tornado/iostream.py BaseIOStream.read_until_close
 Future<std::string> BaseIOStream::read_until_close() {
     TRACE_SPAN("BaseIOStream.read_until_close", {"buffered", read_buffer_.size()});
     Future<std::string> future = _set_read_callback("BaseIOStream.read_until_close");
@@ -171,7 +171,7 @@ Future<std::string> BaseIOStream::start_read(Future<std::string> future) {
     return future;
 }
 
-// Tornado: tornado/iostream.py:363 BaseIOStream.write
+// Tornado: tornado/iostream.py BaseIOStream.write
 Future<void> BaseIOStream::write(std::string data) {
     TRACE_SPAN("BaseIOStream.write", {"bytes", data.size()}, {"fd", fileno()});
     _check_closed();
@@ -203,7 +203,7 @@ Future<void> BaseIOStream::write(std::string data) {
     return future;
 }
 
-// Tornado: tornado/iostream.py:397 BaseIOStream.set_close_callback
+// Tornado: tornado/iostream.py BaseIOStream.set_close_callback
 void BaseIOStream::set_close_callback(Callback callback) {
     close_callback_ = std::move(callback);
     // Tornado 4.5.2 also arms the error listener here, so that a peer
@@ -211,7 +211,7 @@ void BaseIOStream::set_close_callback(Callback callback) {
     _maybe_add_error_listener();
 }
 
-// Tornado: tornado/iostream.py:403 BaseIOStream.close
+// Tornado: tornado/iostream.py BaseIOStream.close
 void BaseIOStream::close(std::exception_ptr exc) {
     if (!closed()) {
         TRACE_SPAN("BaseIOStream.close", {"fd", fileno()});
@@ -232,7 +232,7 @@ void BaseIOStream::close(std::exception_ptr exc) {
     _maybe_run_close_callback();
 }
 
-// Tornado: tornado/iostream.py:426 BaseIOStream._maybe_run_close_callback
+// Tornado: tornado/iostream.py BaseIOStream._maybe_run_close_callback
 void BaseIOStream::_maybe_run_close_callback() {
     // Pending callbacks mean a read is being completed right now; the
     // close callback waits for it (see _read_to_buffer_loop).
@@ -263,10 +263,10 @@ void BaseIOStream::_maybe_run_close_callback() {
     write_buffer_pos_ = 0;
 }
 
-// Tornado: tornado/iostream.py:467 BaseIOStream.set_nodelay
+// Tornado: tornado/iostream.py BaseIOStream.set_nodelay
 void BaseIOStream::set_nodelay(bool /*value*/) {}
 
-// Tornado: tornado/iostream.py:481 BaseIOStream._handle_events
+// Tornado: tornado/iostream.py BaseIOStream._handle_events
 void BaseIOStream::_handle_events(int fd, std::uint32_t events) {
     TRACE_SPAN("BaseIOStream._handle_events", {"fd", fd}, {"events", events});
     auto self = shared_from_this();  // the handler may drop the last owner
@@ -330,7 +330,7 @@ void BaseIOStream::_handle_events(int fd, std::uint32_t events) {
     }
 }
 
-// Tornado: tornado/iostream.py:540 BaseIOStream._read_to_buffer_loop
+// Tornado: tornado/iostream.py BaseIOStream._read_to_buffer_loop
 std::optional<std::size_t> BaseIOStream::_read_to_buffer_loop() {
     TRACE_SPAN("BaseIOStream._read_to_buffer_loop", {"buffered", read_buffer_.size()});
     std::optional<std::size_t> target_bytes;
@@ -372,7 +372,7 @@ std::optional<std::size_t> BaseIOStream::_read_to_buffer_loop() {
     return _find_read_pos();
 }
 
-// Tornado: tornado/iostream.py:597 BaseIOStream._handle_read
+// Tornado: tornado/iostream.py BaseIOStream._handle_read
 void BaseIOStream::_handle_read() {
     TRACE_SPAN("BaseIOStream._handle_read", {"fd", fileno()});
     std::optional<std::size_t> pos;
@@ -392,7 +392,7 @@ void BaseIOStream::_handle_read() {
     }
 }
 
-// Tornado: tornado/iostream.py:614 BaseIOStream._set_read_callback
+// Tornado: tornado/iostream.py BaseIOStream._set_read_callback
 // C++: only the Future form; there are no callbacks.
 Future<std::string> BaseIOStream::_set_read_callback(const char* origin) {
     assert(!read_future_.valid() && "Already reading");
@@ -401,7 +401,7 @@ Future<std::string> BaseIOStream::_set_read_callback(const char* origin) {
     return read_future_;
 }
 
-// Tornado: tornado/iostream.py:624 BaseIOStream._run_read_callback
+// Tornado: tornado/iostream.py BaseIOStream._run_read_callback
 void BaseIOStream::_run_read_callback(std::size_t size) {
     TRACE_SPAN("BaseIOStream._run_read_callback", {"bytes", size});
     if (read_future_.valid()) {
@@ -413,7 +413,7 @@ void BaseIOStream::_run_read_callback(std::size_t size) {
     _maybe_add_error_listener();
 }
 
-// Tornado: tornado/iostream.py:696 BaseIOStream._try_inline_read
+// Tornado: tornado/iostream.py BaseIOStream._try_inline_read
 void BaseIOStream::_try_inline_read() {
     TRACE_SPAN("BaseIOStream._try_inline_read", {"buffered", read_buffer_.size()});
     // First see whether the buffer already holds what was asked for.
@@ -443,7 +443,7 @@ void BaseIOStream::_try_inline_read() {
     }
 }
 
-// Tornado: tornado/iostream.py:725 BaseIOStream._read_to_buffer
+// Tornado: tornado/iostream.py BaseIOStream._read_to_buffer
 std::size_t BaseIOStream::_read_to_buffer() {
     std::size_t chunk = options_.read_chunk_size;
     bool direct = read_buffer_.free_space() >= chunk;
@@ -491,7 +491,7 @@ std::size_t BaseIOStream::_read_to_buffer() {
     return got;
 }
 
-// Tornado: tornado/iostream.py:768 BaseIOStream._read_from_buffer
+// Tornado: tornado/iostream.py BaseIOStream._read_from_buffer
 void BaseIOStream::_read_from_buffer(std::size_t pos) {
     TRACE_SPAN("BaseIOStream._read_from_buffer", {"pos", pos});
     read_bytes_.reset();
@@ -501,7 +501,7 @@ void BaseIOStream::_read_from_buffer(std::size_t pos) {
     _run_read_callback(pos);
 }
 
-// Tornado: tornado/iostream.py:778 BaseIOStream._find_read_pos
+// Tornado: tornado/iostream.py BaseIOStream._find_read_pos
 std::optional<std::size_t> BaseIOStream::_find_read_pos() {
     std::size_t size = read_buffer_.size();
     std::optional<std::size_t> pos;
@@ -532,7 +532,7 @@ std::optional<std::size_t> BaseIOStream::_find_read_pos() {
     return pos;
 }
 
-// Tornado: tornado/iostream.py:813 BaseIOStream._check_max_bytes
+// Tornado: tornado/iostream.py BaseIOStream._check_max_bytes
 void BaseIOStream::_check_max_bytes(std::string_view delimiter, std::size_t size) {
     if (read_max_bytes_ && size > *read_max_bytes_) {
         throw UnsatisfiableReadError("delimiter " + std::string(delimiter) + " not found within " +
@@ -540,7 +540,7 @@ void BaseIOStream::_check_max_bytes(std::string_view delimiter, std::size_t size
     }
 }
 
-// Tornado: tornado/iostream.py:820 BaseIOStream._handle_write
+// Tornado: tornado/iostream.py BaseIOStream._handle_write
 void BaseIOStream::_handle_write() {
     TRACE_SPAN_AS(span, "BaseIOStream._handle_write", {"fd", fileno()},
                   {"pending", write_buffer_size()});
@@ -589,7 +589,7 @@ void BaseIOStream::_handle_write() {
     }
 }
 
-// Tornado: tornado/iostream.py:879 BaseIOStream._consume
+// Tornado: tornado/iostream.py BaseIOStream._consume
 std::string BaseIOStream::_consume(std::size_t loc) {
     if (loc == 0) {
         return std::string();
@@ -598,14 +598,14 @@ std::string BaseIOStream::_consume(std::size_t loc) {
     return read_buffer_.consume(loc);
 }
 
-// Tornado: tornado/iostream.py:892 BaseIOStream._check_closed
+// Tornado: tornado/iostream.py BaseIOStream._check_closed
 void BaseIOStream::_check_closed() const {
     if (closed()) {
         throw StreamClosedError(error_);
     }
 }
 
-// Tornado: tornado/iostream.py:896 BaseIOStream._maybe_add_error_listener
+// Tornado: tornado/iostream.py BaseIOStream._maybe_add_error_listener
 void BaseIOStream::_maybe_add_error_listener() {
     // A stream with nothing to do still listens for READ while a close
     // callback is set, so that it learns when the peer goes away.
@@ -621,7 +621,7 @@ void BaseIOStream::_maybe_add_error_listener() {
     }
 }
 
-// Tornado: tornado/iostream.py:912 BaseIOStream._add_io_state
+// Tornado: tornado/iostream.py BaseIOStream._add_io_state
 void BaseIOStream::_add_io_state(std::uint32_t state) {
     if (closed()) {
         return;  // no events can come any more
@@ -639,7 +639,7 @@ void BaseIOStream::_add_io_state(std::uint32_t state) {
     }
 }
 
-// Tornado: tornado/iostream.py:941 BaseIOStream._is_connreset
+// Tornado: tornado/iostream.py BaseIOStream._is_connreset
 bool BaseIOStream::_is_connreset(int err) {
     return err == ECONNRESET || err == ECONNABORTED || err == EPIPE || err == ETIMEDOUT;
 }
@@ -647,7 +647,7 @@ bool BaseIOStream::_is_connreset(int err) {
 // ---------------------------------------------------------------------------
 // IOStream
 
-// Tornado: tornado/iostream.py:1052 IOStream.__init__
+// Tornado: tornado/iostream.py IOStream.__init__
 IOStream::IOStream(int socket_fd, IOLoop* io_loop, Options options)
     : BaseIOStream("IOStream", io_loop, options), socket_(socket_fd) {
     int flags = ::fcntl(socket_, F_GETFL);
@@ -667,13 +667,13 @@ IOStream::~IOStream() {
     }
 }
 
-// Tornado: tornado/iostream.py:1060 IOStream.close_fd
+// Tornado: tornado/iostream.py IOStream.close_fd
 void IOStream::close_fd() {
     ::close(socket_);
     socket_ = -1;
 }
 
-// Tornado: tornado/iostream.py:1064 IOStream.get_fd_error
+// Tornado: tornado/iostream.py IOStream.get_fd_error
 int IOStream::get_fd_error() {
     int err = 0;
     socklen_t len = sizeof err;
@@ -683,18 +683,18 @@ int IOStream::get_fd_error() {
     return err;
 }
 
-// Tornado: tornado/iostream.py:1069 IOStream.read_from_fd
+// Tornado: tornado/iostream.py IOStream.read_from_fd
 ssize_t IOStream::read_from_fd(char* buffer, std::size_t size) {
     return ::recv(socket_, buffer, size, 0);
 }
 
-// Tornado: tornado/iostream.py:1082 IOStream.write_to_fd
+// Tornado: tornado/iostream.py IOStream.write_to_fd
 ssize_t IOStream::write_to_fd(const char* data, std::size_t size) {
     // MSG_NOSIGNAL: a peer that went away gives EPIPE, not SIGPIPE.
     return ::send(socket_, data, size, MSG_NOSIGNAL);
 }
 
-// Tornado: tornado/iostream.py:1089 IOStream.connect
+// Tornado: tornado/iostream.py IOStream.connect
 Future<void> IOStream::connect(const sockaddr* address, socklen_t address_len) {
     TRACE_SPAN("IOStream.connect", {"fd", socket_});
     connecting_ = true;
@@ -731,7 +731,7 @@ Future<void> IOStream::connect(const std::string& host, int port) {
     return connect(reinterpret_cast<const sockaddr*>(&ss), len);
 }
 
-// Tornado: tornado/iostream.py:1216 IOStream._handle_connect
+// Tornado: tornado/iostream.py IOStream._handle_connect
 void IOStream::_handle_connect() {
     TRACE_SPAN("IOStream._handle_connect", {"fd", socket_});
     int err = get_fd_error();
@@ -747,7 +747,7 @@ void IOStream::_handle_connect() {
     connecting_ = false;
 }
 
-// Tornado: tornado/iostream.py:1240 IOStream.set_nodelay
+// Tornado: tornado/iostream.py IOStream.set_nodelay
 void IOStream::set_nodelay(bool value) {
     if (socket_ < 0 || nodelay_ == value) {
         return;  // C++: remembers the setting and skips the repeat syscall

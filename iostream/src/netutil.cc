@@ -51,7 +51,7 @@ int Address::port() const {
     return 0;
 }
 
-// Tornado: tornado/netutil.py:74 bind_sockets
+// Tornado: tornado/netutil.py bind_sockets
 std::vector<int> bind_sockets(int port, const std::string& address, int family, int backlog,
                               bool reuse_port) {
     addrinfo hints{};
@@ -127,7 +127,7 @@ std::vector<int> bind_sockets(int port, const std::string& address, int family, 
     return sockets;
 }
 
-// Tornado: tornado/netutil.py:216 add_accept_handler
+// Tornado: tornado/netutil.py add_accept_handler
 void add_accept_handler(int sock, AcceptCallback callback, ioloop::IOLoop* io_loop) {
     if (io_loop == nullptr) {
         io_loop = ioloop::IOLoop::current();
@@ -135,7 +135,7 @@ void add_accept_handler(int sock, AcceptCallback callback, ioloop::IOLoop* io_lo
     io_loop->add_handler(
         sock,
         [sock, callback = std::move(callback)](int fd, std::uint32_t events) {
-            // Tornado: tornado/netutil.py:235 netutil.accept_handler
+            // Tornado: tornado/netutil.py netutil.accept_handler
             TRACE_SPAN("netutil.accept_handler", {"fd", fd}, {"events", events});
             // Accept at most a backlog's worth per event, so that a flood of
             // connections cannot starve the rest of the loop.
@@ -162,7 +162,7 @@ void add_accept_handler(int sock, AcceptCallback callback, ioloop::IOLoop* io_lo
         ioloop::IOLoop::READ);
 }
 
-// Tornado: tornado/netutil.py:259 is_valid_ip
+// Tornado: tornado/netutil.py is_valid_ip
 bool is_valid_ip(const std::string& ip) {
     if (ip.empty() || ip.find('\0') != std::string::npos) {
         return false;

@@ -10,7 +10,7 @@ namespace {
 constexpr trace::Module kTraceModule{"iostream", "tornado/tcpserver.py"};
 }
 
-// Tornado: tornado/tcpserver.py:109 TCPServer.__init__
+// Tornado: tornado/tcpserver.py TCPServer.__init__
 TCPServer::TCPServer(ioloop::IOLoop* io_loop, Options options, const char* trace_class)
     : Traced(trace_class),
       io_loop_(io_loop != nullptr ? io_loop : ioloop::IOLoop::current()),
@@ -20,12 +20,12 @@ TCPServer::~TCPServer() {
     stop();
 }
 
-// Tornado: tornado/tcpserver.py:128 TCPServer.listen
+// Tornado: tornado/tcpserver.py TCPServer.listen
 void TCPServer::listen(int port, const std::string& address) {
     add_sockets(netutil::bind_sockets(port, address));
 }
 
-// Tornado: tornado/tcpserver.py:141 TCPServer.add_sockets
+// Tornado: tornado/tcpserver.py TCPServer.add_sockets
 void TCPServer::add_sockets(const std::vector<int>& sockets) {
     for (int sock : sockets) {
         sockets_[sock] = true;
@@ -38,12 +38,12 @@ void TCPServer::add_sockets(const std::vector<int>& sockets) {
     }
 }
 
-// Tornado: tornado/tcpserver.py:158 TCPServer.add_socket
+// Tornado: tornado/tcpserver.py TCPServer.add_socket
 void TCPServer::add_socket(int socket) {
     add_sockets({socket});
 }
 
-// Tornado: tornado/tcpserver.py:216 TCPServer.stop
+// Tornado: tornado/tcpserver.py TCPServer.stop
 void TCPServer::stop() {
     for (auto& [fd, open] : sockets_) {
         io_loop_->remove_handler(fd);
@@ -60,7 +60,7 @@ std::vector<int> TCPServer::sockets() const {
     return out;
 }
 
-// Tornado: tornado/tcpserver.py:248 TCPServer._handle_connection
+// Tornado: tornado/tcpserver.py TCPServer._handle_connection
 void TCPServer::_handle_connection(int connection, const netutil::Address& address) {
     std::uint64_t conn_id = trace::next_conn_id();
     set_trace_ids(conn_id, 0);

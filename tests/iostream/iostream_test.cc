@@ -983,7 +983,7 @@ TEST_F(BaseIOStreamTest, WriteToPeerThatClosedFailsWithStreamClosedError) {
     EXPECT_EQ(logs.count("tornado.general", log::Level::Warning, "Write error"), 0) << logs.dump();
 }
 
-// Tornado: tornado/iostream.py:363 BaseIOStream.write (max_write_buffer_size)
+// Tornado: tornado/iostream.py BaseIOStream.write (max_write_buffer_size)
 TEST_F(BaseIOStreamTest, WriteBeyondMaxWriteBufferSizeThrowsStreamBufferFullError) {
     BaseIOStream::Options limited;
     limited.max_write_buffer_size = 1024;

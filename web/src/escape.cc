@@ -6,7 +6,7 @@
 
 namespace tornado::escape {
 
-// Tornado: tornado/escape.py:53 xhtml_escape
+// Tornado: tornado/escape.py xhtml_escape
 std::string xhtml_escape(std::string_view value) {
     std::string out;
     out.reserve(value.size());
@@ -34,7 +34,7 @@ std::string xhtml_escape(std::string_view value) {
     return out;
 }
 
-// Tornado: tornado/escape.py:87 url_escape
+// Tornado: tornado/escape.py url_escape
 std::string url_escape(std::string_view value, bool plus) {
     static constexpr char kHex[] = "0123456789ABCDEF";
     std::string out;
@@ -55,7 +55,7 @@ std::string url_escape(std::string_view value, bool plus) {
     return out;
 }
 
-// Tornado: tornado/escape.py:104 url_unescape
+// Tornado: tornado/escape.py url_unescape
 std::string url_unescape(std::string_view value, bool plus) {
     return httputil::url_unescape(value, plus);
 }
@@ -145,7 +145,7 @@ std::size_t decode_utf8(std::string_view s, std::size_t i, std::uint32_t& cp) {
 
 }  // namespace
 
-// Tornado: tornado/escape.py:68 json_encode
+// Tornado: tornado/escape.py json_encode
 std::string json_string(std::string_view value, bool utf8) {
     std::string out = "\"";
     std::size_t i = 0;

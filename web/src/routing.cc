@@ -16,7 +16,7 @@ std::string anchor_end(std::string pattern) {
 }
 }  // namespace
 
-// Tornado: tornado/routing.py:226 Router.start_request
+// Tornado: tornado/routing.py Router.start_request
 // (Tornado 4.5.2 defines it on Router; the delegate does the routing.)
 std::shared_ptr<HTTPMessageDelegate> Router::start_request(
     http1connection::HTTP1ServerConnection* server_conn,
@@ -24,7 +24,7 @@ std::shared_ptr<HTTPMessageDelegate> Router::start_request(
     return std::make_shared<detail::RoutingDelegate>(this, server_conn, std::move(request_conn));
 }
 
-// Tornado: tornado/routing.py:238 _RoutingDelegate.__init__
+// Tornado: tornado/routing.py _RoutingDelegate.__init__
 detail::RoutingDelegate::RoutingDelegate(Router* router,
                                          http1connection::HTTP1ServerConnection* server_conn,
                                          std::shared_ptr<httputil::HTTPConnection> request_conn)
@@ -37,7 +37,7 @@ detail::RoutingDelegate::RoutingDelegate(Router* router,
     }
 }
 
-// Tornado: tornado/routing.py:244 _RoutingDelegate.headers_received
+// Tornado: tornado/routing.py _RoutingDelegate.headers_received
 Future<void> detail::RoutingDelegate::headers_received(
     const httputil::StartLine& start_line, std::shared_ptr<httputil::HTTPHeaders> headers) {
     const auto& line = std::get<httputil::RequestStartLine>(start_line);
@@ -48,28 +48,28 @@ Future<void> detail::RoutingDelegate::headers_received(
     return delegate_->headers_received(start_line, request->headers);
 }
 
-// Tornado: tornado/routing.py:253 _RoutingDelegate.data_received
+// Tornado: tornado/routing.py _RoutingDelegate.data_received
 Future<void> detail::RoutingDelegate::data_received(std::string chunk) {
     return delegate_->data_received(std::move(chunk));
 }
 
-// Tornado: tornado/routing.py:256 _RoutingDelegate.finish
+// Tornado: tornado/routing.py _RoutingDelegate.finish
 void detail::RoutingDelegate::finish() {
     delegate_->finish();
 }
 
-// Tornado: tornado/routing.py:259 _RoutingDelegate.on_connection_close
+// Tornado: tornado/routing.py _RoutingDelegate.on_connection_close
 void detail::RoutingDelegate::on_connection_close() {
     if (delegate_) {
         delegate_->on_connection_close();
     }
 }
 
-// Tornado: tornado/routing.py:537 PathMatches.__init__
+// Tornado: tornado/routing.py PathMatches.__init__
 PathMatches::PathMatches(std::string path_pattern)
     : regex_(anchor_end(std::move(path_pattern)), re::Pattern::ANCHORED) {}
 
-// Tornado: tornado/routing.py:556 PathMatches.match
+// Tornado: tornado/routing.py PathMatches.match
 std::optional<PathArguments> PathMatches::match(const HTTPServerRequest& request) const {
     re::Match m;
     if (!regex_.match(request.path, m)) {
@@ -98,17 +98,17 @@ std::optional<PathArguments> PathMatches::match(const HTTPServerRequest& request
     return out;
 }
 
-// Tornado: tornado/routing.py:503 HostMatches.__init__
+// Tornado: tornado/routing.py HostMatches.__init__
 HostMatches::HostMatches(std::string host_pattern)
     : regex_(anchor_end(std::move(host_pattern)), re::Pattern::ANCHORED) {}
 
-// Tornado: tornado/routing.py:511 HostMatches.match
+// Tornado: tornado/routing.py HostMatches.match
 bool HostMatches::match(const HTTPServerRequest& request) const {
     re::Match m;
     return regex_.match(request.host_name, m);
 }
 
-// Tornado: tornado/routing.py:599 URLSpec.__init__
+// Tornado: tornado/routing.py URLSpec.__init__
 URLSpec::URLSpec(std::string pattern, HandlerFactory factory, std::string handler_name_,
                  bool stream_request_body_, std::string name_)
     : matcher(std::move(pattern)),

@@ -85,7 +85,7 @@ std::string_view strip_weak(std::string_view tag) {
 // ---------------------------------------------------------------------------
 // Errors
 
-// Tornado: tornado/web.py:2071 HTTPError
+// Tornado: tornado/web.py HTTPError
 HTTPError::HTTPError(int status_code, std::string log_message, std::string reason)
     : std::runtime_error(fmt::format("HTTP {}: {}{}", status_code,
                                      reason.empty() ? httputil::responses(status_code) : reason,
@@ -122,14 +122,14 @@ struct GZipContentEncoding::ZStream {
     }
 };
 
-// Tornado: tornado/web.py:2734 GZipContentEncoding.__init__
+// Tornado: tornado/web.py GZipContentEncoding.__init__
 GZipContentEncoding::GZipContentEncoding(const HTTPServerRequest& request)
     : gzipping_(request.headers->get("Accept-Encoding", "").find("gzip") !=
                 std::string_view::npos) {}
 
 GZipContentEncoding::~GZipContentEncoding() = default;
 
-// Tornado: tornado/web.py:2737 GZipContentEncoding._compressible_type
+// Tornado: tornado/web.py GZipContentEncoding._compressible_type
 bool GZipContentEncoding::_compressible_type(std::string_view ctype) {
     static constexpr std::string_view kTypes[] = {
         "application/javascript", "application/x-javascript", "application/xml",
@@ -146,7 +146,7 @@ bool GZipContentEncoding::_compressible_type(std::string_view ctype) {
     return false;
 }
 
-// Tornado: tornado/web.py:2740 GZipContentEncoding.transform_first_chunk
+// Tornado: tornado/web.py GZipContentEncoding.transform_first_chunk
 void GZipContentEncoding::transform_first_chunk(int& /*status_code*/, HTTPHeaders& headers,
                                                 std::string& chunk, bool finishing) {
     if (auto vary = headers.get("Vary")) {
@@ -182,7 +182,7 @@ void GZipContentEncoding::transform_first_chunk(int& /*status_code*/, HTTPHeader
     }
 }
 
-// Tornado: tornado/web.py:2761 GZipContentEncoding.transform_chunk
+// Tornado: tornado/web.py GZipContentEncoding.transform_chunk
 void GZipContentEncoding::transform_chunk(std::string& chunk, bool finishing) {
     if (gzipping_) {
         chunk = zstream_->compress(chunk, finishing);
@@ -192,7 +192,7 @@ void GZipContentEncoding::transform_chunk(std::string& chunk, bool finishing) {
 // ---------------------------------------------------------------------------
 // RequestHandler
 
-// Tornado: tornado/web.py:160 RequestHandler.__init__
+// Tornado: tornado/web.py RequestHandler.__init__
 RequestHandler::RequestHandler(std::shared_ptr<Application> app,
                                std::shared_ptr<HTTPServerRequest> req)
     : Traced("RequestHandler"), application(std::move(app)), request(std::move(req)) {
@@ -208,7 +208,7 @@ namespace {
 }
 }  // namespace
 
-// Tornado: tornado/web.py:231 RequestHandler._unimplemented_method
+// Tornado: tornado/web.py RequestHandler._unimplemented_method
 Future<void> RequestHandler::get() {
     unimplemented();
 }
@@ -231,12 +231,12 @@ Future<void> RequestHandler::options() {
     unimplemented();
 }
 
-// Tornado: tornado/web.py:1437 RequestHandler.data_received
+// Tornado: tornado/web.py RequestHandler.data_received
 Future<void> RequestHandler::data_received(std::string /*chunk*/) {
     throw std::logic_error("data_received is not implemented");
 }
 
-// Tornado: tornado/web.py:291 RequestHandler.clear
+// Tornado: tornado/web.py RequestHandler.clear
 void RequestHandler::clear() {
     headers_ = HTTPHeaders();
     headers_.set("Server", kServerHeader);
@@ -248,7 +248,7 @@ void RequestHandler::clear() {
     reason_ = "OK";
 }
 
-// Tornado: tornado/web.py:313 RequestHandler.set_status
+// Tornado: tornado/web.py RequestHandler.set_status
 // C++: as in Tornado 6.2, a code with no standard phrase is "Unknown".
 void RequestHandler::set_status(int status_code, std::string reason) {
     status_code_ = status_code;
@@ -256,7 +256,7 @@ void RequestHandler::set_status(int status_code, std::string reason) {
 }
 
 namespace {
-// Tornado: tornado/web.py:376 RequestHandler._convert_header_value
+// Tornado: tornado/web.py RequestHandler._convert_header_value
 std::string checked_header_value(std::string value) {
     // Control characters could end the header and start another one.
     for (char c : value) {
@@ -268,7 +268,7 @@ std::string checked_header_value(std::string value) {
 }
 }  // namespace
 
-// Tornado: tornado/web.py:330 RequestHandler.set_header
+// Tornado: tornado/web.py RequestHandler.set_header
 void RequestHandler::set_header(std::string_view name, std::string value) {
     headers_.set(name, checked_header_value(std::move(value)));
 }
@@ -277,17 +277,17 @@ void RequestHandler::set_header(std::string_view name, std::int64_t value) {
     headers_.set(name, std::to_string(value));
 }
 
-// Tornado: tornado/web.py:340 RequestHandler.add_header
+// Tornado: tornado/web.py RequestHandler.add_header
 void RequestHandler::add_header(std::string_view name, std::string value) {
     headers_.add(name, checked_header_value(std::move(value)));
 }
 
-// Tornado: tornado/web.py:347 RequestHandler.clear_header
+// Tornado: tornado/web.py RequestHandler.clear_header
 void RequestHandler::clear_header(std::string_view name) {
     headers_.erase(name);
 }
 
-// Tornado: tornado/web.py:398 RequestHandler.get_argument
+// Tornado: tornado/web.py RequestHandler.get_argument
 std::string RequestHandler::get_argument(std::string_view name,
                                          std::optional<std::string> default_value) const {
     std::vector<std::string> values = get_arguments(name);
@@ -300,7 +300,7 @@ std::string RequestHandler::get_argument(std::string_view name,
     return values.back();
 }
 
-// Tornado: tornado/web.py:418 RequestHandler.get_arguments
+// Tornado: tornado/web.py RequestHandler.get_arguments
 std::vector<std::string> RequestHandler::get_arguments(std::string_view name) const {
     std::vector<std::string> out;
     auto it = request->arguments.find(name);
@@ -324,7 +324,7 @@ std::vector<std::string> RequestHandler::get_arguments(std::string_view name) co
     return out;
 }
 
-// Tornado: tornado/web.py:515 RequestHandler.get_cookie
+// Tornado: tornado/web.py RequestHandler.get_cookie
 std::optional<std::string> RequestHandler::get_cookie(
     std::string_view name, std::optional<std::string> default_value) const {
     const auto& cookies = request->cookies();
@@ -360,7 +360,7 @@ std::string quote_cookie_value(const std::string& value) {
 }
 }  // namespace
 
-// Tornado: tornado/web.py:528 RequestHandler.set_cookie
+// Tornado: tornado/web.py RequestHandler.set_cookie
 void RequestHandler::set_cookie(const std::string& name, const std::string& value,
                                 const std::string& path) {
     for (char c : name + value) {
@@ -377,7 +377,7 @@ void RequestHandler::set_cookie(const std::string& name, const std::string& valu
     new_cookies_.emplace_back(name, std::move(header));
 }
 
-// Tornado: tornado/web.py:677 RequestHandler.write
+// Tornado: tornado/web.py RequestHandler.write
 // C++: bytes and str are both std::string; write(dict) is write_json in
 // the demo application.
 void RequestHandler::write(std::string_view chunk) {
@@ -387,7 +387,7 @@ void RequestHandler::write(std::string_view chunk) {
     write_buffer_.append(chunk);
 }
 
-// Tornado: tornado/web.py:821 RequestHandler.flush
+// Tornado: tornado/web.py RequestHandler.flush
 Future<void> RequestHandler::flush(bool include_footers) {
     TRACE_SPAN("RequestHandler.flush", {"bytes", write_buffer_.size()},
                {"include_footers", include_footers});
@@ -422,7 +422,7 @@ Future<void> RequestHandler::flush(bool include_footers) {
     return done;
 }
 
-// Tornado: tornado/web.py:862 RequestHandler.finish
+// Tornado: tornado/web.py RequestHandler.finish
 Future<void> RequestHandler::finish(std::string_view chunk) {
     TRACE_SPAN("RequestHandler.finish", {"status", status_code_});
     if (finished_) {
@@ -461,7 +461,7 @@ Future<void> RequestHandler::finish(std::string_view chunk) {
     return future;
 }
 
-// Tornado: tornado/web.py:908 RequestHandler.send_error
+// Tornado: tornado/web.py RequestHandler.send_error
 void RequestHandler::send_error(int status_code, const std::exception_ptr& exc) {
     if (headers_written_) {
         log::gen_log.error("Cannot send error response after headers written");
@@ -498,7 +498,7 @@ void RequestHandler::send_error(int status_code, const std::exception_ptr& exc) 
     }
 }
 
-// Tornado: tornado/web.py:943 RequestHandler.write_error
+// Tornado: tornado/web.py RequestHandler.write_error
 // C++: the reason is HTML-escaped, as Tornado 6.2 does.
 void RequestHandler::write_error(int status_code, const std::exception_ptr& /*exc*/) {
     std::string message = escape::xhtml_escape(reason_);
@@ -507,19 +507,19 @@ void RequestHandler::write_error(int status_code, const std::exception_ptr& /*ex
         .quiet();
 }
 
-// Tornado: tornado/web.py:1497 RequestHandler.compute_etag
+// Tornado: tornado/web.py RequestHandler.compute_etag
 std::optional<std::string> RequestHandler::compute_etag() {
     return "\"" + sha1_hex(write_buffer_) + "\"";
 }
 
-// Tornado: tornado/web.py:1511 RequestHandler.set_etag_header
+// Tornado: tornado/web.py RequestHandler.set_etag_header
 void RequestHandler::set_etag_header() {
     if (auto etag = compute_etag()) {
         set_header("Etag", std::move(*etag));
     }
 }
 
-// Tornado: tornado/web.py:1523 RequestHandler.check_etag_header
+// Tornado: tornado/web.py RequestHandler.check_etag_header
 bool RequestHandler::check_etag_header() const {
     std::string_view computed = headers_.get("Etag", "");
     std::vector<std::string_view> etags = find_etags(request->headers->get("If-None-Match", ""));
@@ -538,7 +538,7 @@ bool RequestHandler::check_etag_header() const {
     return false;
 }
 
-// Tornado: tornado/web.py:1549 RequestHandler._execute
+// Tornado: tornado/web.py RequestHandler._execute
 Future<void> RequestHandler::_execute(std::vector<std::unique_ptr<OutputTransform>> transforms,
                                       routing::PathArguments arguments) {
     TRACE_SPAN("RequestHandler._execute", {"method", request->method});
@@ -613,51 +613,51 @@ Future<void> RequestHandler::_execute(std::vector<std::unique_ptr<OutputTransfor
 Future<void> RequestHandler::call_method() {
     const std::string& m = request->method;
     if (m == "GET") {
-        // Tornado: tornado/web.py:231 RequestHandler.get (the subclass's method)
+        // Tornado: tornado/web.py RequestHandler.get (the subclass's method)
         TRACE_SPAN("RequestHandler.get");
         return get();
     }
     if (m == "HEAD") {
-        // Tornado: tornado/web.py:231 RequestHandler.head (the subclass's method)
+        // Tornado: tornado/web.py RequestHandler.head (the subclass's method)
         TRACE_SPAN("RequestHandler.head");
         return head();
     }
     if (m == "POST") {
-        // Tornado: tornado/web.py:231 RequestHandler.post (the subclass's method)
+        // Tornado: tornado/web.py RequestHandler.post (the subclass's method)
         TRACE_SPAN("RequestHandler.post");
         return post();
     }
     if (m == "DELETE") {
-        // Tornado: tornado/web.py:231 RequestHandler.delete (the subclass's method)
+        // Tornado: tornado/web.py RequestHandler.delete (the subclass's method)
         TRACE_SPAN("RequestHandler.delete");
         return delete_();
     }
     if (m == "PATCH") {
-        // Tornado: tornado/web.py:231 RequestHandler.patch (the subclass's method)
+        // Tornado: tornado/web.py RequestHandler.patch (the subclass's method)
         TRACE_SPAN("RequestHandler.patch");
         return patch();
     }
     if (m == "PUT") {
-        // Tornado: tornado/web.py:231 RequestHandler.put (the subclass's method)
+        // Tornado: tornado/web.py RequestHandler.put (the subclass's method)
         TRACE_SPAN("RequestHandler.put");
         return put();
     }
-    // Tornado: tornado/web.py:231 RequestHandler.options (the subclass's method)
+    // Tornado: tornado/web.py RequestHandler.options (the subclass's method)
     TRACE_SPAN("RequestHandler.options");
     return options();
 }
 
-// Tornado: tornado/web.py:1599 RequestHandler._log
+// Tornado: tornado/web.py RequestHandler._log
 void RequestHandler::_log() {
     application->log_request(*this);
 }
 
-// Tornado: tornado/web.py:1608 RequestHandler._request_summary
+// Tornado: tornado/web.py RequestHandler._request_summary
 std::string RequestHandler::_request_summary() const {
     return fmt::format("{} {} ({})", request->method, request->uri, request->remote_ip);
 }
 
-// Tornado: tornado/web.py:1612 RequestHandler._handle_request_exception
+// Tornado: tornado/web.py RequestHandler._handle_request_exception
 // C++: as in Tornado 6.2, an HTTPError with an unknown code keeps its code
 // (reason "Unknown") instead of becoming a 500.
 void RequestHandler::_handle_request_exception(const std::exception_ptr& e) {
@@ -689,7 +689,7 @@ void RequestHandler::_handle_request_exception(const std::exception_ptr& e) {
     }
 }
 
-// Tornado: tornado/web.py:1638 RequestHandler.log_exception
+// Tornado: tornado/web.py RequestHandler.log_exception
 void RequestHandler::log_exception(const std::exception_ptr& e) {
     try {
         std::rethrow_exception(e);
@@ -703,7 +703,7 @@ void RequestHandler::log_exception(const std::exception_ptr& e) {
     }
 }
 
-// Tornado: tornado/web.py:1511 RequestHandler._clear_headers_for_304
+// Tornado: tornado/web.py RequestHandler._clear_headers_for_304
 // C++: Tornado 6.2's _clear_representation_headers, which the wire follows.
 void RequestHandler::_clear_representation_headers() {
     for (const char* name : {"Content-Encoding", "Content-Language", "Content-Type"}) {
@@ -711,7 +711,7 @@ void RequestHandler::_clear_representation_headers() {
     }
 }
 
-// Tornado: tornado/web.py:1041 RequestHandler.redirect
+// Tornado: tornado/web.py RequestHandler.redirect
 void RequestHandler::redirect(const std::string& url, bool permanent, int status) {
     if (headers_written_) {
         throw std::runtime_error("Cannot redirect after headers have been written");
@@ -726,12 +726,12 @@ void RequestHandler::redirect(const std::string& url, bool permanent, int status
     finish().quiet();
 }
 
-// Tornado: tornado/web.py:2197 ErrorHandler.prepare
+// Tornado: tornado/web.py ErrorHandler.prepare
 Future<void> ErrorHandler::prepare() {
     throw HTTPError(get_status());
 }
 
-// Tornado: tornado/web.py:2226 RedirectHandler.get
+// Tornado: tornado/web.py RedirectHandler.get
 // C++: "{0}", "{1}"... take the positional path groups (str.format).
 Future<void> RedirectHandler::get() {
     std::string target = url_;
@@ -768,7 +768,7 @@ std::shared_ptr<Application> Application::create(std::vector<routing::URLSpec> h
     return std::make_shared<Application>(std::move(handlers), std::move(settings));
 }
 
-// Tornado: tornado/web.py:1833 Application.__init__
+// Tornado: tornado/web.py Application.__init__
 Application::Application(std::vector<routing::URLSpec> handlers, Settings settings)
     : Traced("Application"),
       settings_(std::move(settings)),
@@ -776,7 +776,7 @@ Application::Application(std::vector<routing::URLSpec> handlers, Settings settin
     rules_.push_back(HostRules{std::nullopt, std::move(handlers)});
 }
 
-// Tornado: tornado/web.py:1913 Application.add_handlers
+// Tornado: tornado/web.py Application.add_handlers
 void Application::add_handlers(const std::string& host_pattern,
                                std::vector<routing::URLSpec> handlers) {
     // In front of the wildcard rules, after the host rules added before.
@@ -784,7 +784,7 @@ void Application::add_handlers(const std::string& host_pattern,
                   HostRules{routing::HostMatches(host_pattern), std::move(handlers)});
 }
 
-// Tornado: tornado/web.py:1985 Application.find_handler
+// Tornado: tornado/web.py Application.find_handler
 std::shared_ptr<httputil::HTTPMessageDelegate> Application::find_handler(
     std::shared_ptr<HTTPServerRequest> request) {
     set_trace_ids(request->trace_conn(), request->trace_req());
@@ -795,7 +795,7 @@ std::shared_ptr<httputil::HTTPMessageDelegate> Application::find_handler(
         }
         for (const routing::URLSpec& spec : rules.specs) {
             if (auto arguments = spec.matcher.match(*request)) {
-                // Tornado: tornado/routing.py:556 PathMatches.match (its result)
+                // Tornado: tornado/routing.py PathMatches.match (its result)
                 TRACE_EVENT("PathMatches.match", {"pattern", spec.matcher.pattern()},
                             {"handler", spec.handler_name});
                 return get_handler_delegate(std::move(request), &spec, std::move(*arguments));
@@ -807,7 +807,7 @@ std::shared_ptr<httputil::HTTPMessageDelegate> Application::find_handler(
     return get_handler_delegate(std::move(request), nullptr, {});
 }
 
-// Tornado: tornado/web.py:1998 Application.get_handler_delegate
+// Tornado: tornado/web.py Application.get_handler_delegate
 std::shared_ptr<httputil::HTTPMessageDelegate> Application::get_handler_delegate(
     std::shared_ptr<HTTPServerRequest> request, const routing::URLSpec* spec,
     routing::PathArguments arguments) {
@@ -816,7 +816,7 @@ std::shared_ptr<httputil::HTTPMessageDelegate> Application::get_handler_delegate
                                                      std::move(arguments));
 }
 
-// Tornado: tornado/web.py:2041 Application.log_request
+// Tornado: tornado/web.py Application.log_request
 void Application::log_request(const RequestHandler& handler) const {
     if (!settings_.log_requests) {
         return;
@@ -836,7 +836,7 @@ void Application::log_request(const RequestHandler& handler) const {
 // ---------------------------------------------------------------------------
 // _HandlerDelegate
 
-// Tornado: tornado/web.py:2009 _HandlerDelegate.__init__
+// Tornado: tornado/web.py _HandlerDelegate.__init__
 detail::HandlerDelegate::HandlerDelegate(std::shared_ptr<Application> application,
                                          std::shared_ptr<HTTPServerRequest> request,
                                          const routing::URLSpec* spec,
@@ -849,7 +849,7 @@ detail::HandlerDelegate::HandlerDelegate(std::shared_ptr<Application> applicatio
     set_trace_ids(request_->trace_conn(), request_->trace_req());
 }
 
-// Tornado: tornado/web.py:2021 _HandlerDelegate.headers_received
+// Tornado: tornado/web.py _HandlerDelegate.headers_received
 Future<void> detail::HandlerDelegate::headers_received(const httputil::StartLine& /*start_line*/,
                                                        std::shared_ptr<HTTPHeaders> /*headers*/) {
     TRACE_SPAN("_HandlerDelegate.headers_received",
@@ -861,7 +861,7 @@ Future<void> detail::HandlerDelegate::headers_received(const httputil::StartLine
     return {};
 }
 
-// Tornado: tornado/web.py:2026 _HandlerDelegate.data_received
+// Tornado: tornado/web.py _HandlerDelegate.data_received
 Future<void> detail::HandlerDelegate::data_received(std::string chunk) {
     TRACE_SPAN("_HandlerDelegate.data_received", {"bytes", chunk.size()});
     if (spec_->stream_request_body) {
@@ -871,7 +871,7 @@ Future<void> detail::HandlerDelegate::data_received(std::string chunk) {
     return {};
 }
 
-// Tornado: tornado/web.py:2032 _HandlerDelegate.finish
+// Tornado: tornado/web.py _HandlerDelegate.finish
 void detail::HandlerDelegate::finish() {
     TRACE_SPAN("_HandlerDelegate.finish", {"body_bytes", body_.size()});
     if (spec_->stream_request_body) {
@@ -885,7 +885,7 @@ void detail::HandlerDelegate::finish() {
     execute().quiet();
 }
 
-// Tornado: tornado/web.py:2040 _HandlerDelegate.on_connection_close
+// Tornado: tornado/web.py _HandlerDelegate.on_connection_close
 void detail::HandlerDelegate::on_connection_close() {
     if (spec_->stream_request_body && handler_) {
         if (body_done_.valid() && !body_done_.done()) {
@@ -897,7 +897,7 @@ void detail::HandlerDelegate::on_connection_close() {
     }
 }
 
-// Tornado: tornado/web.py:2046 _HandlerDelegate.execute
+// Tornado: tornado/web.py _HandlerDelegate.execute
 Future<void> detail::HandlerDelegate::execute() {
     TRACE_SPAN("_HandlerDelegate.execute", {"handler", spec_->handler_name});
     handler_ = spec_->handler_factory(application_, request_);

@@ -29,12 +29,12 @@ struct HTTPServerSettings {
     std::optional<std::size_t> max_buffer_size;
 };
 
-// Tornado: tornado/httpserver.py:46 HTTPServer
+// Tornado: tornado/httpserver.py HTTPServer
 class HTTPServer : public tcpserver::TCPServer, public httputil::HTTPServerConnectionDelegate {
   public:
     using Settings = HTTPServerSettings;
 
-    // Tornado: tornado/httpserver.py:135 HTTPServer.initialize
+    // Tornado: tornado/httpserver.py HTTPServer.initialize
     explicit HTTPServer(std::shared_ptr<httputil::HTTPServerConnectionDelegate> request_callback,
                         Settings settings = Settings{}, ioloop::IOLoop* io_loop = nullptr);
     /// Stops accepting and closes every open connection.

@@ -24,14 +24,14 @@ class HTTP1ServerConnection;
 
 namespace tornado::httputil {
 
-// Tornado: tornado/httputil.py:367 HTTPInputError
+// Tornado: tornado/httputil.py HTTPInputError
 /// Malformed input from the peer (start line, headers, framing).
 class HTTPInputError : public std::runtime_error {
   public:
     using std::runtime_error::runtime_error;
 };
 
-// Tornado: tornado/httputil.py:375 HTTPOutputError
+// Tornado: tornado/httputil.py HTTPOutputError
 /// The application misused the connection (e.g. wrote past Content-Length).
 class HTTPOutputError : public std::runtime_error {
   public:
@@ -48,11 +48,11 @@ std::string_view py_lstrip(std::string_view s);
 std::string ascii_lower(std::string_view s);
 bool iequals(std::string_view a, std::string_view b);
 
-// Tornado: tornado/httputil.py:73 _NormalizedHeaderCache
+// Tornado: tornado/httputil.py _NormalizedHeaderCache
 /// "content-type" -> "Content-Type": each dash-separated word capitalised.
 std::string _normalize_header(std::string_view name);
 
-// Tornado: tornado/httputil.py:104 HTTPHeaders
+// Tornado: tornado/httputil.py HTTPHeaders
 /// A case-insensitive, insertion-ordered multimap of header names to values.
 /// Repeated headers are kept as a list (get_list) and read joined with ","
 /// (get). Names are stored normalised ("Content-Type").
@@ -102,20 +102,20 @@ class HTTPHeaders {
     std::size_t last_index_ = 0;
 };
 
-// Tornado: tornado/httputil.py:855 RequestStartLine
+// Tornado: tornado/httputil.py RequestStartLine
 struct RequestStartLine {
     std::string method;
     std::string path;
     std::string version;
 };
 
-// Tornado: tornado/httputil.py:860 parse_request_start_line
+// Tornado: tornado/httputil.py parse_request_start_line
 /// "GET /foo HTTP/1.1" -> {method, path, version}; throws HTTPInputError
 /// unless there are exactly three space-separated parts and the version is
 /// HTTP/1.x.
 RequestStartLine parse_request_start_line(std::string_view line);
 
-// Tornado: tornado/httputil.py:880 ResponseStartLine
+// Tornado: tornado/httputil.py ResponseStartLine
 struct ResponseStartLine {
     std::string version;
     int code = 200;
@@ -131,7 +131,7 @@ using StartLine = std::variant<RequestStartLine, ResponseStartLine>;
 std::string_view responses(int code);
 bool has_reason(int code);
 
-// Tornado: tornado/httputil.py:828 format_timestamp
+// Tornado: tornado/httputil.py format_timestamp
 /// An HTTP date: "Sun, 27 Jan 2013 18:43:20 GMT".
 std::string format_timestamp(std::int64_t unix_seconds);
 
@@ -141,11 +141,11 @@ std::string url_unescape(std::string_view s, bool plus = true);
 /// Arguments as Tornado keeps them: name -> values in order.
 using Arguments = std::map<std::string, std::vector<std::string>, std::less<>>;
 
-// Tornado: tornado/escape.py:139 parse_qs_bytes
+// Tornado: tornado/escape.py parse_qs_bytes
 /// Parses a query string, keeping blank values ("a=&b" -> a:[""], b:[""]).
 Arguments parse_qs_bytes(std::string_view qs);
 
-// Tornado: tornado/httpserver.py:276 _HTTPRequestContext
+// Tornado: tornado/httpserver.py _HTTPRequestContext
 // C++: declared here because both HTTP1Connection and HTTPServerRequest
 // read it, and they live below httpserver.h.
 struct HTTPRequestContext {
@@ -172,7 +172,7 @@ struct HTTPRequestContext {
 class HTTPConnection;
 class HTTPMessageDelegate;
 
-// Tornado: tornado/httputil.py:479 HTTPServerConnectionDelegate
+// Tornado: tornado/httputil.py HTTPServerConnectionDelegate
 /// Implemented by the server application: one delegate per request.
 class HTTPServerConnectionDelegate {
   public:
@@ -188,7 +188,7 @@ class HTTPServerConnectionDelegate {
     }
 };
 
-// Tornado: tornado/httputil.py:501 HTTPMessageDelegate
+// Tornado: tornado/httputil.py HTTPMessageDelegate
 /// Receives one HTTP message as it is read.
 class HTTPMessageDelegate {
   public:
@@ -205,7 +205,7 @@ class HTTPMessageDelegate {
     virtual void on_connection_close() {}
 };
 
-// Tornado: tornado/httputil.py:534 HTTPConnection
+// Tornado: tornado/httputil.py HTTPConnection
 /// The response side of a connection, used by applications.
 class HTTPConnection {
   public:
@@ -227,7 +227,7 @@ class HTTPConnection {
     virtual void set_body_timeout(double timeout) = 0;
 };
 
-// Tornado: tornado/httputil.py:338 HTTPServerRequest
+// Tornado: tornado/httputil.py HTTPServerRequest
 /// A single HTTP request, as the application sees it.
 class HTTPServerRequest : public trace::Traced {
   public:

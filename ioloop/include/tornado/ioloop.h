@@ -53,7 +53,7 @@ struct Timeout {
 /// Mirrors tornado.ioloop.PollIOLoop (the epoll implementation of IOLoop).
 class IOLoop : public trace::Traced {
   public:
-    // Tornado: tornado/ioloop.py:84 IOLoop (the event constants)
+    // Tornado: tornado/ioloop.py IOLoop (the event constants)
     static constexpr std::uint32_t NONE = 0;
     static constexpr std::uint32_t READ = EPOLLIN;               // 0x001
     static constexpr std::uint32_t WRITE = EPOLLOUT;             // 0x004

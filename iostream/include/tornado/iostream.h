@@ -31,7 +31,7 @@ namespace tornado::iostream {
 
 using ioloop::IOLoop;
 
-// Tornado: tornado/iostream.py:80 StreamClosedError
+// Tornado: tornado/iostream.py StreamClosedError
 /// A read or write on a closed stream; `real_error` is what closed it.
 class StreamClosedError : public std::runtime_error {
   public:
@@ -44,7 +44,7 @@ class StreamClosedError : public std::runtime_error {
     std::exception_ptr real_error_;
 };
 
-// Tornado: tornado/iostream.py:99 UnsatisfiableReadError
+// Tornado: tornado/iostream.py UnsatisfiableReadError
 /// A read_until or read_until_regex whose delimiter did not appear within
 /// max_bytes.
 class UnsatisfiableReadError : public std::runtime_error {
@@ -52,7 +52,7 @@ class UnsatisfiableReadError : public std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-// Tornado: tornado/iostream.py:107 StreamBufferFullError
+// Tornado: tornado/iostream.py StreamBufferFullError
 class StreamBufferFullError : public std::runtime_error {
   public:
     using std::runtime_error::runtime_error;
@@ -84,7 +84,7 @@ class ReadBuffer {
 
 }  // namespace detail
 
-// Tornado: tornado/iostream.py:113 BaseIOStream
+// Tornado: tornado/iostream.py BaseIOStream
 /// The buffering and event logic shared by every stream; subclasses supply
 /// the fd and the raw reads and writes.
 class BaseIOStream : public std::enable_shared_from_this<BaseIOStream>, public trace::Traced {
@@ -206,7 +206,7 @@ class BaseIOStream : public std::enable_shared_from_this<BaseIOStream>, public t
     bool closed_ = false;
 };
 
-// Tornado: tornado/iostream.py:1009 IOStream
+// Tornado: tornado/iostream.py IOStream
 /// A stream over a non-blocking socket (TCP or Unix).
 class IOStream : public BaseIOStream {
   public:

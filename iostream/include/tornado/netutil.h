@@ -13,7 +13,7 @@
 namespace tornado::netutil {
 
 namespace detail {
-// Tornado: tornado/netutil.py:45 _DEFAULT_BACKLOG
+// Tornado: tornado/netutil.py _DEFAULT_BACKLOG
 inline constexpr int DEFAULT_BACKLOG = 128;
 }  // namespace detail
 

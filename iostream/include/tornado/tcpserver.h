@@ -21,7 +21,7 @@ struct TCPServerOptions {
     std::size_t read_chunk_size = 0;
 };
 
-// Tornado: tornado/tcpserver.py:35 TCPServer
+// Tornado: tornado/tcpserver.py TCPServer
 class TCPServer : public trace::Traced {
   public:
     using Options = TCPServerOptions;

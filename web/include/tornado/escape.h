@@ -6,19 +6,19 @@
 
 namespace tornado::escape {
 
-// Tornado: tornado/escape.py:53 xhtml_escape
+// Tornado: tornado/escape.py xhtml_escape
 /// Escapes <, >, &, " and ' for HTML.
 std::string xhtml_escape(std::string_view value);
 
-// Tornado: tornado/escape.py:87 url_escape
+// Tornado: tornado/escape.py url_escape
 /// Percent-encodes `value`; with `plus`, spaces become "+" (query strings).
 std::string url_escape(std::string_view value, bool plus = true);
 
-// Tornado: tornado/escape.py:104 url_unescape
+// Tornado: tornado/escape.py url_unescape
 /// Decodes %XX escapes; with `plus`, "+" becomes a space.
 std::string url_unescape(std::string_view value, bool plus = true);
 
-// Tornado: tornado/escape.py:68 json_encode
+// Tornado: tornado/escape.py json_encode
 /// A JSON string literal (with quotes) as Python's json.dumps writes it
 /// (ensure_ascii: every non-ASCII character as \uXXXX), with "</" written
 /// "<\/" as Tornado does. `utf8` says how to read the bytes: as UTF-8

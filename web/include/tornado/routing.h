@@ -26,7 +26,7 @@ namespace tornado::routing {
 using httputil::HTTPMessageDelegate;
 using httputil::HTTPServerRequest;
 
-// Tornado: tornado/routing.py:190 Router
+// Tornado: tornado/routing.py Router
 /// Finds the delegate for a request; is itself the server's delegate.
 class Router : public httputil::HTTPServerConnectionDelegate {
   public:
@@ -41,7 +41,7 @@ class Router : public httputil::HTTPServerConnectionDelegate {
 
 namespace detail {
 
-// Tornado: tornado/routing.py:237 _RoutingDelegate
+// Tornado: tornado/routing.py _RoutingDelegate
 /// The per-request delegate a Router hands out: routes once the headers
 /// are in, then forwards body, finish and close to the handler's delegate.
 class RoutingDelegate : public HTTPMessageDelegate, public trace::Traced {
@@ -70,7 +70,7 @@ struct PathArguments {
     std::map<std::string, std::string, std::less<>> kwargs;
 };
 
-// Tornado: tornado/routing.py:533 PathMatches
+// Tornado: tornado/routing.py PathMatches
 /// Matches the request path against a regex (anchored at both ends).
 class PathMatches {
   public:
@@ -84,7 +84,7 @@ class PathMatches {
     re::Pattern regex_;
 };
 
-// Tornado: tornado/routing.py:497 HostMatches
+// Tornado: tornado/routing.py HostMatches
 /// Matches the request's host name against a regex.
 class HostMatches {
   public:
@@ -99,7 +99,7 @@ class HostMatches {
 using HandlerFactory = std::function<std::shared_ptr<web::RequestHandler>(
     std::shared_ptr<web::Application>, std::shared_ptr<HTTPServerRequest>)>;
 
-// Tornado: tornado/routing.py:596 URLSpec
+// Tornado: tornado/routing.py URLSpec
 /// A route: a path pattern, the handler it leads to and the handler's
 /// initialize() arguments (bound into the factory).
 struct URLSpec {

@@ -32,7 +32,7 @@ namespace tornado::web {
 using httputil::HTTPHeaders;
 using httputil::HTTPServerRequest;
 
-// Tornado: tornado/web.py:2071 HTTPError
+// Tornado: tornado/web.py HTTPError
 /// Raised by a handler to send an HTTP error response. `log_message` is
 /// logged (not shown to the client); `reason` replaces the standard phrase.
 class HTTPError : public std::runtime_error {
@@ -49,7 +49,7 @@ class HTTPError : public std::runtime_error {
     std::string reason_;
 };
 
-// Tornado: tornado/web.py:2111 Finish
+// Tornado: tornado/web.py Finish
 /// Ends the request without an error response (the handler's output so
 /// far is sent).
 class Finish : public std::runtime_error {
@@ -57,7 +57,7 @@ class Finish : public std::runtime_error {
     Finish() : std::runtime_error("Finish") {}
 };
 
-// Tornado: tornado/web.py:2135 MissingArgumentError
+// Tornado: tornado/web.py MissingArgumentError
 class MissingArgumentError : public HTTPError {
   public:
     explicit MissingArgumentError(const std::string& arg_name)
@@ -68,7 +68,7 @@ class MissingArgumentError : public HTTPError {
     std::string arg_name_;
 };
 
-// Tornado: tornado/web.py:2693 OutputTransform
+// Tornado: tornado/web.py OutputTransform
 /// Rewrites a response as it is flushed (e.g. gzip).
 class OutputTransform {
   public:
@@ -78,7 +78,7 @@ class OutputTransform {
     virtual void transform_chunk(std::string& chunk, bool finishing) = 0;
 };
 
-// Tornado: tornado/web.py:2716 GZipContentEncoding
+// Tornado: tornado/web.py GZipContentEncoding
 /// Compresses text-like responses for clients that send
 /// "Accept-Encoding: gzip"; always adds "Vary: Accept-Encoding".
 class GZipContentEncoding : public OutputTransform {
@@ -101,12 +101,12 @@ class GZipContentEncoding : public OutputTransform {
 
 class Application;
 
-// Tornado: tornado/web.py:139 RequestHandler
+// Tornado: tornado/web.py RequestHandler
 /// Subclass it and override get(), post() and so on. A method may finish
 /// synchronously (return `{}`) or be a coroutine (co_await, co_return).
 class RequestHandler : public std::enable_shared_from_this<RequestHandler>, public trace::Traced {
   public:
-    // Tornado: tornado/web.py:143 RequestHandler.SUPPORTED_METHODS
+    // Tornado: tornado/web.py RequestHandler.SUPPORTED_METHODS
     static constexpr std::array<std::string_view, 7> SUPPORTED_METHODS = {
         "GET", "HEAD", "POST", "DELETE", "PATCH", "PUT", "OPTIONS"};
     /// Set to true in a subclass for @stream_request_body behaviour.
@@ -224,7 +224,7 @@ class RequestHandler : public std::enable_shared_from_this<RequestHandler>, publ
     std::vector<std::pair<std::string, std::string>> new_cookies_;  // name, Set-Cookie value
 };
 
-// Tornado: tornado/web.py:2191 ErrorHandler
+// Tornado: tornado/web.py ErrorHandler
 /// Answers every request with `status_code` (the 404 for unmatched paths).
 class ErrorHandler : public RequestHandler {
   public:
@@ -233,7 +233,7 @@ class ErrorHandler : public RequestHandler {
     Future<void> prepare() override;
 };
 
-// Tornado: tornado/web.py:2205 RedirectHandler
+// Tornado: tornado/web.py RedirectHandler
 /// Redirects every GET to `url` (301 unless permanent is false); "{0}" in
 /// the url is replaced by the first path group, and so on.
 class RedirectHandler : public RequestHandler {
@@ -281,7 +281,7 @@ struct ApplicationSettings {
     bool log_requests = true;
 };
 
-// Tornado: tornado/web.py:1749 Application
+// Tornado: tornado/web.py Application
 /// The routes of a web application; give it to an HTTPServer.
 class Application : public routing::Router,
                     public std::enable_shared_from_this<Application>,
@@ -321,7 +321,7 @@ class Application : public routing::Router,
 
 namespace detail {
 
-// Tornado: tornado/web.py:2008 _HandlerDelegate
+// Tornado: tornado/web.py _HandlerDelegate
 /// Collects the body for the handler, then runs it (execute).
 class HandlerDelegate : public httputil::HTTPMessageDelegate, public trace::Traced {
   public:
