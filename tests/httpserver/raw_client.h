@@ -26,6 +26,8 @@
 #include "tornado/log.h"
 #include "tornado/netutil.h"
 
+#include "common/loop_steps.h"
+
 namespace tornado::httpserver_test {
 
 using ioloop::IOLoop;
@@ -258,23 +260,8 @@ class ServerTest : public ::testing::Test {
         return run([&] { return stream->read_until_close(); });
     }
 
-    /// Runs `n` loop iterations (not through run_sync, which a timed-out
-    /// earlier run could stop early).
-    void settle(int n = 5) {
-        struct Tick {
-            IOLoop* loop;
-            int left;
-            void operator()() const {
-                if (left <= 1) {
-                    loop->stop();
-                } else {
-                    loop->add_callback(Tick{loop, left - 1});
-                }
-            }
-        };
-        loop_->add_callback(Tick{loop_.get(), n});
-        loop_->start();
-    }
+    /// Runs `n` loop iterations so that pending coroutines finish.
+    void settle(int n = 5) { tornado::testing::run_iterations(*loop_, n); }
 
     std::unique_ptr<IOLoop> loop_;
     std::shared_ptr<httputil::HTTPServerConnectionDelegate> delegate_;

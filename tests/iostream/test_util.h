@@ -25,6 +25,8 @@
 #include "tornado/log.h"
 #include "tornado/trace.h"
 
+#include "common/loop_steps.h"
+
 namespace tornado::iostream_test {
 
 using ioloop::IOLoop;
@@ -191,23 +193,8 @@ class LoopTest : public ::testing::Test {
         }
     }
 
-    /// Runs `n` loop iterations without run_sync (which, after a timed-out
-    /// run, could be stopped early by the earlier run's completion).
-    void settle(int n = 5) {
-        struct Tick {
-            IOLoop* loop;
-            int left;
-            void operator()() const {
-                if (left <= 1) {
-                    loop->stop();
-                } else {
-                    loop->add_callback(Tick{loop, left - 1});
-                }
-            }
-        };
-        loop_->add_callback(Tick{loop_.get(), n});
-        loop_->start();
-    }
+    /// Runs `n` loop iterations so that pending coroutines finish.
+    void settle(int n = 5) { tornado::testing::run_iterations(*loop_, n); }
 
     /// loop_->run_sync with a bound: throws TimeoutError instead of hanging.
     template <class F>
