@@ -3,10 +3,14 @@
 // registers them and turns errors into exit statuses.
 #pragma once
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
+
+#include "tornado/walkthrough/view.h"
 
 namespace tornado::walkthrough::cli {
 
@@ -17,6 +21,24 @@ struct UsageError : std::runtime_error {
 
 /// Writes `text` to standard output (path "" or "-") or to the file `path`.
 void write_output(const std::string& text, const std::string& path);
+
+/// The view and filter flags that run, render and step share.
+struct ViewOptions {
+    std::string view;  // "" = the command's default
+    std::uint64_t request = 0;
+    std::uint64_t conn = 0;
+    std::vector<std::string> layers;
+    int depth = 0;
+    std::vector<std::string> hide;  // "client", "loop"
+};
+
+/// Adds --view, --request, --conn, --layer, --depth and --hide to `cmd`.
+void add_view_options(CLI::App* cmd, ViewOptions& o);
+
+/// The view named by `o` (or `fallback` when none was given) and its
+/// filter; throws UsageError naming a bad value.
+View view_of(const ViewOptions& o, View fallback);
+Filter filter_of(const ViewOptions& o);
 
 /// Each adds its subcommands to `app`; their callbacks run the command and
 /// store its exit status in `status`, and throw UsageError for bad input.

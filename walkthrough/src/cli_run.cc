@@ -51,6 +51,44 @@ std::vector<trace::Event> read_trace_file(const std::string& file) {
 
 }  // namespace
 
+void add_view_options(CLI::App* cmd, ViewOptions& o) {
+    cmd->add_option("--view", o.view, "chain, layers or full");
+    cmd->add_option("--request", o.request, "only request N");
+    cmd->add_option("--conn", o.conn, "only connection N");
+    cmd->add_option("--layer", o.layers, "only this layer (repeatable)");
+    cmd->add_option("--depth", o.depth, "only calls nested at most N deep");
+    cmd->add_option("--hide", o.hide, "hide client or loop (repeatable)");
+}
+
+View view_of(const ViewOptions& o, View fallback) {
+    if (o.view.empty()) {
+        return fallback;
+    }
+    try {
+        return parse_view(o.view);
+    } catch (const std::invalid_argument& e) {
+        throw UsageError(std::string("--view: ") + e.what());
+    }
+}
+
+Filter filter_of(const ViewOptions& o) {
+    Filter f;
+    f.request = o.request;
+    f.conn = o.conn;
+    f.layers = o.layers;
+    f.depth = o.depth;
+    for (const std::string& h : o.hide) {
+        if (h == "client") {
+            f.hide_client = true;
+        } else if (h == "loop") {
+            f.hide_loop = true;
+        } else {
+            throw UsageError("--hide: unknown value '" + h + "' (known: client, loop)");
+        }
+    }
+    return f;
+}
+
 void write_output(const std::string& text, const std::string& path) {
     if (path.empty() || path == "-") {
         std::cout << text;
