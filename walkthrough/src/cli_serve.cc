@@ -1,19 +1,25 @@
 // tornado-walk serve: the demo application for real clients (curl, browsers,
-// wrk), with an optional live trace.
+// wrk), with an optional live trace, and --step to pause the server at each
+// event of a request until a key is pressed.
+#include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <termios.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <memory>
 #include <string>
 
-#include "cli.h"
 #include "tornado/httpserver.h"
 #include "tornado/ioloop.h"
 #include "tornado/netutil.h"
 #include "tornado/trace.h"
 #include "tornado/walkthrough/demo_app.h"
+#include "tornado/walkthrough/event_line.h"
+
+#include "cli.h"
 
 namespace tornado::walkthrough::cli {
 
@@ -25,10 +31,133 @@ struct ServeOptions {
     int port = 8888;
     std::string static_path = "../shared/demo-static";
     std::string trace_path;
+    std::string trace_format;  // "text" or "jsonl"; "" = text on stdout, jsonl in a file
+    bool step = false;
 };
 
-int serve(const std::string& app_name, const std::string& address, int port,
-              const std::string& static_path, const std::string& trace_path) {
+// Puts a terminal into cbreak mode (keys arrive one at a time, unechoed)
+// for as long as it lives; does nothing when the fd is not a terminal.
+class CbreakMode {
+  public:
+    explicit CbreakMode(int fd) : fd_(fd) {
+        if (::isatty(fd_) == 0 || ::tcgetattr(fd_, &saved_) != 0) {
+            return;
+        }
+        termios raw = saved_;
+        raw.c_lflag &= ~static_cast<tcflag_t>(ICANON | ECHO);
+        raw.c_cc[VMIN] = 1;
+        raw.c_cc[VTIME] = 0;
+        active_ = ::tcsetattr(fd_, TCSANOW, &raw) == 0;
+    }
+    ~CbreakMode() {
+        if (active_) {
+            ::tcsetattr(fd_, TCSANOW, &saved_);
+        }
+    }
+    CbreakMode(const CbreakMode&) = delete;
+    CbreakMode& operator=(const CbreakMode&) = delete;
+
+  private:
+    int fd_;
+    termios saved_{};
+    bool active_ = false;
+};
+
+// serve --step: a live subscriber that prints each event of a request and
+// holds the IOLoop inside the emit point until a key arrives, so a real
+// client waits while a person looks. Everything runs on the loop's thread:
+// blocking here is what pauses the server.
+class LiveStepper {
+  public:
+    LiveStepper(int key_fd, int signal_fd) : key_fd_(key_fd), signal_fd_(signal_fd) {}
+
+    void on_event(const trace::Event& e) {
+        if (e.obj.starts_with("IOLoop")) {
+            // The loop's own bookkeeping is not part of a request.
+            return;
+        }
+        std::fprintf(stdout, "%s\n", event_line(e).c_str());
+        std::fflush(stdout);
+        if (free_running_) {
+            return;
+        }
+        wait_for_key();
+    }
+
+  private:
+    void wait_for_key() {
+        pollfd fds[2] = {{key_fd_, POLLIN, 0}, {signal_fd_, POLLIN, 0}};
+        while (true) {
+            int n = ::poll(fds, 2, -1);
+            if (n < 0) {
+                if (errno == EINTR) {
+                    continue;
+                }
+                free_running_ = true;
+                return;
+            }
+            if ((fds[1].revents & POLLIN) != 0) {
+                // Ctrl-C or SIGTERM while paused: run on, and let the loop's
+                // signalfd handler (which has not read it) stop the server.
+                free_running_ = true;
+                return;
+            }
+            if (fds[0].revents != 0) {
+                break;
+            }
+        }
+        std::string command = read_command();
+        if (command == "q" || command == "\x04") {
+            free_running_ = true;
+            std::fprintf(stderr, "tornado-walk: stepping off, the server runs freely\n");
+        }
+    }
+
+    // A key on a terminal; a line from a pipe (its first word). End of input
+    // reads as "q": nobody is left to press keys.
+    std::string read_command() {
+        if (::isatty(key_fd_) != 0) {
+            char c = 0;
+            if (::read(key_fd_, &c, 1) != 1) {
+                return "q";
+            }
+            return std::string(1, c);
+        }
+        std::string line;
+        char c = 0;
+        while (true) {
+            ssize_t r = ::read(key_fd_, &c, 1);
+            if (r != 1) {
+                return line.empty() ? "q" : line;
+            }
+            if (c == '\n') {
+                return line;
+            }
+            line += c;
+        }
+    }
+
+    int key_fd_;
+    int signal_fd_;
+    bool free_running_ = false;
+};
+
+int serve(const ServeOptions& o) {
+    const std::string& app_name = o.app_name;
+    const std::string& address = o.address;
+    const int port = o.port;
+    const std::string& static_path = o.static_path;
+    const std::string& trace_path = o.trace_path;
+    if (!o.trace_format.empty() && o.trace_format != "text" && o.trace_format != "jsonl") {
+        throw UsageError("--trace-format: unknown value '" + o.trace_format +
+                         "' (known: text, jsonl)");
+    }
+    if (!o.trace_format.empty() && trace_path.empty()) {
+        throw UsageError("--trace-format needs --trace");
+    }
+    if (o.step && trace_path == "-") {
+        throw UsageError("--step prints the events itself; use --trace FILE or no --trace");
+    }
     if (app_name != "demo") {
         throw UsageError("unknown app '" + app_name + "' (known: demo)");
     }
@@ -59,15 +188,39 @@ int serve(const std::string& app_name, const std::string& address, int port,
         ioloop::IOLoop::READ);
 
     std::FILE* trace_file = nullptr;
-    std::shared_ptr<trace::Sink> sink;
+    std::vector<std::shared_ptr<trace::Sink>> sinks;
     if (!trace_path.empty()) {
         trace_file = trace_path == "-" ? stdout : std::fopen(trace_path.c_str(), "w");
         if (trace_file == nullptr) {
             throw UsageError("cannot write trace file " + trace_path);
         }
-        sink = std::make_shared<trace::JsonlSink>(trace_file, true);
+        bool text = o.trace_format == "text" || (o.trace_format.empty() && trace_path == "-");
+        if (text) {
+            sinks.push_back(
+                std::make_shared<trace::SubscriberSink>([trace_file](const trace::Event& e) {
+                    std::fprintf(trace_file, "%s\n", event_line(e).c_str());
+                    std::fflush(trace_file);
+                }));
+        } else {
+            sinks.push_back(std::make_shared<trace::JsonlSink>(trace_file, true));
+        }
+    }
+    std::unique_ptr<CbreakMode> cbreak;
+    std::shared_ptr<LiveStepper> stepper;
+    if (o.step) {
+        cbreak = std::make_unique<CbreakMode>(STDIN_FILENO);
+        stepper = std::make_shared<LiveStepper>(STDIN_FILENO, sfd);
+        sinks.push_back(std::make_shared<trace::SubscriberSink>(
+            [stepper](const trace::Event& e) { stepper->on_event(e); }));
+        std::fprintf(stderr,
+                     "tornado-walk: stepping: each event waits for a key "
+                     "(Enter, space or n: next; q: run freely)\n");
+    }
+    if (!sinks.empty()) {
         trace::reset();
-        trace::add_sink(sink);
+        for (const auto& sink : sinks) {
+            trace::add_sink(sink);
+        }
         trace::enable(true);
     }
 
@@ -93,12 +246,14 @@ int serve(const std::string& app_name, const std::string& address, int port,
     }
     loop.remove_handler(sfd);
     ::close(sfd);
-    if (sink) {
+    if (!sinks.empty()) {
         trace::enable(false);
-        trace::remove_sink(sink);
-        if (trace_file != stdout) {
-            std::fclose(trace_file);
+        for (const auto& sink : sinks) {
+            trace::remove_sink(sink);
         }
+    }
+    if (trace_file != nullptr && trace_file != stdout) {
+        std::fclose(trace_file);
     }
     return 0;
 }
@@ -114,10 +269,14 @@ void add_serve_command(CLI::App& app, int& status) {
         ->capture_default_str();
     serve_cmd->add_option("--static-path", o.static_path, "directory served under /static/")
         ->capture_default_str();
-    serve_cmd->add_option("--trace", o.trace_path, "write the live trace as JSON Lines (- = stdout)");
-    serve_cmd->callback([&status] {
-        status = serve(o.app_name, o.address, o.port, o.static_path, o.trace_path);
-    });
+    serve_cmd->add_option("--trace", o.trace_path,
+                          "write the live trace to FILE (JSON Lines), or - for one readable line "
+                          "per event on standard output");
+    serve_cmd->add_option("--trace-format", o.trace_format,
+                          "text or jsonl (default: text for -, jsonl for a file)");
+    serve_cmd->add_flag("--step", o.step,
+                        "pause at each event until a key is pressed (q: run freely)");
+    serve_cmd->callback([&status] { status = serve(o); });
 }
 
 }  // namespace tornado::walkthrough::cli
