@@ -257,6 +257,8 @@ Future<bool> HTTP1Connection::_read_message(std::shared_ptr<HTTPMessageDelegate>
         // The client may wait for "100 Continue" before sending the body.
         if (auto expect = headers->get("Expect");
             expect && *expect == "100-continue" && !write_finished_) {
+            // The interim answer has no method of its own in Tornado either.
+            TRACE_EVENT("HTTP1Connection._read_message", {"interim", "HTTP/1.1 100 (Continue)"});
             stream_->write("HTTP/1.1 100 (Continue)\r\n\r\n").quiet();
         }
         Future<void> body_future = _read_body(*headers, delegate);
@@ -425,6 +427,8 @@ void HTTP1Connection::_send(std::string data) {
 
 // Tornado: tornado/http1connection.py HTTP1Connection._format_chunk
 std::string HTTP1Connection::_format_chunk(std::string chunk) {
+    TRACE_SPAN("HTTP1Connection._format_chunk", {"bytes", chunk.size()},
+               {"chunked", chunking_output_});
     if (expected_content_remaining_) {
         *expected_content_remaining_ -= static_cast<std::int64_t>(chunk.size());
         if (*expected_content_remaining_ < 0) {

@@ -2,11 +2,30 @@
 
 namespace tornado::gen {
 
+namespace {
+
+constexpr trace::Module kTraceModule{"ioloop", "tornado/gen.py"};
+
+// Module-level functions have no object; their events carry only the step.
+trace::Context trace_context() {
+    return {};
+}
+
+}  // namespace
+
+// Tornado: tornado/gen.py gen.with_timeout
+// C++: with_timeout itself is a template in gen.h; this is its timeout
+// callback's trace event, the moment the TimeoutError is raised.
+void detail::trace_with_timeout_expired() {
+    TRACE_EVENT("gen.with_timeout", {"raised", "TimeoutError"});
+}
+
 // Tornado: tornado/gen.py sleep
 Future<void> sleep(double duration) {
     Future<void> f = Future<void>::make();
     f.set_origin("gen.sleep");
-    ioloop::IOLoop::current()->call_later(duration, [f]() { f.set_result(); });
+    ioloop::IOLoop::current()->call_later(
+        duration, [f]() { f.set_result(); }, "gen.sleep");
     return f;
 }
 

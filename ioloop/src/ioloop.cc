@@ -207,7 +207,9 @@ std::size_t IOLoop::pending_callbacks() const {
 // Tornado: tornado/ioloop.py PollIOLoop.add_timeout
 // C++: timeouts live in reusable slots, so scheduling one does not allocate
 // once the loop has warmed up.
-Timeout IOLoop::add_timeout(double deadline, Callback callback) {
+Timeout IOLoop::add_timeout(double deadline, Callback callback, const char* origin) {
+    // No delay in the event: it would differ from run to run.
+    TRACE_EVENT("PollIOLoop.add_timeout", {"origin", origin});
     std::uint32_t index;
     if (!free_timeout_slots_.empty()) {
         index = free_timeout_slots_.back();
@@ -218,6 +220,7 @@ Timeout IOLoop::add_timeout(double deadline, Callback callback) {
     }
     TimeoutSlot& slot = timeout_slots_[index];
     slot.callback = std::move(callback);
+    slot.origin = origin;
     timeout_heap_.push_back({deadline, ++timeout_sequence_, index, slot.generation});
     std::push_heap(timeout_heap_.begin(), timeout_heap_.end(), heap_later);
     return Timeout{index, slot.generation};
@@ -232,6 +235,7 @@ void IOLoop::remove_timeout(Timeout timeout) {
     if (slot.generation != timeout.generation) {
         return;  // already fired or removed
     }
+    TRACE_EVENT("PollIOLoop.remove_timeout", {"origin", slot.origin});
     release_timeout_slot(timeout.index);
     ++cancellations_;
 }
@@ -239,6 +243,7 @@ void IOLoop::remove_timeout(Timeout timeout) {
 void IOLoop::release_timeout_slot(std::uint32_t index) {
     TimeoutSlot& slot = timeout_slots_[index];
     slot.callback.reset();
+    slot.origin = "";
     ++slot.generation;
     free_timeout_slots_.push_back(index);
 }
@@ -301,7 +306,8 @@ void IOLoop::start() {
                     std::uint32_t index = top.index;
                     std::pop_heap(timeout_heap_.begin(), timeout_heap_.end(), heap_later);
                     timeout_heap_.pop_back();
-                    due_timeouts_.push_back(std::move(timeout_slots_[index].callback));
+                    due_timeouts_.push_back(
+                        {std::move(timeout_slots_[index].callback), timeout_slots_[index].origin});
                     release_timeout_slot(index);
                 } else {
                     break;
@@ -316,8 +322,11 @@ void IOLoop::start() {
         for (Callback& cb : running_callbacks_) {
             run_callback(cb);
         }
-        for (Callback& cb : due_timeouts_) {
-            run_callback(cb);
+        for (DueTimeout& due : due_timeouts_) {
+            // Only timeouts get a span here: every callback would drown the
+            // trace, and a timeout firing is a step of the stories.
+            TRACE_SPAN("IOLoop._run_callback", {"timeout", due.origin});
+            run_callback(due.callback);
         }
         // Destroy them now, not at the next swap (they may hold resources).
         running_callbacks_.clear();

@@ -124,8 +124,11 @@ struct GZipContentEncoding::ZStream {
 
 // Tornado: tornado/web.py GZipContentEncoding.__init__
 GZipContentEncoding::GZipContentEncoding(const HTTPServerRequest& request)
-    : gzipping_(request.headers->get("Accept-Encoding", "").find("gzip") !=
-                std::string_view::npos) {}
+    : Traced("GZipContentEncoding"),
+      gzipping_(request.headers->get("Accept-Encoding", "").find("gzip") !=
+                std::string_view::npos) {
+    set_trace_ids(request.trace_conn(), request.trace_req());
+}
 
 GZipContentEncoding::~GZipContentEncoding() = default;
 
@@ -149,6 +152,8 @@ bool GZipContentEncoding::_compressible_type(std::string_view ctype) {
 // Tornado: tornado/web.py GZipContentEncoding.transform_first_chunk
 void GZipContentEncoding::transform_first_chunk(int& /*status_code*/, HTTPHeaders& headers,
                                                 std::string& chunk, bool finishing) {
+    TRACE_SPAN_AS(span, "GZipContentEncoding.transform_first_chunk", {"bytes", chunk.size()},
+                  {"finishing", finishing});
     if (auto vary = headers.get("Vary")) {
         headers.set("Vary", std::string(*vary) + ", Accept-Encoding");
     } else {
@@ -180,13 +185,17 @@ void GZipContentEncoding::transform_first_chunk(int& /*status_code*/, HTTPHeader
             }
         }
     }
+    span.end({{"gzipping", gzipping_}, {"bytes", chunk.size()}});
 }
 
 // Tornado: tornado/web.py GZipContentEncoding.transform_chunk
 void GZipContentEncoding::transform_chunk(std::string& chunk, bool finishing) {
+    TRACE_SPAN_AS(span, "GZipContentEncoding.transform_chunk", {"bytes", chunk.size()},
+                  {"finishing", finishing});
     if (gzipping_) {
         chunk = zstream_->compress(chunk, finishing);
     }
+    span.end({{"bytes", chunk.size()}});
 }
 
 // ---------------------------------------------------------------------------
@@ -463,6 +472,7 @@ Future<void> RequestHandler::finish(std::string_view chunk) {
 
 // Tornado: tornado/web.py RequestHandler.send_error
 void RequestHandler::send_error(int status_code, const std::exception_ptr& exc) {
+    TRACE_SPAN("RequestHandler.send_error", {"status", status_code});
     if (headers_written_) {
         log::gen_log.error("Cannot send error response after headers written");
         if (!finished_) {
@@ -501,6 +511,7 @@ void RequestHandler::send_error(int status_code, const std::exception_ptr& exc) 
 // Tornado: tornado/web.py RequestHandler.write_error
 // C++: the reason is HTML-escaped, as Tornado 6.2 does.
 void RequestHandler::write_error(int status_code, const std::exception_ptr& /*exc*/) {
+    TRACE_SPAN("RequestHandler.write_error", {"status", status_code});
     std::string message = escape::xhtml_escape(reason_);
     finish(fmt::format("<html><title>{0}: {1}</title><body>{0}: {1}</body></html>", status_code,
                        message))
@@ -713,6 +724,7 @@ void RequestHandler::_clear_representation_headers() {
 
 // Tornado: tornado/web.py RequestHandler.redirect
 void RequestHandler::redirect(const std::string& url, bool permanent, int status) {
+    TRACE_SPAN("RequestHandler.redirect", {"url", url}, {"permanent", permanent});
     if (headers_written_) {
         throw std::runtime_error("Cannot redirect after headers have been written");
     }
@@ -728,6 +740,7 @@ void RequestHandler::redirect(const std::string& url, bool permanent, int status
 
 // Tornado: tornado/web.py ErrorHandler.prepare
 Future<void> ErrorHandler::prepare() {
+    TRACE_SPAN("ErrorHandler.prepare", {"status", get_status()});
     throw HTTPError(get_status());
 }
 

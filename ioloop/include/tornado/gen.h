@@ -36,6 +36,11 @@ inline constexpr Moment moment{};
 /// seconds, without blocking the loop.
 Future<void> sleep(double duration);
 
+namespace detail {
+/// The trace event of a with_timeout whose deadline passed first.
+void trace_with_timeout_expired();
+}  // namespace detail
+
 /// Mirrors tornado.gen.with_timeout: a Future that follows `future`, or
 /// fails with TimeoutError if `future` is not done by `deadline` (in
 /// IOLoop::time() units). `future` itself is not cancelled; an exception it
@@ -55,29 +60,33 @@ Future<T> with_timeout(double deadline, Future<T> future) {
         bool finished = false;
     };
     auto race = std::make_shared<Race>();
-    race->handle = loop->add_timeout(deadline, [result, race, future]() {
-        if (race->finished) {
-            return;
-        }
-        race->finished = true;
-        // Tornado: error_callback logs what the abandoned future raises later.
-        future.add_done_callback([](const Future<T>& f) {
-            std::exception_ptr e = f.exception();
-            if (!e) {
+    race->handle = loop->add_timeout(
+        deadline,
+        [result, race, future]() {
+            if (race->finished) {
                 return;
             }
-            if constexpr (!std::is_void_v<Quiet>) {
-                try {
-                    std::rethrow_exception(e);
-                } catch (const Quiet&) {
+            race->finished = true;
+            detail::trace_with_timeout_expired();
+            // Tornado: error_callback logs what the abandoned future raises later.
+            future.add_done_callback([](const Future<T>& f) {
+                std::exception_ptr e = f.exception();
+                if (!e) {
                     return;
-                } catch (...) {
                 }
-            }
-            log::app_log.error("Exception in Future after timeout: {}", log::describe(e));
-        });
-        result.set_exception(std::make_exception_ptr(TimeoutError("Timeout")));
-    });
+                if constexpr (!std::is_void_v<Quiet>) {
+                    try {
+                        std::rethrow_exception(e);
+                    } catch (const Quiet&) {
+                        return;
+                    } catch (...) {
+                    }
+                }
+                log::app_log.error("Exception in Future after timeout: {}", log::describe(e));
+            });
+            result.set_exception(std::make_exception_ptr(TimeoutError("Timeout")));
+        },
+        "gen.with_timeout");
     future.add_done_callback([result, race, loop](const Future<T>& f) {
         if (race->finished) {
             return;

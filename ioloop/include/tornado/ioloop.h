@@ -90,12 +90,14 @@ class IOLoop : public trace::Traced {
     void spawn_callback(Callback callback) { add_callback(std::move(callback)); }
 
     /// Runs `callback` at `deadline` (in time() units). Returns a handle.
-    Timeout add_timeout(double deadline, Callback callback);
-    Timeout call_at(double when, Callback callback) {
-        return add_timeout(when, std::move(callback));
+    /// C++: `origin` names who asked (e.g. "gen.sleep"); the trace shows it
+    /// when the timeout is added, removed and run. It must be a literal.
+    Timeout add_timeout(double deadline, Callback callback, const char* origin = "");
+    Timeout call_at(double when, Callback callback, const char* origin = "") {
+        return add_timeout(when, std::move(callback), origin);
     }
-    Timeout call_later(double delay, Callback callback) {
-        return add_timeout(time() + delay, std::move(callback));
+    Timeout call_later(double delay, Callback callback, const char* origin = "") {
+        return add_timeout(time() + delay, std::move(callback), origin);
     }
     /// Cancels a timeout; a handle that already fired is ignored.
     void remove_timeout(Timeout timeout);
@@ -138,12 +140,15 @@ class IOLoop : public trace::Traced {
             });
         });
         if (timeout > 0) {
-            timeout_handle = add_timeout(time() + timeout, [&]() {
-                if (!result.done()) {
-                    timed_out = true;
-                    stop();
-                }
-            });
+            timeout_handle = add_timeout(
+                time() + timeout,
+                [&]() {
+                    if (!result.done()) {
+                        timed_out = true;
+                        stop();
+                    }
+                },
+                "IOLoop.run_sync");
         }
         start();
         *active = false;
@@ -172,6 +177,11 @@ class IOLoop : public trace::Traced {
     struct TimeoutSlot {
         Callback callback;
         std::uint32_t generation = 0;
+        const char* origin = "";
+    };
+    struct DueTimeout {
+        Callback callback;
+        const char* origin;
     };
     struct HeapEntry {
         double deadline;
@@ -210,7 +220,7 @@ class IOLoop : public trace::Traced {
     std::vector<HeapEntry> timeout_heap_;
     std::uint64_t timeout_sequence_ = 0;
     std::size_t cancellations_ = 0;
-    std::vector<Callback> due_timeouts_;
+    std::vector<DueTimeout> due_timeouts_;
 };
 
 /// Mirrors tornado.ioloop.PeriodicCallback: runs `callback` every

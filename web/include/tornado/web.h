@@ -81,7 +81,7 @@ class OutputTransform {
 // Tornado: tornado/web.py GZipContentEncoding
 /// Compresses text-like responses for clients that send
 /// "Accept-Encoding: gzip"; always adds "Vary: Accept-Encoding".
-class GZipContentEncoding : public OutputTransform {
+class GZipContentEncoding : public OutputTransform, public trace::Traced {
   public:
     static constexpr std::size_t MIN_LENGTH = 1024;
     static constexpr int GZIP_LEVEL = 6;
