@@ -1,5 +1,6 @@
-// The hello scenario's trace: the documented call chain, and the whole
-// event sequence against tests/golden/hello.jsonl.
+// Golden traces: every scenario's whole event sequence against
+// tests/golden/<name>.jsonl, the same on a second run, and the hello
+// scenario's documented call chain.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include <map>
 #include <regex>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -16,6 +18,7 @@
 #include "tornado/walkthrough/scenario.h"
 
 #include "integration/hello_chain.h"
+#include "integration/scenario_cache.h"
 
 namespace {
 
@@ -24,24 +27,114 @@ using tornado::trace::Phase;
 
 const std::vector<std::string>& kChain = tornado::testing::kHelloChain;
 
+using tornado::testing::line_diff;
+using tornado::testing::normalized_lines;
+using tornado::testing::scenario_result;
+
 const tornado::walkthrough::ScenarioResult& hello() {
-    static const tornado::walkthrough::ScenarioResult result =
-        tornado::walkthrough::run_scenario("hello");
-    return result;
+    return scenario_result("hello");
 }
 
-// An event without what changes from run to run or machine to machine:
-// time, pid, fd numbers and source line numbers.
-std::string normalized(Event e) {
-    e.t_us = 0;
-    e.pid = 0;
-    e.src = e.src.substr(0, e.src.rfind(':'));
-    std::erase_if(e.args, [](const auto& kv) { return kv.first == "fd"; });
-    return tornado::trace::to_json(e);
+std::string golden_path(const std::string& name) {
+    return std::string(TORNADO_SOURCE_DIR) + "/tests/golden/" + name + ".jsonl";
 }
 
-std::string golden_path() {
-    return std::string(TORNADO_SOURCE_DIR) + "/tests/golden/hello.jsonl";
+std::vector<std::string> read_lines(const std::string& path) {
+    std::vector<std::string> lines;
+    std::ifstream in(path);
+    std::string line;
+    while (std::getline(in, line)) {
+        lines.push_back(line);
+    }
+    return lines;
+}
+
+std::vector<std::string> scenario_names() {
+    std::vector<std::string> names;
+    for (const auto& s : tornado::walkthrough::list_scenarios()) {
+        names.push_back(s.name);
+    }
+    return names;
+}
+
+class ScenarioGoldenTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ScenarioGoldenTest, TraceMatchesGoldenFile) {
+    const std::string& name = GetParam();
+    std::vector<std::string> actual = normalized_lines(scenario_result(name).events);
+    ASSERT_FALSE(actual.empty());
+    std::string path = golden_path(name);
+    if (std::getenv("TORNADO_UPDATE_GOLDEN") != nullptr) {
+        std::ofstream out(path);
+        for (const std::string& line : actual) {
+            out << line << "\n";
+        }
+    }
+    ASSERT_TRUE(std::ifstream(path).good())
+        << "missing " << path << " (run with TORNADO_UPDATE_GOLDEN=1 to create it)";
+    std::string diff = line_diff(read_lines(path), actual);
+    EXPECT_TRUE(diff.empty()) << "the trace of " << name << " differs from " << path
+                              << " (set TORNADO_UPDATE_GOLDEN=1 to accept a deliberate change)\n"
+                              << diff;
+}
+
+// Same events, same ids, same order: a second run gives the same trace and
+// the same answer.
+TEST_P(ScenarioGoldenTest, SecondRunGivesTheSameTrace) {
+    const std::string& name = GetParam();
+    const auto& first = scenario_result(name);
+    tornado::walkthrough::ScenarioResult second = tornado::walkthrough::run_scenario(name);
+    std::string diff = line_diff(normalized_lines(first.events), normalized_lines(second.events));
+    EXPECT_TRUE(diff.empty()) << name << " is not deterministic:\n" << diff;
+    // The Date header is the one part of an answer that follows the clock.
+    std::regex date("\r\nDate: [^\r]*");
+    EXPECT_EQ(std::regex_replace(first.response, date, "\r\nDate: D"),
+              std::regex_replace(second.response, date, "\r\nDate: D"));
+}
+
+INSTANTIATE_TEST_SUITE_P(AllScenarios, ScenarioGoldenTest, ::testing::ValuesIn(scenario_names()),
+                         [](const ::testing::TestParamInfo<std::string>& p) {
+                             return tornado::testing::param_name(p.param);
+                         });
+
+TEST(ScenarioListTest, ListsEveryStoryOfTheIssue) {
+    std::vector<std::string> names = scenario_names();
+    for (const char* expected :
+         {"hello", "keepalive", "pipelined", "slow-client", "post-form", "post-chunked",
+          "chunked-response", "partial-write", "async-handler", "not-found", "redirect", "gzip",
+          "expect-continue", "header-timeout", "malformed", "two-clients"}) {
+        EXPECT_NE(std::find(names.begin(), names.end(), expected), names.end()) << expected;
+    }
+    for (const auto& s : tornado::walkthrough::list_scenarios()) {
+        EXPECT_FALSE(s.summary.empty()) << s.name;
+        EXPECT_EQ(s.summary.find('\n'), std::string::npos) << s.name;
+    }
+}
+
+TEST(ScenarioListTest, UnknownScenarioThrowsListingTheKnownNames) {
+    try {
+        tornado::walkthrough::run_scenario("no-such-story");
+        FAIL() << "no exception";
+    } catch (const std::invalid_argument& e) {
+        std::string what = e.what();
+        EXPECT_NE(what.find("no-such-story"), std::string::npos) << what;
+        for (const std::string& name : scenario_names()) {
+            EXPECT_NE(what.find(name), std::string::npos) << what;
+        }
+    }
+}
+
+// The diff a golden mismatch prints: context, then - and + lines.
+TEST(GoldenDiffTest, ShowsContextAndBothSidesOfTheFirstDifference) {
+    std::vector<std::string> expected = {"a", "b", "c", "d", "e", "f"};
+    std::vector<std::string> actual = {"a", "b", "c", "X", "e", "f"};
+    std::string diff = line_diff(expected, actual);
+    EXPECT_NE(diff.find("first difference at line 4"), std::string::npos) << diff;
+    EXPECT_NE(diff.find("  c\n- d\n+ X\n  e\n"), std::string::npos) << diff;
+    EXPECT_TRUE(line_diff(expected, expected).empty());
+    std::string shorter = line_diff(expected, {"a", "b", "c", "e", "f"});
+    EXPECT_NE(shorter.find("- d\n"), std::string::npos) << shorter;
+    EXPECT_EQ(shorter.find("+ "), std::string::npos) << shorter;
 }
 
 TEST(GoldenTraceTest, HelloAnswersHelloWorld) {
@@ -118,38 +211,6 @@ TEST(GoldenTraceTest, HelloEverySpanEndsAndEverySuspendResumes) {
     }
     for (const auto& [id, n] : suspended) {
         EXPECT_EQ(n, 0) << "span " << id << " suspended without resuming";
-    }
-}
-
-TEST(GoldenTraceTest, HelloTraceMatchesGoldenFile) {
-    std::ostringstream actual;
-    for (const Event& e : hello().events) {
-        actual << normalized(e) << "\n";
-    }
-    if (std::getenv("TORNADO_UPDATE_GOLDEN") != nullptr) {
-        std::ofstream(golden_path()) << actual.str();
-    }
-    std::ifstream in(golden_path());
-    ASSERT_TRUE(in) << "missing " << golden_path()
-                    << " (run with TORNADO_UPDATE_GOLDEN=1 to create it)";
-    std::stringstream expected;
-    expected << in.rdbuf();
-    // Line by line, so that a change in the call chain reads as a diff.
-    std::istringstream a(actual.str());
-    std::istringstream x(expected.str());
-    std::string al;
-    std::string xl;
-    int line = 0;
-    while (true) {
-        bool more_a = static_cast<bool>(std::getline(a, al));
-        bool more_x = static_cast<bool>(std::getline(x, xl));
-        ++line;
-        if (!more_a && !more_x) {
-            break;
-        }
-        ASSERT_EQ(more_a, more_x) << "trace length differs from the golden file at line " << line;
-        ASSERT_EQ(al, xl) << "line " << line
-                          << " differs (set TORNADO_UPDATE_GOLDEN=1 to accept a deliberate change)";
     }
 }
 

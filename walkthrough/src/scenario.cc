@@ -1,104 +1,366 @@
 #include "tornado/walkthrough/scenario.h"
 
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include <functional>
 #include <stdexcept>
 
 #include "tornado/gen.h"
 #include "tornado/httpserver.h"
-#include "tornado/iostream.h"
 #include "tornado/netutil.h"
 #include "tornado/walkthrough/demo_app.h"
+
+#include "scenario_client.h"
 
 namespace tornado::walkthrough {
 
 namespace {
 
-// The scripted client is ours, not Tornado's: no Tornado module to cite.
-constexpr trace::Module kTraceModule{"client", ""};
+using detail::Client;
+using detail::server_step;
+using trace::Phase;
 
-// The scripted client of the notes' simple example: connect, write the
-// request, read the header block, then read the body by Content-Length.
-class Client : public trace::Traced, public std::enable_shared_from_this<Client> {
-  public:
-    Client() : Traced("Client") { set_trace_role("client"); }
-
-    Future<std::string> fetch(int port, std::string request) {
-        TRACE_SPAN("Client.fetch", {"bytes", request.size()});
-        auto self = shared_from_this();
-        int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0) {
-            throw std::runtime_error("socket() failed");
-        }
-        auto stream = std::make_shared<iostream::IOStream>(fd);
-        stream->set_trace_role("client");
-        co_await stream->connect("127.0.0.1", port);
-        co_await stream->write(std::move(request));
-        std::string head = co_await stream->read_until("\r\n\r\n");
-        std::size_t length = 0;
-        auto pos = head.find("Content-Length: ");
-        if (pos != std::string::npos) {
-            length = std::stoul(head.substr(pos + 16));
-        }
-        std::string body = co_await stream->read_bytes(length);
-        stream->close();
-        co_return head + body;
-    }
+// What a script may use: the server's port, the trace recorded so far (to
+// wait for a server step), and the switch that makes the server accept.
+struct Env {
+    int port;
+    const detail::Recorder* recorder;
+    std::function<void()> start_accepting;
 };
 
-// Runs `client` against a fresh demo server, recording the trace.
-template <class F>
-ScenarioResult run_traced(F client_steps) {
+using Script = Future<std::string> (*)(Env);
+
+struct Scenario {
+    ScenarioInfo info;
+    Script script;
+    /// Changes the demo server's settings for this story.
+    void (*configure)(httpserver::HTTPServerSettings&) = nullptr;
+    /// SO_SNDBUF of the listening socket (accepted sockets inherit it), 0: default.
+    int server_sndbuf = 0;
+    /// False: the listening socket is registered only when the script says.
+    bool accept_at_start = true;
+};
+
+std::string get(const std::string& path, const std::string& extra_headers = "") {
+    return "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n" + extra_headers + "\r\n";
+}
+
+// --- the scripts -----------------------------------------------------------
+// Each is sequenced only on what it has read or on server steps it has seen
+// in the trace; the loop's own timers decide only where a timeout is the story.
+
+Future<std::string> hello(Env env) {
+    auto client = std::make_shared<Client>();
+    co_return co_await client->fetch(env.port, get("/"));
+}
+
+Future<std::string> keepalive(Env env) {
+    auto client = std::make_shared<Client>();
+    co_await client->connect(env.port);
+    co_await client->send(get("/"));
+    std::string first = co_await client->read_response();
+    // Send the second request only once the server waits for it, so that it
+    // arrives as a READ event and not with the first batch.
+    co_await detail::wait_for(env.recorder,
+                              server_step("HTTP1Connection._read_message", Phase::Suspend, 2));
+    co_await client->send(get("/index"));
+    std::string second = co_await client->read_response();
+    client->close();
+    co_return first + second;
+}
+
+Future<std::string> pipelined(Env env) {
+    auto client = std::make_shared<Client>();
+    co_await client->connect(env.port);
+    // The kernel completed the handshake, but the server has not accepted
+    // yet: all three requests are waiting in the socket when it does.
+    co_await client->send(get("/") + get("/index") + get("/path/7/seven"));
+    env.start_accepting();
+    std::string answers;
+    for (int i = 0; i < 3; ++i) {
+        answers += co_await client->read_response();
+    }
+    client->close();
+    co_return answers;
+}
+
+Future<std::string> slow_client(Env env) {
+    auto client = std::make_shared<Client>();
+    co_await client->connect(env.port);
+    co_await detail::wait_for(env.recorder,
+                              server_step("HTTP1Connection._read_message", Phase::Suspend, 1));
+    // Each piece is sent once the server has read the one before.
+    const char* pieces[] = {"GET / HTTP/1.1\r\n", "Host: localhost\r\n", "\r\n"};
+    int reads = 0;
+    for (const char* piece : pieces) {
+        co_await client->send(piece);
+        ++reads;
+        co_await detail::wait_for(env.recorder, [reads, seen = 0](const trace::Event& e) mutable {
+            if (e.role != "client" && e.step == "BaseIOStream._handle_read" && e.ph == Phase::End) {
+                ++seen;
+            }
+            return seen >= reads;
+        });
+    }
+    std::string answer = co_await client->read_response();
+    client->close();
+    co_return answer;
+}
+
+Future<std::string> post_form(Env env) {
+    auto client = std::make_shared<Client>();
+    const std::string body = "title=Event+loops&item=read&item=write";
+    co_return co_await client->fetch(env.port,
+                                     "POST /args HTTP/1.1\r\nHost: localhost\r\n"
+                                     "Content-Type: application/x-www-form-urlencoded\r\n"
+                                     "Content-Length: " +
+                                         std::to_string(body.size()) + "\r\n\r\n" + body);
+}
+
+Future<std::string> post_chunked(Env env) {
+    auto client = std::make_shared<Client>();
+    co_return co_await client->fetch(env.port,
+                                     "POST /echo HTTP/1.1\r\nHost: localhost\r\n"
+                                     "Transfer-Encoding: chunked\r\n\r\n"
+                                     "6\r\nchunk1\r\n6\r\nchunk2\r\n0\r\n\r\n");
+}
+
+Future<std::string> chunked_response(Env env) {
+    auto client = std::make_shared<Client>();
+    co_return co_await client->fetch(env.port, get("/chunked"));
+}
+
+Future<std::string> partial_write(Env env) {
+    // A small receive buffer: the server's socket fills up long before
+    // the megabyte is out.
+    auto client = std::make_shared<Client>(65536);
+    co_await client->connect(env.port);
+    co_await client->send(get("/big"));
+    // Read nothing until the server's write has hit EAGAIN and waits for WRITE.
+    co_await detail::wait_for(env.recorder, [](const trace::Event& e) {
+        const trace::ArgValue* state = e.arg("state");
+        return e.role != "client" && e.step == "BaseIOStream._add_io_state" &&
+               e.ph == Phase::Begin && state != nullptr &&
+               *state == trace::ArgValue(std::int64_t{ioloop::IOLoop::WRITE});
+    });
+    std::string answer = co_await client->read_response();
+    client->close();
+    co_return answer;
+}
+
+Future<std::string> async_handler(Env env) {
+    auto client = std::make_shared<Client>();
+    co_return co_await client->fetch(env.port, get("/async"));
+}
+
+Future<std::string> not_found(Env env) {
+    auto client = std::make_shared<Client>();
+    co_return co_await client->fetch(env.port, get("/no/such/page"));
+}
+
+Future<std::string> redirect(Env env) {
+    auto client = std::make_shared<Client>();
+    co_return co_await client->fetch(env.port, get("/python/day3/iostream"));
+}
+
+Future<std::string> gzip(Env env) {
+    auto client = std::make_shared<Client>();
+    co_return co_await client->fetch(env.port, get("/big", "Accept-Encoding: gzip\r\n"));
+}
+
+Future<std::string> expect_continue(Env env) {
+    auto client = std::make_shared<Client>();
+    co_await client->connect(env.port);
+    co_await client->send(
+        "POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 11\r\n"
+        "Expect: 100-continue\r\n\r\n");
+    // The body goes out only after the interim answer.
+    std::string interim = co_await client->read_response();
+    co_await client->send("hello world");
+    std::string answer = co_await client->read_response();
+    client->close();
+    co_return interim + answer;
+}
+
+Future<std::string> header_timeout(Env env) {
+    auto client = std::make_shared<Client>();
+    co_await client->connect(env.port);
+    // The blank line that ends the head never comes.
+    co_await client->send("GET / HTTP/1.1\r\nHost: localhost\r\n");
+    std::string answer = co_await client->read_until_close();
+    client->close();
+    co_return answer;
+}
+
+Future<std::string> malformed(Env env) {
+    auto client = std::make_shared<Client>();
+    co_await client->connect(env.port);
+    co_await client->send("HELLO-SERVER\r\nHost: localhost\r\n\r\n");
+    std::string answer = co_await client->read_until_close();
+    client->close();
+    co_return answer;
+}
+
+Future<std::string> two_clients(Env env) {
+    auto first = std::make_shared<Client>();
+    auto second = std::make_shared<Client>();
+    // Both start before either waits: the loop serves them turn by turn.
+    Future<std::string> a = first->fetch(env.port, get("/chunked"));
+    Future<std::string> b = second->fetch(env.port, get("/"));
+    std::string answer_a = co_await a;
+    std::string answer_b = co_await b;
+    co_return answer_a + answer_b;
+}
+
+const std::vector<Scenario>& scenarios() {
+    static const std::vector<Scenario> all = {
+        {{"hello", "one GET / over a new connection: accept, read, route, handle, write, close"},
+         hello},
+        {{"keepalive",
+          "two GETs on one connection, the second sent after the first answer: READ "
+          "registered in between, _handle_events -> _handle_read resumes _read_message"},
+         keepalive},
+        {{"pipelined",
+          "three GETs in one send before the server accepts: all served from the buffer by "
+          "_try_inline_read before READ is registered"},
+         pipelined,
+         nullptr,
+         0,
+         false},
+        {{"slow-client",
+          "a request head arriving in three sends: read_until_regex waits across READ events"},
+         slow_client},
+        {{"post-form",
+          "an urlencoded POST /args: _read_fixed_body reads the body, parse_body_arguments "
+          "fills body_arguments"},
+         post_form},
+        {{"post-chunked",
+          "a chunked POST /echo: _read_chunked_body reads the chunks, the handler echoes them"},
+         post_chunked},
+        {{"chunked-response",
+          "GET /chunked: flush twice, then finish; no Content-Length, so _format_chunk frames "
+          "every part (chunked transfer encoding)"},
+         chunked_response},
+        {{"partial-write",
+          "GET /big to a client with a small receive buffer: _handle_write hits EAGAIN, "
+          "_add_io_state(WRITE), later _handle_events -> _handle_write sends the rest"},
+         partial_write,
+         nullptr,
+         32768},
+        {{"async-handler",
+          "GET /async: the handler returns, the IOLoop timeout fires 50 ms later and finish "
+          "runs from it"},
+         async_handler},
+        {{"not-found", "GET of an unknown path: ErrorHandler raises 404, send_error writes it"},
+         not_found},
+        {{"redirect",
+          "the notes' /python/<day>/<title> route: RedirectHandler answers 301 to /index"},
+         redirect},
+        {{"gzip",
+          "GET /big with Accept-Encoding: gzip: GZipContentEncoding.transform_first_chunk "
+          "compresses the megabyte"},
+         gzip},
+        {{"expect-continue",
+          "POST with Expect: 100-continue: the interim answer goes out before the client "
+          "sends the body"},
+         expect_continue},
+        {{"header-timeout",
+          "a head that never ends: gen.with_timeout fires after 0.2 s and the server closes"},
+         header_timeout,
+         [](httpserver::HTTPServerSettings& s) { s.idle_connection_timeout = 0.2; }},
+        {{"malformed", "a bad request line: 400 Bad Request, then the server closes"}, malformed},
+        {{"two-clients",
+          "two connections on one IOLoop: the loop switches between them at each suspend"},
+         two_clients},
+    };
+    return all;
+}
+
+// The script, then the server's last steps; recording starts inside the loop
+// and stops before run_sync removes its own timeout, so that the trace
+// holds the story only.
+Future<std::string> run_script(const Scenario* scenario, Env env,
+                               const httpserver::HTTPServer* server) {
+    trace::enable(true);
+    std::string answer = co_await scenario->script(std::move(env));
+    co_await detail::drain([server] { return server->connection_count(); });
+    trace::enable(false);
+    co_return answer;
+}
+
+// Runs `scenario` against a fresh demo server, recording the trace.
+ScenarioResult run_traced(const Scenario& scenario) {
     trace::reset();
-    auto ring = std::make_shared<trace::RingSink>(1 << 20);
+    auto recorder = std::make_shared<detail::Recorder>();
     ioloop::IOLoop loop;
     ScenarioResult result;
     {
+        httpserver::HTTPServerSettings settings = demo_server_settings();
+        if (scenario.configure != nullptr) {
+            scenario.configure(settings);
+        }
         httpserver::HTTPServer server(make_demo_app({.static_path = "", .log_requests = false}),
-                                      demo_server_settings(), &loop);
+                                      settings, &loop);
         std::vector<int> sockets = netutil::bind_sockets(0, "127.0.0.1");
+        for (int fd : sockets) {
+            if (scenario.server_sndbuf > 0) {
+                ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &scenario.server_sndbuf,
+                             sizeof scenario.server_sndbuf);
+            }
+        }
         int port = netutil::bound_port(sockets.front());
-        server.add_sockets(sockets);
+        bool accepting = false;
+        auto start_accepting = [&]() {
+            if (!accepting) {
+                accepting = true;
+                server.add_sockets(sockets);
+            }
+        };
+        if (scenario.accept_at_start) {
+            start_accepting();
+        }
 
-        trace::add_sink(ring);
-        trace::enable(true);
+        trace::add_sink(recorder);
+        Env env{port, recorder.get(), start_accepting};
         try {
-            result.response = loop.run_sync([&] { return client_steps(port); }, 10.0);
-            // Let the server see the client's close and end its request loop.
-            loop.run_sync(
-                [&]() -> Future<void> {
-                    for (int i = 0; i < 100 && server.connection_count() > 0; ++i) {
-                        co_await gen::sleep(0.001);
-                    }
-                },
-                5.0);
+            result.response =
+                loop.run_sync([&] { return run_script(&scenario, env, &server); }, 10.0);
         } catch (...) {
             trace::enable(false);
-            trace::remove_sink(ring);
+            trace::remove_sink(recorder);
             throw;
         }
         trace::enable(false);
-        trace::remove_sink(ring);
+        trace::remove_sink(recorder);
+        if (!accepting) {
+            for (int fd : sockets) {
+                ::close(fd);
+            }
+        }
     }
-    result.events = ring->events();
+    result.events = recorder->take();
     return result;
 }
 
 }  // namespace
 
 const std::vector<ScenarioInfo>& list_scenarios() {
-    static const std::vector<ScenarioInfo> scenarios = {
-        {"hello", "one GET / over a new connection: accept, read, route, handle, write, close"},
-    };
-    return scenarios;
+    static const std::vector<ScenarioInfo> infos = [] {
+        std::vector<ScenarioInfo> out;
+        for (const Scenario& s : scenarios()) {
+            out.push_back(s.info);
+        }
+        return out;
+    }();
+    return infos;
 }
 
 ScenarioResult run_scenario(std::string_view name) {
-    if (name == "hello") {
-        return run_traced([](int port) {
-            auto client = std::make_shared<Client>();
-            return client->fetch(port, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
-        });
+    for (const Scenario& s : scenarios()) {
+        if (s.info.name == name) {
+            return run_traced(s);
+        }
     }
     std::string known;
     for (const auto& s : list_scenarios()) {
