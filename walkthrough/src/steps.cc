@@ -1,14 +1,21 @@
 #include "tornado/walkthrough/steps.h"
 
 #include <algorithm>
+#include <map>
 
 namespace tornado::walkthrough {
+
+namespace detail {
+// docs/steps.md, written into a generated source file by the build
+// (walkthrough/embed_steps.cmake).
+extern const char kStepsMarkdown[];
+}  // namespace detail
 
 namespace {
 
 // The steps the notes name, in the order a request meets them. Membership
-// decides what `--view chain` keeps; the explanations are filled in from
-// the step texts (see steps_text below).
+// decides what `--view chain` keeps; the explanations come from the
+// sections of docs/steps.md (see build below).
 struct Entry {
     const char* step;
     const char* layer;
@@ -38,10 +45,12 @@ constexpr Entry kSteps[] = {
     {"BaseIOStream._read_from_buffer", "iostream", "tornado/iostream.py"},
     {"BaseIOStream._run_read_callback", "iostream", "tornado/iostream.py"},
     {"BaseIOStream._add_io_state", "iostream", "tornado/iostream.py"},
-    // Routing and the handler (notes 001 and 003).
-    {"_RoutingDelegate.headers_received", "web", "tornado/web.py"},
-    {"_HandlerDelegate.headers_received", "web", "tornado/web.py"},
-    {"HTTP1Connection._read_body", "httpserver", "tornado/http1connection.py"},
+    // Routing and the handler (notes 001 and 003). Left out so that one GET
+    // fits a screen: _HandlerDelegate.headers_received (it only decides
+    // whether the body streams), HTTP1Connection._read_body (it only picks
+    // _read_fixed_body or _read_chunked_body, which are kept) and
+    // HTTP1Connection.finish (the bookkeeping after RequestHandler.finish).
+    {"_RoutingDelegate.headers_received", "web", "tornado/routing.py"},
     {"HTTP1Connection._read_fixed_body", "httpserver", "tornado/http1connection.py"},
     {"HTTP1Connection._read_chunked_body", "httpserver", "tornado/http1connection.py"},
     {"_HandlerDelegate.data_received", "web", "tornado/web.py"},
@@ -59,7 +68,6 @@ constexpr Entry kSteps[] = {
     {"HTTP1Connection.write_headers", "httpserver", "tornado/http1connection.py"},
     {"HTTP1Connection.write", "httpserver", "tornado/http1connection.py"},
     {"HTTP1Connection._format_chunk", "httpserver", "tornado/http1connection.py"},
-    {"HTTP1Connection.finish", "httpserver", "tornado/http1connection.py"},
     {"BaseIOStream.write", "iostream", "tornado/iostream.py"},
     {"BaseIOStream._handle_write", "iostream", "tornado/iostream.py"},
     {"BaseIOStream.close", "iostream", "tornado/iostream.py"},
@@ -69,12 +77,27 @@ constexpr Entry kSteps[] = {
 };
 
 std::vector<StepInfo> build() {
+    std::map<std::string, std::string, std::less<>> texts;
+    for (StepSection& s : parse_steps_document(steps_document())) {
+        texts.emplace(std::move(s.step), std::move(s.text));
+    }
     std::vector<StepInfo> out;
     for (const Entry& e : kSteps) {
         std::string py = e.py_file[0] != '\0' ? std::string(e.py_file) + " " + e.step : "";
-        out.push_back({e.step, e.layer, py, ""});
+        auto it = texts.find(std::string_view(e.step));
+        out.push_back({e.step, e.layer, py, it == texts.end() ? "" : it->second});
     }
     return out;
+}
+
+std::string_view trim_blank_lines(std::string_view s) {
+    while (!s.empty() && (s.front() == '\n' || s.front() == '\r')) {
+        s.remove_prefix(1);
+    }
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r')) {
+        s.remove_suffix(1);
+    }
+    return s;
 }
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {
@@ -129,7 +152,8 @@ bool is_notes_step(std::string_view step) {
 std::vector<std::string> nearest_steps(std::string_view step, std::size_t n) {
     std::vector<std::pair<std::size_t, std::string>> scored;
     for (const StepInfo& s : notes_steps()) {
-        std::size_t d = std::min(edit_distance(step, s.step), edit_distance(step, method_of(s.step)));
+        std::size_t d =
+            std::min(edit_distance(step, s.step), edit_distance(step, method_of(s.step)));
         scored.emplace_back(d, s.step);
     }
     std::stable_sort(scored.begin(), scored.end(),
@@ -138,6 +162,57 @@ std::vector<std::string> nearest_steps(std::string_view step, std::size_t n) {
     for (std::size_t i = 0; i < scored.size() && i < n; ++i) {
         out.push_back(scored[i].second);
     }
+    return out;
+}
+
+std::vector<std::string> steps_with_method(std::string_view method) {
+    std::vector<std::string> out;
+    for (const StepInfo& s : notes_steps()) {
+        if (method_of(s.step) == method) {
+            out.push_back(s.step);
+        }
+    }
+    return out;
+}
+
+std::string_view steps_document() {
+    return detail::kStepsMarkdown;
+}
+
+std::vector<StepSection> parse_steps_document(std::string_view markdown) {
+    std::vector<StepSection> out;
+    std::size_t text_start = std::string_view::npos;
+    auto close_section = [&](std::size_t end) {
+        if (!out.empty() && text_start != std::string_view::npos) {
+            out.back().text =
+                std::string(trim_blank_lines(markdown.substr(text_start, end - text_start)));
+        }
+    };
+    std::size_t pos = 0;
+    bool in_code = false;
+    while (pos < markdown.size()) {
+        std::size_t end = markdown.find('\n', pos);
+        std::size_t next = end == std::string_view::npos ? markdown.size() : end + 1;
+        std::string_view line = markdown.substr(pos, next - pos);
+        if (line.starts_with("```")) {
+            in_code = !in_code;  // a "## " inside a code block is not a heading
+        }
+        if (!in_code && line.starts_with("## ")) {
+            close_section(pos);
+            std::string_view name = trim_blank_lines(line.substr(3));
+            // A heading may quote its step: ## `BaseIOStream.write`
+            if (name.size() >= 2 && name.front() == '`' && name.back() == '`') {
+                name = name.substr(1, name.size() - 2);
+            }
+            out.push_back({std::string(name), ""});
+            text_start = next;
+        } else if (!in_code && line.starts_with("# ")) {
+            close_section(pos);  // a top-level heading ends a section too
+            text_start = std::string_view::npos;
+        }
+        pos = next;
+    }
+    close_section(markdown.size());
     return out;
 }
 
