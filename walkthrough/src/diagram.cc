@@ -1,34 +1,28 @@
+// The formats, the trace file reader and the model every diagram is drawn
+// from; the chain listing and JSON Lines. The diagram formats live in
+// render_ascii.cc, render_uml.cc (Mermaid, PlantUML), render_dot.cc and
+// render_chrome.cc.
 #include "tornado/walkthrough/diagram.h"
 
 #include <algorithm>
-#include <cctype>
 #include <map>
-#include <sstream>
 #include <stdexcept>
 
 #include <nlohmann/json.hpp>
 
+#include "diagram_model.h"
+
 namespace tornado::walkthrough {
 
-namespace {
+namespace detail {
 
 using trace::Event;
 using trace::Phase;
 
-// One arrow or note of the diagram, whatever the output format.
-struct Message {
-    enum Kind { Call, Return, Self, Note, Resume };
-    Kind kind;
-    std::uint64_t seq;
-    std::size_t from;
-    std::size_t to;
-    std::string text;
-};
-
-struct Model {
-    std::vector<std::string> participants;
-    std::vector<Message> messages;
-};
+bool is_arrow(Message::Kind kind) {
+    return kind == Message::Call || kind == Message::Return || kind == Message::Self ||
+           kind == Message::Resume;
+}
 
 std::string method_of(const std::string& step) {
     auto dot = step.rfind('.');
@@ -54,18 +48,40 @@ std::string format_args(const Event& e) {
     return out.empty() ? out : out + ")";
 }
 
-// The participant an event belongs to.
-std::string participant_of(const Event& e) {
+namespace {
+
+// The lifeline an event is drawn on.
+std::string participant_of(const Event& e, Lifelines lifelines) {
     if (e.role == "client") {
-        return "Client";
+        return lifelines == Lifelines::Layers ? "client" : "Client";
     }
-    if (e.obj.starts_with("IOLoop")) {
+    if (e.layer == "ioloop" || e.obj.starts_with("IOLoop")) {
         return "IOLoop";
+    }
+    if (lifelines == Lifelines::Layers) {
+        return e.layer.empty() ? "?" : e.layer;
+    }
+    if (lifelines == Lifelines::Classes && !e.obj.empty()) {
+        return e.obj.substr(0, e.obj.find('#'));
     }
     return e.obj.empty() ? e.cls : e.obj;
 }
 
-Model build(const std::vector<Event>& events, const RenderOptions& options) {
+// Layers are drawn in the order a request crosses them.
+int layer_rank(const std::string& name) {
+    static const char* const kOrder[] = {"client", "IOLoop", "iostream", "httpserver", "web"};
+    for (int i = 0; i < 5; ++i) {
+        if (name == kOrder[i]) {
+            return i;
+        }
+    }
+    return 5;
+}
+
+}  // namespace
+
+Model build_model(const std::vector<Event>& events, const RenderOptions& options) {
+    const bool layers = options.lifelines == Lifelines::Layers;
     Model m;
     std::map<std::string, std::size_t> index;
     auto add = [&](const std::string& name) {
@@ -80,11 +96,25 @@ Model build(const std::vector<Event>& events, const RenderOptions& options) {
     bool has_client = std::any_of(events.begin(), events.end(),
                                   [](const Event& e) { return e.role == "client"; });
     if (has_client) {
-        add("Client");
+        add(layers ? "client" : "Client");
     }
     std::size_t loop = add("IOLoop");
+    std::vector<std::string> names;
     for (const Event& e : events) {
-        add(participant_of(e));
+        names.push_back(participant_of(e, options.lifelines));
+    }
+    if (layers) {
+        std::vector<std::string> sorted = names;
+        std::stable_sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) {
+            return layer_rank(a) < layer_rank(b);
+        });
+        for (const auto& n : sorted) {
+            add(n);
+        }
+    } else {
+        for (const auto& n : names) {
+            add(n);
+        }
     }
     // "HTTPServer#1" reads as "HTTPServer" when there is only one of it.
     std::map<std::string, int> per_class;
@@ -104,22 +134,32 @@ Model build(const std::vector<Event>& events, const RenderOptions& options) {
         auto it = owner.find(parent);
         return parent != 0 && it != owner.end() ? it->second : loop;
     };
-    for (const Event& e : events) {
-        std::size_t p = index.at(participant_of(e));
-        std::string method = method_of(e.step);
+    for (std::size_t i = 0; i < events.size(); ++i) {
+        const Event& e = events[i];
+        std::size_t p = index.at(names[i]);
+        // With one lifeline per layer, the class tells the steps of a layer apart.
+        std::string method = layers ? e.step : method_of(e.step);
         switch (e.ph) {
             case Phase::Begin: {
                 std::size_t from = from_parent(e.parent);
                 owner[e.id] = p;
                 caller[e.id] = from;
+                if (e.role == "client" && e.layer == "client" && e.parent == 0) {
+                    // The scenario's script starts the client (Client.fetch):
+                    // nothing in the trace calls it, so no arrow comes in.
+                    caller[e.id] = p;
+                    m.messages.push_back(
+                        {Message::Note, e.seq, p, p, "starts " + method + format_args(e), method});
+                    break;
+                }
                 m.messages.push_back({from == p ? Message::Self : Message::Call, e.seq, from, p,
-                                      method + format_args(e)});
+                                      method + format_args(e), method});
                 break;
             }
             case Phase::End: {
                 auto it = caller.find(e.id);
                 if (options.show_returns && it != caller.end() && it->second != p) {
-                    m.messages.push_back({Message::Return, e.seq, p, it->second, ""});
+                    m.messages.push_back({Message::Return, e.seq, p, it->second, "", ""});
                 }
                 break;
             }
@@ -128,283 +168,129 @@ Model build(const std::vector<Event>& events, const RenderOptions& options) {
                 if (const auto* a = e.arg("awaiting")) {
                     text += " (awaiting " + std::get<std::string>(*a) + ")";
                 }
-                m.messages.push_back({Message::Note, e.seq, p, p, text});
+                m.messages.push_back(
+                    {Message::Suspend, e.seq, p, p, text, "suspends in " + method});
                 break;
             }
             case Phase::Resume:
-                m.messages.push_back(
-                    {Message::Resume, e.seq, from_parent(e.parent), p, "resume " + method});
+                m.messages.push_back({Message::Resume, e.seq, from_parent(e.parent), p,
+                                      "resume " + method, "resume " + method});
                 break;
             case Phase::Instant:
                 if (p == loop && !options.show_loop_events) {
                     break;
                 }
-                m.messages.push_back({Message::Note, e.seq, p, p, method + format_args(e)});
+                m.messages.push_back({Message::Note, e.seq, p, p, method + format_args(e), method});
                 break;
         }
     }
     return m;
 }
 
-// --- ASCII -----------------------------------------------------------------
+}  // namespace detail
 
-// The header name of a participant on at most two lines, split where a
-// new word starts ("HTTP1Server" / "Connection").
-std::vector<std::string> header_lines(const std::string& name, std::size_t max_line) {
-    if (name.size() <= max_line) {
-        return {name};
-    }
-    std::size_t best = 0;
-    for (std::size_t i = 1; i < name.size() && i <= max_line; ++i) {
-        auto prev = static_cast<unsigned char>(name[i - 1]);
-        bool boundary = (std::isupper(static_cast<unsigned char>(name[i])) != 0 &&
-                         (std::islower(prev) != 0 || std::isdigit(prev) != 0)) ||
-                        name[i] == '#' || name[i] == '_';
-        if (boundary) {
-            best = i;
-        }
-    }
-    if (best == 0) {
-        best = max_line;
-    }
-    std::string second = name.substr(best);
-    if (second.size() > max_line) {
-        second = second.substr(0, max_line - 1) + "~";
-    }
-    return {name.substr(0, best), second};
-}
+namespace {
 
-std::string render_ascii(const Model& m) {
-    constexpr std::size_t kMargin = 6;  // the sequence number column
-    constexpr std::size_t kMaxName = 15;
-    std::vector<std::vector<std::string>> names;
-    std::vector<std::size_t> centre;
-    std::size_t line_width = kMargin;
-    for (const auto& p : m.participants) {
-        names.push_back(header_lines(p, kMaxName));
-        std::size_t w = 9;
-        for (const auto& l : names.back()) {
-            w = std::max(w, l.size() + 3);
-        }
-        centre.push_back(line_width + w / 2);
-        line_width += w;
-    }
-    auto x = [&](std::size_t i) { return centre[i]; };
-
-    auto blank = [&]() {
-        std::string line(line_width, ' ');
-        for (std::size_t i = 0; i < m.participants.size(); ++i) {
-            line[x(i)] = '|';
-        }
-        return line;
-    };
-    // Writes `text` at `col`, growing the line if it runs past the end.
-    auto put = [](std::string& line, std::size_t col, const std::string& text) {
-        if (line.size() < col + text.size()) {
-            line.resize(col + text.size(), ' ');
-        }
-        line.replace(col, text.size(), text);
-    };
-    auto trim = [](std::string s) {
-        while (!s.empty() && s.back() == ' ') {
-            s.pop_back();
-        }
-        return s + "\n";
-    };
-
-    std::string out;
-    // Header: each name centred on its lifeline, on one or two lines.
-    for (std::size_t row = 0; row < 2; ++row) {
-        std::string header(line_width, ' ');
-        bool any = false;
-        for (std::size_t i = 0; i < m.participants.size(); ++i) {
-            if (row < names[i].size()) {
-                const std::string& name = names[i][row];
-                put(header, x(i) - std::min(x(i), name.size() / 2), name);
-                any = true;
-            }
-        }
-        if (any) {
-            out += trim(header);
-        }
-    }
-    out += trim(blank());
-
-    for (const Message& msg : m.messages) {
-        std::string seq = std::to_string(msg.seq);
-        std::string line = blank();
-        put(line, 0, std::string(kMargin - 1 - std::min(seq.size(), kMargin - 1), ' ') + seq);
-        std::size_t a = x(msg.from);
-        std::size_t b = x(msg.to);
-        switch (msg.kind) {
-            case Message::Call:
-            case Message::Resume:
-            case Message::Return: {
-                std::size_t lo = std::min(a, b);
-                std::size_t hi = std::max(a, b);
-                bool dashed = msg.kind == Message::Return;
-                for (std::size_t c = lo + 1; c < hi; ++c) {
-                    line[c] = dashed && (c - lo) % 2 == 0 ? ' ' : '-';
-                }
-                if (b > a) {
-                    line[hi - 1] = '>';
-                } else {
-                    line[lo + 1] = '<';
-                }
-                std::string label = msg.text.empty() ? "" : " " + msg.text + " ";
-                if (!label.empty()) {
-                    if (label.size() + 4 <= hi - lo) {
-                        put(line, lo + 3, label);  // on the arrow
-                    } else {
-                        // Too long for the arrow: on a line of its own above it.
-                        std::string above = blank();
-                        put(above, lo + 2, label);
-                        out += trim(above);
-                    }
-                }
-                break;
-            }
-            case Message::Self:
-                put(line, a, "+-- " + msg.text);
-                break;
-            case Message::Note:
-                put(line, a + 1, " : " + msg.text);
-                break;
-        }
-        out += trim(line);
-    }
-    return out;
-}
-
-// --- Mermaid and PlantUML ----------------------------------------------------
-
-std::string mermaid_text(const std::string& s) {
-    std::string out;
-    for (char c : s) {
-        if (c == ';') {
-            out += "#59;";
-        } else if (c == '#') {
-            out += "#35;";
-        } else if (c == '\n') {
-            out += ' ';
-        } else {
-            out.push_back(c);
-        }
-    }
-    // The bare word "end" ends a block in Mermaid.
-    std::string result;
-    std::size_t i = 0;
-    while (i < out.size()) {
-        bool word_start = i == 0 || !std::isalnum(static_cast<unsigned char>(out[i - 1]));
-        bool word_end =
-            i + 3 >= out.size() || !std::isalnum(static_cast<unsigned char>(out[i + 3]));
-        if (word_start && word_end && out.compare(i, 3, "end") == 0) {
-            result += "(end)";
-            i += 3;
-        } else {
-            result.push_back(out[i++]);
-        }
-    }
-    return result;
-}
-
-std::string render_mermaid(const Model& m) {
-    std::string out = "sequenceDiagram\n";
-    for (std::size_t i = 0; i < m.participants.size(); ++i) {
-        out += "    participant P" + std::to_string(i) + " as " + mermaid_text(m.participants[i]) +
-               "\n";
-    }
-    for (const Message& msg : m.messages) {
-        std::string a = "P" + std::to_string(msg.from);
-        std::string b = "P" + std::to_string(msg.to);
-        std::string label = std::to_string(msg.seq) + " " + mermaid_text(msg.text);
-        switch (msg.kind) {
-            case Message::Call:
-            case Message::Self:
-            case Message::Resume:
-                out += "    " + a + "->>" + b + ": " + label + "\n";
-                break;
-            case Message::Return:
-                out += "    " + a + "-->>" + b + ": " + std::to_string(msg.seq) + "\n";
-                break;
-            case Message::Note:
-                out += "    Note over " + a + ": " + label + "\n";
-                break;
-        }
-    }
-    return out;
-}
-
-std::string render_plantuml(const Model& m) {
-    std::string out = "@startuml\nhide footbox\n";
-    for (std::size_t i = 0; i < m.participants.size(); ++i) {
-        out += "participant \"" + m.participants[i] + "\" as P" + std::to_string(i) + "\n";
-    }
-    for (const Message& msg : m.messages) {
-        std::string a = "P" + std::to_string(msg.from);
-        std::string b = "P" + std::to_string(msg.to);
-        std::string label = std::to_string(msg.seq) + " " + msg.text;
-        switch (msg.kind) {
-            case Message::Call:
-            case Message::Self:
-            case Message::Resume:
-                out += a + " -> " + b + " : " + label + "\n";
-                break;
-            case Message::Return:
-                out += a + " --> " + b + "\n";
-                break;
-            case Message::Note:
-                out += "note over " + a + " : " + label + "\n";
-                break;
-        }
-    }
-    return out + "@enduml\n";
-}
+using trace::Event;
+using trace::Phase;
 
 // --- The notes' chain listing -----------------------------------------------
 
+// One line per call: the class in a column, then the method indented by its
+// depth among the calls shown; suspend and resume get a line of their own.
 std::string render_chain(const std::vector<Event>& events) {
     std::map<std::uint64_t, std::size_t> depth;
     std::string out;
-    for (const Event& e : events) {
-        if (e.ph != Phase::Begin) {
-            continue;
-        }
-        auto parent = depth.find(e.parent);
-        std::size_t d = parent == depth.end() ? 0 : parent->second + 1;
-        depth[e.id] = d;
-        std::string cls = e.role == "client" ? "(client) " + e.cls : e.cls;
+    auto line = [&](std::string cls, std::size_t d, const std::string& text) {
         cls.resize(std::max<std::size_t>(cls.size() + 1, 28), ' ');
-        out += cls + std::string(2 * d, ' ') + method_of(e.step) + "\n";
+        out += cls + std::string(2 * d, ' ') + text + "\n";
+    };
+    for (const Event& e : events) {
+        std::string cls = e.role == "client" ? "(client) " + e.cls : e.cls;
+        if (e.ph == Phase::Begin) {
+            auto parent = depth.find(e.parent);
+            std::size_t d = parent == depth.end() ? 0 : parent->second + 1;
+            depth[e.id] = d;
+            line(cls, d, detail::method_of(e.step));
+        } else if (e.ph == Phase::Suspend || e.ph == Phase::Resume) {
+            auto it = depth.find(e.id);
+            std::size_t d = it == depth.end() ? 0 : it->second;
+            line(cls, d,
+                 std::string(e.ph == Phase::Suspend ? "... suspends in " : "... resumed: ") +
+                     detail::method_of(e.step));
+        }
     }
     return out;
 }
 
-std::uint64_t id_or_zero(const nlohmann::json& j, const char* key) {
+std::uint64_t id_or_zero(const nlohmann::ordered_json& j, const char* key) {
     auto it = j.find(key);
     return it == j.end() || it->is_null() ? 0 : it->get<std::uint64_t>();
+}
+
+Event decode(const nlohmann::ordered_json& j) {
+    if (!j.is_object()) {
+        throw std::runtime_error("not a JSON object");
+    }
+    for (const char* key : {"seq", "step", "ph"}) {
+        if (!j.contains(key)) {
+            throw std::runtime_error(std::string("missing \"") + key + "\"");
+        }
+    }
+    Event e;
+    e.seq = j.at("seq").get<std::uint64_t>();
+    e.t_us = j.value("t_us", std::int64_t{0});
+    e.pid = j.value("pid", 0);
+    e.layer = j.value("layer", "");
+    e.cls = j.value("cls", "");
+    e.obj = j.contains("obj") && j["obj"].is_string() ? j["obj"].get<std::string>() : "";
+    e.step = j.at("step").get<std::string>();
+    std::string ph = j.at("ph").get<std::string>();
+    if (ph.size() != 1 || std::string_view("BEiSR").find(ph[0]) == std::string_view::npos) {
+        throw std::runtime_error("bad \"ph\": " + ph);
+    }
+    e.ph = static_cast<Phase>(ph[0]);
+    e.conn = id_or_zero(j, "conn");
+    e.req = id_or_zero(j, "req");
+    e.id = id_or_zero(j, "id");
+    e.parent = id_or_zero(j, "parent");
+    e.src = j.value("src", "");
+    e.py = j.value("py", "");
+    e.role = j.value("role", "");
+    if (auto args = j.find("args"); args != j.end() && args->is_object()) {
+        for (const auto& [key, value] : args->items()) {
+            if (value.is_number_integer()) {
+                e.args.emplace_back(key, trace::ArgValue(value.get<std::int64_t>()));
+            } else if (value.is_string()) {
+                e.args.emplace_back(key, trace::ArgValue(value.get<std::string>()));
+            } else {
+                e.args.emplace_back(key, trace::ArgValue(value.dump()));
+            }
+        }
+    }
+    return e;
 }
 
 }  // namespace
 
 Format parse_format(std::string_view name) {
-    if (name == "ascii") {
-        return Format::Ascii;
-    }
-    if (name == "mermaid") {
-        return Format::Mermaid;
-    }
-    if (name == "plantuml") {
-        return Format::PlantUml;
-    }
-    if (name == "chain") {
-        return Format::Chain;
-    }
-    if (name == "jsonl") {
-        return Format::Jsonl;
+    static const std::pair<const char*, Format> kFormats[] = {
+        {"ascii", Format::Ascii}, {"mermaid", Format::Mermaid}, {"plantuml", Format::PlantUml},
+        {"dot", Format::Dot},     {"chrome", Format::Chrome},   {"chain", Format::Chain},
+        {"jsonl", Format::Jsonl},
+    };
+    for (const auto& [n, f] : kFormats) {
+        if (name == n) {
+            return f;
+        }
     }
     throw std::invalid_argument("unknown format '" + std::string(name) +
-                                "' (use ascii, mermaid, plantuml, chain or jsonl)");
+                                "' (use ascii, mermaid, plantuml, dot, chrome, chain or jsonl)");
+}
+
+bool is_diagram_format(Format format) {
+    return format == Format::Ascii || format == Format::Mermaid || format == Format::PlantUml ||
+           format == Format::Dot;
 }
 
 std::vector<Event> read_jsonl(std::istream& in) {
@@ -413,51 +299,26 @@ std::vector<Event> read_jsonl(std::istream& in) {
     std::size_t number = 0;
     while (std::getline(in, line)) {
         ++number;
+        // getline sets eof when the last line had no newline: a file cut short.
+        bool unterminated = in.eof();
         if (line.find_first_not_of(" \t\r") == std::string::npos) {
             continue;
         }
+        nlohmann::ordered_json j;
         try {
-            nlohmann::json j = nlohmann::json::parse(line);
-            if (!j.is_object()) {
-                throw std::runtime_error("not a JSON object");
+            j = nlohmann::ordered_json::parse(line);
+        } catch (const nlohmann::json::parse_error& ex) {
+            if (unterminated) {
+                throw std::runtime_error("line " + std::to_string(number) +
+                                         ": the file ends in the middle of this line (truncated "
+                                         "trace?): " +
+                                         ex.what());
             }
-            for (const char* key : {"seq", "step", "ph"}) {
-                if (!j.contains(key)) {
-                    throw std::runtime_error(std::string("missing \"") + key + "\"");
-                }
-            }
-            Event e;
-            e.seq = j.at("seq").get<std::uint64_t>();
-            e.t_us = j.value("t_us", std::int64_t{0});
-            e.pid = j.value("pid", 0);
-            e.layer = j.value("layer", "");
-            e.cls = j.value("cls", "");
-            e.obj = j.contains("obj") && j["obj"].is_string() ? j["obj"].get<std::string>() : "";
-            e.step = j.at("step").get<std::string>();
-            std::string ph = j.at("ph").get<std::string>();
-            if (ph.size() != 1 || std::string_view("BEiSR").find(ph[0]) == std::string_view::npos) {
-                throw std::runtime_error("bad \"ph\": " + ph);
-            }
-            e.ph = static_cast<Phase>(ph[0]);
-            e.conn = id_or_zero(j, "conn");
-            e.req = id_or_zero(j, "req");
-            e.id = id_or_zero(j, "id");
-            e.parent = id_or_zero(j, "parent");
-            e.src = j.value("src", "");
-            e.py = j.value("py", "");
-            e.role = j.value("role", "");
-            if (auto args = j.find("args"); args != j.end() && args->is_object()) {
-                for (const auto& [key, value] : args->items()) {
-                    if (value.is_number_integer()) {
-                        e.args.emplace_back(key, trace::ArgValue(value.get<std::int64_t>()));
-                    } else if (value.is_string()) {
-                        e.args.emplace_back(key, trace::ArgValue(value.get<std::string>()));
-                    } else {
-                        e.args.emplace_back(key, trace::ArgValue(value.dump()));
-                    }
-                }
-            }
-            events.push_back(std::move(e));
+            throw std::runtime_error("line " + std::to_string(number) +
+                                     ": not valid JSON: " + ex.what());
+        }
+        try {
+            events.push_back(decode(j));
         } catch (const std::exception& ex) {
             throw std::runtime_error("line " + std::to_string(number) + ": " + ex.what());
         }
@@ -467,12 +328,38 @@ std::vector<Event> read_jsonl(std::istream& in) {
 
 std::string render(const std::vector<Event>& events, Format format, const RenderOptions& options) {
     switch (format) {
-        case Format::Ascii:
-            return render_ascii(build(events, options));
+        case Format::Ascii: {
+            detail::Model m = detail::build_model(events, options);
+            if (options.width == 0 || detail::ascii_fits(m, options.width)) {
+                return detail::render_ascii(m, options);
+            }
+            // Too many lifelines for the width: share them by class, then by layer.
+            RenderOptions narrower = options;
+            std::string what = "class";
+            if (options.lifelines == Lifelines::Objects) {
+                narrower.lifelines = Lifelines::Classes;
+                m = detail::build_model(events, narrower);
+            }
+            if (!detail::ascii_fits(m, options.width)) {
+                narrower.lifelines = Lifelines::Layers;
+                what = "layer";
+                m = detail::build_model(events, narrower);
+            }
+            std::string note = "(one lifeline per " + what + ", to fit " +
+                               std::to_string(options.width) + " columns)";
+            if (note.size() > options.width) {
+                note = "(per " + what + ")";
+            }
+            return note + "\n" + detail::render_ascii(m, narrower);
+        }
         case Format::Mermaid:
-            return render_mermaid(build(events, options));
+            return detail::render_mermaid(detail::build_model(events, options), options);
         case Format::PlantUml:
-            return render_plantuml(build(events, options));
+            return detail::render_plantuml(detail::build_model(events, options));
+        case Format::Dot:
+            return detail::render_dot(detail::build_model(events, options));
+        case Format::Chrome:
+            return detail::render_chrome(events);
         case Format::Chain:
             return render_chain(events);
         case Format::Jsonl: {
@@ -485,6 +372,10 @@ std::string render(const std::vector<Event>& events, Format format, const Render
         }
     }
     return {};
+}
+
+std::size_t mermaid_parts(const std::vector<Event>& events, const RenderOptions& options) {
+    return detail::mermaid_part_count(detail::build_model(events, options));
 }
 
 }  // namespace tornado::walkthrough
