@@ -322,6 +322,28 @@ TEST(WrapTextTest, WrapsParagraphsToTheWidthAndKeepsTheWords) {
     EXPECT_NE(wrapped.find("\n  "), std::string::npos) << "a list item hangs: " << wrapped;
 }
 
+TEST(CitedDefinitionTest, FindsTheCodeUnderTheCitationOfExactlyThatStep) {
+    namespace fs = std::filesystem;
+    fs::path root = fs::path(::testing::TempDir()) / ("cited_" + std::to_string(::getpid()));
+    fs::create_directories(root / "iostream" / "src");
+    std::ofstream(root / "iostream" / "src" / "a.cc")
+        << "// Tornado: tornado/iostream.py BaseIOStream.write_to_fd\n"
+           "void write_to_fd();\n"
+           "\n"
+           "    // Tornado: tornado/iostream.py:820 BaseIOStream.write\n"
+           "    // C++: a note on what differs.\n"
+           "    void write();\n";
+    EXPECT_EQ(tw::cited_definition(root.string(), "BaseIOStream.write", "tornado/iostream.py"),
+              "iostream/src/a.cc:6");
+    EXPECT_EQ(
+        tw::cited_definition(root.string(), "BaseIOStream.write_to_fd", "tornado/iostream.py"),
+        "iostream/src/a.cc:2");
+    EXPECT_EQ(tw::cited_definition(root.string(), "BaseIOStream.close", "tornado/iostream.py"), "");
+    EXPECT_EQ(tw::cited_definition(root.string(), "BaseIOStream.write", "tornado/web.py"), "");
+    EXPECT_EQ(tw::cited_definition("", "BaseIOStream.write", "tornado/iostream.py"), "");
+    fs::remove_all(root);
+}
+
 // ---------------------------------------------------------------------------
 // docs/steps.md: the one place the explanations are written.
 
@@ -440,6 +462,28 @@ TEST_F(StepCliTest, StepsOverTheChainViewByDefaultAndOverEveryEventWithViewFull)
     ASSERT_EQ(exit_code(full), 0) << full.err;
     EXPECT_EQ(screens(full.out, &total), (std::vector<std::size_t>{1, events_->size()}));
     EXPECT_EQ(total, events_->size());
+}
+
+TEST_F(StepCliTest, TakesTheViewAndFilterFlagsOfRun) {
+    tw::Filter only_request;
+    only_request.request = 1;
+    std::size_t layers = tw::select_events(*events_, tw::View::Layers).size();
+    std::size_t request = tw::select_events(*events_, tw::View::Full, only_request).size();
+    ASSERT_GT(request, 0U);
+    ASSERT_LT(request, events_->size());
+    std::size_t total = 0;
+    WalkRun l = run_walk({"step", *path_, "--view", "layers"}, "q\n");
+    ASSERT_EQ(exit_code(l), 0) << l.err;
+    screens(l.out, &total);
+    EXPECT_EQ(total, layers);
+    WalkRun r = run_walk({"step", *path_, "--view", "full", "--request", "1"}, "e\nq\n");
+    ASSERT_EQ(exit_code(r), 0) << r.err;
+    EXPECT_EQ(screens(r.out, &total), (std::vector<std::size_t>{1, request}));
+    EXPECT_EQ(total, request);
+    EXPECT_NE(screen_of(r.out, request).find("req 1"), std::string::npos);
+    WalkRun bad = run_walk({"step", *path_, "--view", "sideways"}, "q\n");
+    EXPECT_EQ(exit_code(bad), 2);
+    EXPECT_NE(bad.err.find("sideways"), std::string::npos) << bad.err;
 }
 
 TEST_F(StepCliTest, SuspendKeyGoesToTheNextSuspendOrResume) {
@@ -590,6 +634,17 @@ TEST(ExplainCliTest, KnownStepPrintsItsTornadoMethodAndExplanation) {
     const tw::StepInfo* info = tw::find_step("BaseIOStream.read_until_regex");
     ASSERT_NE(info, nullptr);
     EXPECT_NE(squeeze(r.out).find(squeeze(info->explanation)), std::string::npos) << r.out;
+    // The C++ definition, found under its citation in the tree.
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(
+        r.out, m, std::regex("\nC\\+\\+: +(iostream/src/iostream\\.cc):([0-9]+)\n")))
+        << r.out;
+    std::ifstream src(std::string(TORNADO_SOURCE_DIR) + "/" + m[1].str());
+    std::string line;
+    for (int i = 0; i < std::stoi(m[2]); ++i) {
+        std::getline(src, line);
+    }
+    EXPECT_NE(line.find("BaseIOStream::read_until_regex("), std::string::npos) << line;
 }
 
 TEST(ExplainCliTest, BareMethodNameFindsItsStepWhenUnambiguous) {
@@ -627,6 +682,11 @@ TEST(ExplainCliTest, EveryNotesStepHasAnExplanation) {
     for (const tw::StepInfo& s : tw::notes_steps()) {
         WalkRun r = run_walk({"explain", s.step});
         ASSERT_EQ(exit_code(r), 0) << s.step << ": " << r.err;
+        if (!s.py.empty()) {
+            EXPECT_NE(r.out.find("\nC++:     "), std::string::npos)
+                << s.step << " has no cited C++ definition:\n"
+                << r.out;
+        }
         EXPECT_EQ(r.out.find("no explanation"), std::string::npos) << r.out;
         EXPECT_NE(squeeze(r.out).find(squeeze(s.explanation)), std::string::npos) << s.step;
         EXPECT_GE(s.explanation.size(), 200U) << s.step;

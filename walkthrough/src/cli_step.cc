@@ -210,6 +210,7 @@ int step_through(const StepArgs& a) {
     options.width = width;
     options.height = height;
     options.source_root = a.source ? *a.source : std::string(TORNADO_SOURCE_DIR);
+    options.lifelines = view == View::Layers ? Lifelines::Layers : Lifelines::Objects;
     StepSession session(std::move(events), options);
 
     const bool tty_in = ::isatty(STDIN_FILENO) != 0;
@@ -248,7 +249,7 @@ int step_through(const StepArgs& a) {
 }
 
 // Names the step, its Tornado method and its explanation.
-int explain(const std::string& name) {
+int explain(const std::string& name, const std::string& source_root) {
     if (name.empty()) {
         std::cout << "The steps a request meets, in order (tornado-walk explain STEP):\n";
         for (const StepInfo& s : notes_steps()) {
@@ -277,6 +278,10 @@ int explain(const std::string& name) {
         std::cout << "Tornado: " << info->py << "\n";
     } else {
         std::cout << "Tornado: none; the scenario's scripted client is ours\n";
+    }
+    std::string py_file = info->py.substr(0, info->py.find(' '));
+    if (std::string at = cited_definition(source_root, info->step, py_file); !at.empty()) {
+        std::cout << "C++:     " << at << "\n";
     }
     std::cout << "\n";
     if (info->explanation.empty()) {
@@ -315,7 +320,11 @@ void add_step_commands(CLI::App& app, int& status) {
         app.add_subcommand("explain", "explain a step of the chain (none: list the steps)");
     explain_cmd->add_option("step", step_name,
                             "Class.method, or the method alone when unambiguous");
-    explain_cmd->callback([&status] { status = explain(step_name); });
+    static std::string explain_source = TORNADO_SOURCE_DIR;
+    explain_cmd->add_option(
+        "--source", explain_source,
+        "the source tree to find the C++ definition in (default: this build's)");
+    explain_cmd->callback([&status] { status = explain(step_name, explain_source); });
 }
 
 }  // namespace tornado::walkthrough::cli

@@ -5,11 +5,11 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <utility>
 
-#include "tornado/walkthrough/diagram.h"
 #include "tornado/walkthrough/event_line.h"
 #include "tornado/walkthrough/steps.h"
 
@@ -221,7 +221,10 @@ StepOutcome StepSession::command(std::string_view input) {
 std::string StepSession::diagram_so_far(int rows) const {
     std::vector<trace::Event> so_far(events_.begin(),
                                      events_.begin() + static_cast<std::ptrdiff_t>(pos_ + 1));
-    return fit_diagram(render(so_far, Format::Ascii), options_.width, rows);
+    RenderOptions render_options;
+    render_options.width = static_cast<std::size_t>(std::max(options_.width, 1));
+    render_options.lifelines = options_.lifelines;
+    return fit_diagram(render(so_far, Format::Ascii, render_options), options_.width, rows);
 }
 
 std::string StepSession::source_block() const {
@@ -324,6 +327,62 @@ std::string StepSession::screen(std::string_view message) const {
     int rows = std::max(6, options_.height - used);
     return head + rule("the diagram so far", width) + "\n" + diagram_so_far(rows) + details +
            source + explanation + tail;
+}
+
+std::string cited_definition(const std::string& source_root, std::string_view step,
+                             std::string_view py_file) {
+    namespace fs = std::filesystem;
+    if (source_root.empty() || py_file.empty()) {
+        return "";
+    }
+    const std::string citation = "// Tornado: " + std::string(py_file);
+    // The citation names the module, maybe a 4.5.2 line number, then the step.
+    auto cites = [&](std::string_view line) {
+        line = trim(line);
+        if (!line.starts_with(citation)) {
+            return false;
+        }
+        line.remove_prefix(citation.size());
+        if (line.starts_with(":")) {
+            line.remove_prefix(1);
+            while (!line.empty() && line.front() >= '0' && line.front() <= '9') {
+                line.remove_prefix(1);
+            }
+        }
+        if (!line.starts_with(" ")) {
+            return false;
+        }
+        line.remove_prefix(1);
+        return line.starts_with(step) && (line.size() == step.size() || line[step.size()] == ' ');
+    };
+    std::vector<fs::path> files;
+    for (const char* layer : {"ioloop", "iostream", "httpserver", "web", "walkthrough"}) {
+        for (const char* part : {"src", "include"}) {
+            fs::path dir = fs::path(source_root) / layer / part;
+            std::error_code ec;
+            for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end;
+                 it.increment(ec)) {
+                if (it->path().extension() == ".cc" || it->path().extension() == ".h") {
+                    files.push_back(it->path());
+                }
+            }
+        }
+    }
+    std::sort(files.begin(), files.end());  // the same answer whatever the directory order
+    for (const fs::path& file : files) {
+        std::ifstream in(file);
+        int n = 0;
+        bool found = false;
+        for (std::string line; std::getline(in, line);) {
+            ++n;
+            if (found && !trim(line).starts_with("//")) {
+                // The definition: past the citation and its "// C++:" lines.
+                return fs::relative(file, source_root).generic_string() + ":" + std::to_string(n);
+            }
+            found = found || cites(line);
+        }
+    }
+    return "";
 }
 
 std::string fit_diagram(std::string_view diagram, int width, int rows) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "tornado/trace.h"
+#include "tornado/walkthrough/diagram.h"
 
 namespace tornado::walkthrough {
 
@@ -24,6 +25,7 @@ struct StepOptions {
     std::string source_root;  // the tree the events' "src" paths are relative to ("" = none)
     int lines_before = 3;     // source lines shown above the event's line
     int lines_after = 2;      // and below it
+    Lifelines lifelines = Lifelines::Objects;  // the diagram's lifelines (Layers for --view layers)
 };
 
 /// What one command did.
@@ -77,6 +79,13 @@ class StepSession {
     // Source files already read, by path: a session shows many lines of few files.
     mutable std::map<std::string, std::vector<std::string>> files_;
 };
+
+/// Where the C++ mirror of `step` is defined under `source_root`: the
+/// "file:line" of the code under its citation comment ("// Tornado:
+/// tornado/iostream.py BaseIOStream.write", STYLE.md), searched in the
+/// layers' src/ and include/ folders; "" when there is none or no tree.
+std::string cited_definition(const std::string& source_root, std::string_view step,
+                             std::string_view py_file);
 
 /// Keeps a rendered ASCII diagram within `width` columns and `rows` lines:
 /// its participant header, then its last lines (an elision line says how
