@@ -22,82 +22,20 @@
 #include <string>
 #include <vector>
 
+#include "integration/process.h"
+
 namespace {
 
 namespace fs = std::filesystem;
 
-struct ToolRun {
-    int status = -1;
-    std::string out;
-    std::string err;
-};
-
-int exit_code(const ToolRun& r) {
-    return WIFEXITED(r.status) ? WEXITSTATUS(r.status) : -1;
-}
+using ToolRun = tornado::testing::ProcessRun;
+using tornado::testing::exit_code;
 
 // Runs `argv` (argv[0] looked up on PATH) with `env` added to the
-// environment; kills it after `timeout_s` so that a hang fails.
+// environment; a hang past `timeout_s` fails.
 ToolRun run(const std::vector<std::string>& argv, const std::vector<std::string>& env = {},
-        int timeout_s = 120) {
-    int out_pipe[2];
-    int err_pipe[2];
-    EXPECT_EQ(::pipe2(out_pipe, O_CLOEXEC), 0);
-    EXPECT_EQ(::pipe2(err_pipe, O_CLOEXEC), 0);
-    pid_t pid = ::fork();
-    if (pid == 0) {
-        ::dup2(out_pipe[1], 1);
-        ::dup2(err_pipe[1], 2);
-        int null = ::open("/dev/null", O_RDONLY);
-        ::dup2(null, 0);
-        for (const std::string& kv : env) {
-            auto eq = kv.find('=');
-            ::setenv(kv.substr(0, eq).c_str(), kv.substr(eq + 1).c_str(), 1);
-        }
-        std::vector<std::string> copy = argv;
-        std::vector<char*> args;
-        for (auto& a : copy) {
-            args.push_back(a.data());
-        }
-        args.push_back(nullptr);
-        ::execvp(args[0], args.data());
-        ::_exit(127);
-    }
-    ::close(out_pipe[1]);
-    ::close(err_pipe[1]);
-    ToolRun r;
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-    pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
-    int open_fds = 2;
-    while (open_fds > 0 && std::chrono::steady_clock::now() < deadline) {
-        if (::poll(fds, 2, 100) <= 0) {
-            continue;
-        }
-        for (int i = 0; i < 2; ++i) {
-            if (fds[i].fd >= 0 && (fds[i].revents & (POLLIN | POLLHUP)) != 0) {
-                char buf[65536];
-                ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
-                if (n <= 0) {
-                    ::close(fds[i].fd);
-                    fds[i].fd = -1;
-                    --open_fds;
-                } else {
-                    (i == 0 ? r.out : r.err).append(buf, static_cast<std::size_t>(n));
-                }
-            }
-        }
-    }
-    if (open_fds > 0) {
-        ::kill(pid, SIGKILL);
-        ADD_FAILURE() << argv[0] << " did not finish within " << timeout_s << " s";
-    }
-    for (auto& f : fds) {
-        if (f.fd >= 0) {
-            ::close(f.fd);
-        }
-    }
-    ::waitpid(pid, &r.status, 0);
-    return r;
+            int timeout_s = 120) {
+    return tornado::testing::run_process(argv, "", env, timeout_s);
 }
 
 ToolRun walk(std::vector<std::string> args, const std::vector<std::string>& env = {}) {
@@ -258,7 +196,7 @@ TEST(DiagramToolsTest, SvgAndPngComeFromGraphviz) {
 TEST(DiagramToolsTest, SvgWithoutGraphvizIsAnErrorNamingThePackage) {
     fs::path dir = work_dir("no-dot");
     ToolRun r = walk({"render", trace_of("hello").string(), "--svg", (dir / "x.svg").string()},
-                 {"PATH=" + dir.string()});
+                     {"PATH=" + dir.string()});
     EXPECT_EQ(exit_code(r), 2) << r.err;
     EXPECT_NE(r.err.find("graphviz"), std::string::npos) << r.err;
     EXPECT_FALSE(fs::exists(dir / "x.svg"));
@@ -337,7 +275,7 @@ TEST(DiagramToolsTest, EveryFormatRespectsTheViewAndFilters) {
     for (const char* format : {"ascii", "mermaid", "plantuml", "dot", "chrome", "chain", "jsonl"}) {
         ToolRun all = walk({"render", trace, "--format", format, "--view", "full"});
         ToolRun one = walk({"render", trace, "--format", format, "--view", "full", "--conn", "2",
-                        "--layer", "web"});
+                            "--layer", "web"});
         ASSERT_EQ(exit_code(all), 0) << all.err;
         ASSERT_EQ(exit_code(one), 0) << one.err;
         EXPECT_LT(one.out.size(), all.out.size()) << format;

@@ -24,88 +24,24 @@
 #include "tornado/walkthrough/steps.h"
 #include "tornado/walkthrough/view.h"
 
+#include "integration/process.h"
+
 namespace {
 
 using tornado::trace::Event;
 using tornado::trace::Phase;
 namespace tw = tornado::walkthrough;
 
-struct WalkRun {
-    int status = -1;
-    std::string out;
-    std::string err;
-};
+using WalkRun = tornado::testing::ProcessRun;
+using tornado::testing::exit_code;
 
-// Runs tornado-walk with `args`, `input` on its standard input (a pipe,
-// closed after the input), collecting stdout and stderr; kills it after
-// `timeout_s` seconds so that a hang fails instead of blocking.
+// Runs tornado-walk with `args` and `input` on its standard input (a pipe,
+// closed after the input); a hang past `timeout_s` fails.
 WalkRun run_walk(const std::vector<std::string>& args, const std::string& input = "",
                  int timeout_s = 60) {
-    int in_pipe[2];
-    int out_pipe[2];
-    int err_pipe[2];
-    EXPECT_EQ(::pipe2(in_pipe, O_CLOEXEC), 0);
-    EXPECT_EQ(::pipe2(out_pipe, O_CLOEXEC), 0);
-    EXPECT_EQ(::pipe2(err_pipe, O_CLOEXEC), 0);
-    pid_t pid = ::fork();
-    if (pid == 0) {
-        ::dup2(in_pipe[0], 0);
-        ::dup2(out_pipe[1], 1);
-        ::dup2(err_pipe[1], 2);
-        std::vector<char*> argv;
-        std::string binary = TORNADO_WALK_BINARY;
-        argv.push_back(binary.data());
-        std::vector<std::string> copy = args;
-        for (auto& a : copy) {
-            argv.push_back(a.data());
-        }
-        argv.push_back(nullptr);
-        ::execv(binary.c_str(), argv.data());
-        ::_exit(127);
-    }
-    ::close(in_pipe[0]);
-    ::close(out_pipe[1]);
-    ::close(err_pipe[1]);
-    // The input is a few short lines: it fits in the pipe at once.
-    EXPECT_EQ(::write(in_pipe[1], input.data(), input.size()), static_cast<ssize_t>(input.size()));
-    ::close(in_pipe[1]);
-    WalkRun run;
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-    pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
-    int open_fds = 2;
-    while (open_fds > 0 && std::chrono::steady_clock::now() < deadline) {
-        if (::poll(fds, 2, 100) <= 0) {
-            continue;
-        }
-        for (auto& f : fds) {
-            if (f.fd >= 0 && (f.revents & (POLLIN | POLLHUP)) != 0) {
-                char buf[65536];
-                ssize_t n = ::read(f.fd, buf, sizeof buf);
-                if (n <= 0) {
-                    ::close(f.fd);
-                    f.fd = -1;
-                    --open_fds;
-                } else {
-                    (&f == &fds[0] ? run.out : run.err).append(buf, static_cast<std::size_t>(n));
-                }
-            }
-        }
-    }
-    if (open_fds > 0) {
-        ::kill(pid, SIGKILL);
-        ADD_FAILURE() << "tornado-walk did not finish within " << timeout_s << " s";
-    }
-    for (auto& f : fds) {
-        if (f.fd >= 0) {
-            ::close(f.fd);
-        }
-    }
-    ::waitpid(pid, &run.status, 0);
-    return run;
-}
-
-int exit_code(const WalkRun& r) {
-    return WIFEXITED(r.status) ? WEXITSTATUS(r.status) : -1;
+    std::vector<std::string> argv = {TORNADO_WALK_BINARY};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return tornado::testing::run_process(argv, input, {}, timeout_s);
 }
 
 // The N of each "step N/M" line that starts a screen, in order.

@@ -19,76 +19,18 @@
 #include <vector>
 
 #include "integration/hello_chain.h"
+#include "integration/process.h"
 
 namespace {
 
-struct WalkRun {
-    int status = -1;
-    std::string out;
-    std::string err;
-};
+using WalkRun = tornado::testing::ProcessRun;
+using tornado::testing::exit_code;
 
-// Runs tornado-walk with `args`, collecting stdout and stderr; kills it
-// after `timeout_s` seconds so that a hang fails instead of blocking.
+// Runs tornado-walk with `args`; a hang past `timeout_s` fails.
 WalkRun run_walk(const std::vector<std::string>& args, int timeout_s = 30) {
-    int out_pipe[2];
-    int err_pipe[2];
-    EXPECT_EQ(::pipe2(out_pipe, O_CLOEXEC), 0);
-    EXPECT_EQ(::pipe2(err_pipe, O_CLOEXEC), 0);
-    pid_t pid = ::fork();
-    if (pid == 0) {
-        ::dup2(out_pipe[1], 1);
-        ::dup2(err_pipe[1], 2);
-        std::vector<char*> argv;
-        std::string binary = TORNADO_WALK_BINARY;
-        argv.push_back(binary.data());
-        std::vector<std::string> copy = args;
-        for (auto& a : copy) {
-            argv.push_back(a.data());
-        }
-        argv.push_back(nullptr);
-        ::execv(binary.c_str(), argv.data());
-        ::_exit(127);
-    }
-    ::close(out_pipe[1]);
-    ::close(err_pipe[1]);
-    WalkRun run;
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-    pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
-    int open_fds = 2;
-    while (open_fds > 0 && std::chrono::steady_clock::now() < deadline) {
-        if (::poll(fds, 2, 100) <= 0) {
-            continue;
-        }
-        for (int i = 0; i < 2; ++i) {
-            if (fds[i].fd >= 0 && (fds[i].revents & (POLLIN | POLLHUP)) != 0) {
-                char buf[65536];
-                ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
-                if (n <= 0) {
-                    ::close(fds[i].fd);
-                    fds[i].fd = -1;
-                    --open_fds;
-                } else {
-                    (i == 0 ? run.out : run.err).append(buf, static_cast<std::size_t>(n));
-                }
-            }
-        }
-    }
-    if (open_fds > 0) {
-        ::kill(pid, SIGKILL);
-        ADD_FAILURE() << "tornado-walk did not finish within " << timeout_s << " s";
-    }
-    for (auto& f : fds) {
-        if (f.fd >= 0) {
-            ::close(f.fd);
-        }
-    }
-    ::waitpid(pid, &run.status, 0);
-    return run;
-}
-
-int exit_code(const WalkRun& r) {
-    return WIFEXITED(r.status) ? WEXITSTATUS(r.status) : -1;
+    std::vector<std::string> argv = {TORNADO_WALK_BINARY};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return tornado::testing::run_process(argv, "", {}, timeout_s);
 }
 
 TEST(TornadoWalkTest, RunHelloJsonlCarriesTheChainInOrder) {
