@@ -112,6 +112,7 @@ Future<std::string> BaseIOStream::read_until_regex(const re::Pattern& regex,
                {"buffered", read_buffer_.size()});
     Future<std::string> future = _set_read_callback("BaseIOStream.read_until_regex");
     read_regex_ = &regex;
+    read_search_pos_ = 0;
     read_max_bytes_ = max_bytes;
     return start_read(std::move(future));
 }
@@ -124,6 +125,7 @@ Future<std::string> BaseIOStream::read_until(std::string delimiter,
                {"buffered", read_buffer_.size()});
     Future<std::string> future = _set_read_callback("BaseIOStream.read_until");
     read_delimiter_ = std::move(delimiter);
+    read_search_pos_ = 0;
     read_max_bytes_ = max_bytes;
     return start_read(std::move(future));
 }
@@ -498,6 +500,7 @@ void BaseIOStream::_read_from_buffer(std::size_t pos) {
     read_delimiter_.reset();
     read_regex_ = nullptr;
     read_partial_ = false;
+    read_search_pos_ = 0;
     _run_read_callback(pos);
 }
 
@@ -509,20 +512,36 @@ std::optional<std::size_t> BaseIOStream::_find_read_pos() {
         pos = std::min(*read_bytes_, size);
     } else if (read_delimiter_) {
         if (size > 0) {
-            std::size_t loc = read_buffer_.view().find(*read_delimiter_);
+            // C++ only: Tornado searches the whole buffer each time; this
+            // resumes where the last search of this read stopped, keeping
+            // the last (delimiter size - 1) bytes in case it straddles.
+            std::size_t start = std::min(read_search_pos_, size);
+            std::size_t loc = read_buffer_.view().find(*read_delimiter_, start);
+            ++scan_stats_.searches;
             if (loc != std::string_view::npos) {
+                scan_stats_.bytes_examined += loc + read_delimiter_->size() - start;
                 _check_max_bytes(*read_delimiter_, loc + read_delimiter_->size());
                 pos = loc + read_delimiter_->size();
             } else {
+                scan_stats_.bytes_examined += size - start;
+                std::size_t keep = std::min(size, read_delimiter_->size() - 1);
+                read_search_pos_ = std::max(start, size - keep);
                 _check_max_bytes(*read_delimiter_, size);
             }
         }
     } else if (read_regex_ != nullptr) {
         if (size > 0) {
-            if (auto m = read_regex_->search(read_buffer_.view())) {
-                _check_max_bytes(read_regex_->pattern(), m->second);
-                pos = m->second;
+            // C++ only: resumes where a match could still begin (PCRE2's
+            // partial matching), instead of searching from the start.
+            re::Pattern::Resumable found = read_regex_->search_resumable(
+                read_buffer_.view(), std::min(read_search_pos_, size));
+            ++scan_stats_.searches;
+            scan_stats_.bytes_examined += found.examined;
+            if (found.match) {
+                _check_max_bytes(read_regex_->pattern(), found.match->second);
+                pos = found.match->second;
             } else {
+                read_search_pos_ = found.resume;
                 _check_max_bytes(read_regex_->pattern(), size);
             }
         }
@@ -595,6 +614,7 @@ std::string BaseIOStream::_consume(std::size_t loc) {
         return std::string();
     }
     assert(loc <= read_buffer_.size());
+    read_search_pos_ = 0;  // the offsets it held are gone
     return read_buffer_.consume(loc);
 }
 

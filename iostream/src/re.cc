@@ -1,6 +1,7 @@
 #include "tornado/re.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
+#include <algorithm>
 #include <stdexcept>
 
 #include <pcre2.h>
@@ -29,6 +30,15 @@ pcre2_match_data* thread_match_data(const pcre2_code* code, int groups) {
     return nullptr;
 }
 
+// JIT is an optimisation: without it (unsupported CPU) matching still works.
+// The partial mode is compiled separately (search_resumable); where it cannot
+// be, pcre2_match falls back to the interpreter for partial matches only.
+void jit_compile(pcre2_code* code) {
+    if (pcre2_jit_compile(code, PCRE2_JIT_COMPLETE | PCRE2_JIT_PARTIAL_HARD) != 0) {
+        (void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
+    }
+}
+
 }  // namespace
 
 Pattern::Pattern(std::string pattern, unsigned flags)
@@ -49,8 +59,7 @@ Pattern::Pattern(std::string pattern, unsigned flags)
                                     std::to_string(error_offset) + ": " +
                                     reinterpret_cast<const char*>(message));
     }
-    // JIT is an optimisation: without it (unsupported CPU) matching still works.
-    (void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
+    jit_compile(code);
     code_ = code;
     uint32_t count = 0;
     pcre2_pattern_info(code, PCRE2_INFO_CAPTURECOUNT, &count);
@@ -92,7 +101,7 @@ Pattern::Pattern(const Pattern& other)
         if (code == nullptr) {
             throw std::bad_alloc();
         }
-        (void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
+        jit_compile(code);
         code_ = code;
     }
 }
@@ -145,6 +154,64 @@ std::optional<std::pair<std::size_t, std::size_t>> Pattern::search(std::string_v
     }
     PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
     return std::make_pair(static_cast<std::size_t>(ov[0]), static_cast<std::size_t>(ov[1]));
+}
+
+Pattern::Resumable Pattern::search_resumable(std::string_view subject, std::size_t offset) const {
+    Resumable r;
+    r.resume = offset;
+    if (offset > subject.size()) {
+        return r;
+    }
+    if (literal_) {
+        r.match = search(subject, offset);
+        if (r.match) {
+            r.examined = r.match->second - offset;
+        } else {
+            r.examined = subject.size() - offset;
+            if (!anchored() && !literal_->empty()) {
+                // A match still to come overlaps at most the last size-1 bytes.
+                r.resume = std::max(
+                    offset, subject.size() - std::min(subject.size(), literal_->size() - 1));
+            }
+        }
+        return r;
+    }
+    auto* code = static_cast<pcre2_code*>(code_);
+    pcre2_match_data* md = thread_match_data(code, 0);
+    auto* data = reinterpret_cast<PCRE2_SPTR>(subject.data());
+    // Hard partial matching stops at the first start position whose attempt
+    // reaches the end of the subject. Every earlier start failed before the
+    // end, so it fails in any longer subject too and, having never seen the
+    // end, fails the same way in a complete match ($, \b at the end).
+    int rc = pcre2_match(code, data, subject.size(), offset, PCRE2_PARTIAL_HARD, md, nullptr);
+    PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
+    if (rc >= 0) {
+        // Found before any attempt reached the end: what search() finds.
+        r.match = std::make_pair(static_cast<std::size_t>(ov[0]), static_cast<std::size_t>(ov[1]));
+        r.examined = r.match->second - offset;
+        return r;
+    }
+    r.examined = subject.size() - offset;
+    if (rc == PCRE2_ERROR_NOMATCH) {
+        // No start position in the subject can lead to a match.
+        if (!anchored()) {
+            r.resume = subject.size();
+        }
+        return r;
+    }
+    if (rc != PCRE2_ERROR_PARTIAL) {
+        return r;  // a matching error (limits): search again from `offset`
+    }
+    std::size_t start = std::max(offset, static_cast<std::size_t>(ov[0]));
+    // A partial match may hide a complete one that more data could only
+    // lengthen (/a+/ on "aa", /dog(sbody)?/ on "dog"): the complete search
+    // from there answers as search() does.
+    r.match = search(subject, start);
+    r.examined += (r.match ? r.match->second : subject.size()) - start;
+    if (!r.match && !anchored()) {
+        r.resume = start;
+    }
+    return r;
 }
 
 bool Pattern::match(std::string_view subject, Match& m) const {

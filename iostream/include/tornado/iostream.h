@@ -153,6 +153,17 @@ class BaseIOStream : public std::enable_shared_from_this<BaseIOStream>, public t
     std::size_t max_buffer_size() const { return options_.max_buffer_size; }
     std::size_t read_buffer_size() const { return read_buffer_.size(); }
 
+    /// C++ only, test and bench instrumentation: the work of the delimiter
+    /// and regex searches of read_until and read_until_regex over the life
+    /// of the stream. Each search resumes where the previous one for the
+    /// same read left off, so `bytes_examined` grows with the bytes read,
+    /// not with the number of reads times the buffer size.
+    struct ScanStats {
+        std::uint64_t searches = 0;        // delimiter/regex searches run
+        std::uint64_t bytes_examined = 0;  // bytes from each search's start to where it stopped
+    };
+    const ScanStats& scan_stats() const { return scan_stats_; }
+
   protected:
     void _handle_events(int fd, std::uint32_t events);
     /// Overridden by IOStream to finish a non-blocking connect.
@@ -187,6 +198,11 @@ class BaseIOStream : public std::enable_shared_from_this<BaseIOStream>, public t
     std::optional<std::string> read_delimiter_;
     const re::Pattern* read_regex_ = nullptr;
     std::optional<std::size_t> read_max_bytes_;
+    // C++: where the pending read_until/read_until_regex search resumes,
+    // as an offset into the unread bytes (the buffer's own compaction keeps
+    // it valid; only consuming, which ends the read, moves them).
+    std::size_t read_search_pos_ = 0;
+    ScanStats scan_stats_;
     std::optional<std::size_t> read_bytes_;
     bool read_partial_ = false;
     bool read_until_close_ = false;

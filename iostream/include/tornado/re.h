@@ -40,6 +40,24 @@ class Pattern {
     std::optional<std::pair<std::size_t, std::size_t>> search(std::string_view subject,
                                                               std::size_t offset = 0) const;
 
+    /// What search_resumable() found.
+    struct Resumable {
+        /// The same match search(subject, offset) gives, if any.
+        std::optional<std::pair<std::size_t, std::size_t>> match;
+        /// Without a match: no match can start before this offset, whatever
+        /// is appended to `subject` later, so the next search starts here.
+        std::size_t resume = 0;
+        /// Instrumentation for tests and benches: the bytes from the start
+        /// offsets of the searches run to where each stopped, summed.
+        std::size_t examined = 0;
+    };
+    /// search(), for a subject that is the start of a stream still being
+    /// read. C++ only: PCRE2's hard partial matching (PCRE2_PARTIAL_HARD)
+    /// reports where a match that needs more data would begin; a literal
+    /// pattern resumes (size - 1) bytes before the end. An ANCHORED
+    /// pattern always resumes at `offset`.
+    Resumable search_resumable(std::string_view subject, std::size_t offset = 0) const;
+
     /// Matches at the start of `subject` (the pattern must have been
     /// compiled ANCHORED for Python's re.match), filling `m` with the groups.
     bool match(std::string_view subject, Match& m) const;
@@ -51,6 +69,7 @@ class Pattern {
     const std::vector<std::string>& group_names() const { return group_names_; }
     /// True when the pattern is a fixed string matched without PCRE2.
     bool is_literal() const { return literal_.has_value(); }
+    bool anchored() const { return (flags_ & ANCHORED) != 0; }
 
   private:
     std::string pattern_;
