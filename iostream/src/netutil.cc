@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <system_error>
 
 #include "tornado/log.h"
@@ -127,39 +128,110 @@ std::vector<int> bind_sockets(int port, const std::string& address, int family, 
     return sockets;
 }
 
+namespace {
+
+// What one add_accept_handler call shares between its fd handler, its
+// back-off timeout and the function that removes it.
+struct AcceptState {
+    int sock;
+    AcceptCallback callback;
+    ioloop::IOLoop* io_loop;
+    bool removed = false;
+    // C++: while backing off the socket is unwatched and `resume` is pending.
+    ioloop::Timeout resume;
+    double backoff = 0;
+};
+
+// C++: out of descriptors (or kernel memory), accept fails at once at every
+// READ while the connection stays queued. Tornado lets the loop log and retry,
+// which spins; as nginx does, stop watching the socket for a while instead.
+bool out_of_resources(int err) {
+    return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+}
+
+void watch(const std::shared_ptr<AcceptState>& state);
+
+void back_off(const std::shared_ptr<AcceptState>& state, int err) {
+    state->backoff = state->backoff == 0 ? detail::ACCEPT_BACKOFF_MIN
+                                         : std::min(state->backoff * 2, detail::ACCEPT_BACKOFF_MAX);
+    log::gen_log.error("accept on fd {}: {}; not accepting for {} ms", state->sock,
+                       std::strerror(err), static_cast<int>(state->backoff * 1000 + 0.5));
+    state->io_loop->remove_handler(state->sock);
+    state->resume = state->io_loop->call_later(
+        state->backoff,
+        [state] {
+            state->resume = ioloop::Timeout();
+            if (!state->removed) {
+                watch(state);
+            }
+        },
+        "netutil.accept_backoff");
+}
+
+// Tornado: tornado/netutil.py netutil.accept_handler
+void accept_handler(const std::shared_ptr<AcceptState>& state, int fd, std::uint32_t events) {
+    TRACE_SPAN("netutil.accept_handler", {"fd", fd}, {"events", events});
+    // Accept at most a backlog's worth per event, so that a flood of
+    // connections cannot starve the rest of the loop.
+    for (int i = 0; i < detail::DEFAULT_BACKLOG && !state->removed; ++i) {
+        Address address;
+        address.length = sizeof address.storage;
+        int connection = ::accept4(state->sock, reinterpret_cast<sockaddr*>(&address.storage),
+                                   &address.length, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (connection < 0) {
+            int err = errno;
+            if (err == EAGAIN || err == EWOULDBLOCK) {
+                return;
+            }
+            if (err == ECONNABORTED || err == EINTR) {
+                // The client gave up while it waited in the backlog.
+                continue;
+            }
+            if (out_of_resources(err)) {
+                back_off(state, err);
+                return;
+            }
+            // Anything else: Tornado raises (and the loop logs it).
+            throw_errno(err, "accept");
+        }
+        state->backoff = 0;
+        state->callback(connection, address);
+    }
+}
+
+void watch(const std::shared_ptr<AcceptState>& state) {
+    state->io_loop->add_handler(
+        state->sock, [state](int fd, std::uint32_t events) { accept_handler(state, fd, events); },
+        ioloop::IOLoop::READ);
+}
+
+}  // namespace
+
 // Tornado: tornado/netutil.py add_accept_handler
-void add_accept_handler(int sock, AcceptCallback callback, ioloop::IOLoop* io_loop) {
+std::function<void()> add_accept_handler(int sock, AcceptCallback callback,
+                                         ioloop::IOLoop* io_loop) {
     if (io_loop == nullptr) {
         io_loop = ioloop::IOLoop::current();
     }
-    io_loop->add_handler(
-        sock,
-        [sock, callback = std::move(callback)](int fd, std::uint32_t events) {
-            // Tornado: tornado/netutil.py netutil.accept_handler
-            TRACE_SPAN("netutil.accept_handler", {"fd", fd}, {"events", events});
-            // Accept at most a backlog's worth per event, so that a flood of
-            // connections cannot starve the rest of the loop.
-            for (int i = 0; i < detail::DEFAULT_BACKLOG; ++i) {
-                Address address;
-                address.length = sizeof address.storage;
-                int connection = ::accept4(sock, reinterpret_cast<sockaddr*>(&address.storage),
-                                           &address.length, SOCK_NONBLOCK | SOCK_CLOEXEC);
-                if (connection < 0) {
-                    int err = errno;
-                    if (err == EAGAIN || err == EWOULDBLOCK) {
-                        return;
-                    }
-                    if (err == ECONNABORTED || err == EINTR) {
-                        // The client gave up while it waited in the backlog.
-                        continue;
-                    }
-                    // EMFILE and the like: Tornado raises (and the loop logs it).
-                    throw_errno(err, "accept");
-                }
-                callback(connection, address);
-            }
-        },
-        ioloop::IOLoop::READ);
+    auto state = std::make_shared<AcceptState>();
+    state->sock = sock;
+    state->callback = std::move(callback);
+    state->io_loop = io_loop;
+    watch(state);
+    // Tornado 5.0 returns this remove_handler too (TCPServer.stop calls it);
+    // here it also cancels a pending back-off.
+    return [state] {
+        if (state->removed) {
+            return;
+        }
+        state->removed = true;
+        if (state->resume) {
+            state->io_loop->remove_timeout(state->resume);
+            state->resume = ioloop::Timeout();
+        } else {
+            state->io_loop->remove_handler(state->sock);
+        }
+    };
 }
 
 // Tornado: tornado/netutil.py is_valid_ip

@@ -28,8 +28,7 @@ void TCPServer::listen(int port, const std::string& address) {
 // Tornado: tornado/tcpserver.py TCPServer.add_sockets
 void TCPServer::add_sockets(const std::vector<int>& sockets) {
     for (int sock : sockets) {
-        sockets_[sock] = true;
-        netutil::add_accept_handler(
+        handlers_[sock] = netutil::add_accept_handler(
             sock,
             [this](int connection, const netutil::Address& address) {
                 _handle_connection(connection, address);
@@ -45,16 +44,18 @@ void TCPServer::add_socket(int socket) {
 
 // Tornado: tornado/tcpserver.py TCPServer.stop
 void TCPServer::stop() {
-    for (auto& [fd, open] : sockets_) {
-        io_loop_->remove_handler(fd);
+    // As Tornado 5.0: each socket's remove function (which also cancels an
+    // accept back-off), then close.
+    for (auto& [fd, remove] : handlers_) {
+        remove();
         ::close(fd);
     }
-    sockets_.clear();
+    handlers_.clear();
 }
 
 std::vector<int> TCPServer::sockets() const {
     std::vector<int> out;
-    for (const auto& [fd, open] : sockets_) {
+    for (const auto& [fd, remove] : handlers_) {
         out.push_back(fd);
     }
     return out;

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 #include <system_error>
 #include <vector>
 
+#include "tornado/gen.h"
 #include "tornado/ioloop.h"
 #include "tornado/trace.h"
 
@@ -25,6 +27,13 @@ namespace tornado::iostream_test {
 namespace {
 
 class AddAcceptHandlerTest : public LoopTest {};
+
+/// Resolves once `v` holds `n` items.
+Future<void> wait_for_count_size(const std::vector<int>* v, std::size_t n) {
+    while (v->size() < n) {
+        co_await gen::moment;
+    }
+}
 
 int int_option(int fd, int level, int name) {
     int value = -1;
@@ -229,6 +238,164 @@ TEST_F(AddAcceptHandlerTest, AcceptsSeveralPendingConnectionsInOneEvent) {
     } else {
         EXPECT_GE(accept_events, 1);
     }
+}
+
+/// Uses up every free descriptor of this process while alive: lowers the
+/// soft RLIMIT_NOFILE to a few above the lowest free fd and fills the slots
+/// below it with dups. release() (or the destructor) closes them and puts
+/// the limit back.
+class DescriptorExhaustion {
+  public:
+    DescriptorExhaustion() {
+        EXPECT_EQ(::getrlimit(RLIMIT_NOFILE, &saved_), 0);
+        int probe = ::dup(0);
+        EXPECT_GE(probe, 0);
+        ::close(probe);
+        rlimit low = saved_;
+        low.rlim_cur = static_cast<rlim_t>(probe + 8);
+        EXPECT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+        // At most 8 free slots lie below the new limit.
+        for (int i = 0; i < 16; ++i) {
+            int fd = ::fcntl(0, F_DUPFD_CLOEXEC, 0);
+            if (fd < 0) {
+                EXPECT_EQ(errno, EMFILE);
+                break;
+            }
+            spares_.push_back(fd);
+        }
+        int fd = ::dup(0);
+        exhausted_ = fd < 0 && errno == EMFILE;
+        if (fd >= 0) {
+            ::close(fd);
+        }
+    }
+    ~DescriptorExhaustion() { release(); }
+    DescriptorExhaustion(const DescriptorExhaustion&) = delete;
+    DescriptorExhaustion& operator=(const DescriptorExhaustion&) = delete;
+
+    bool exhausted() const { return exhausted_; }
+    void release() {
+        for (int fd : spares_) {
+            ::close(fd);
+        }
+        spares_.clear();
+        ::setrlimit(RLIMIT_NOFILE, &saved_);
+    }
+
+  private:
+    rlimit saved_{};
+    std::vector<int> spares_;
+    bool exhausted_ = false;
+};
+
+int count_begins(const std::vector<trace::Event>& events, std::string_view step) {
+    return static_cast<int>(std::count_if(events.begin(), events.end(), [&](const trace::Event& e) {
+        return e.ph == trace::Phase::Begin && e.step == step;
+    }));
+}
+
+// C++ only (Tornado 6.2 logs and retries at every READ, a busy loop): out of
+// descriptors, accept pauses with one log line per pause, and accepts the
+// waiting connections once descriptors are free again.
+TEST_F(AddAcceptHandlerTest, OutOfDescriptorsPausesAcceptInsteadOfSpinning) {
+    std::vector<int> socks = netutil::bind_sockets(0, "127.0.0.1");
+    ASSERT_EQ(socks.size(), 1U);
+    int listener = socks[0];
+    int port = netutil::bound_port(listener);
+    std::vector<int> accepted;
+    std::vector<int> clients;
+    for (int i = 0; i < 3; ++i) {
+        clients.push_back(connect_blocking(port));
+    }
+    std::function<void()> remove = netutil::add_accept_handler(
+        listener, [&](int connection, const netutil::Address&) { accepted.push_back(connection); },
+        loop_.get());
+    struct Cleanup {
+        std::function<void()>* remove;
+        int listener;
+        std::vector<int>* fds[2];
+        ~Cleanup() {
+            (*remove)();
+            ::close(listener);
+            for (std::vector<int>* v : fds) {
+                for (int fd : *v) {
+                    ::close(fd);
+                }
+            }
+        }
+    } cleanup{&remove, listener, {&accepted, &clients}};
+
+    LogCapture logs;
+    std::vector<trace::Event> events;
+    {
+        DescriptorExhaustion exhaustion;
+        ASSERT_TRUE(exhaustion.exhausted());
+        TraceCapture capture;
+        // 0.35 s of loop time: pauses of 0.1, 0.2 (then 0.4) s allow at most
+        // three attempts; a spinning handler makes thousands.
+        run([] { return gen::sleep(0.35); }, 10);
+        events = capture.events();
+    }
+    EXPECT_TRUE(accepted.empty());
+    int attempts = count_begins(events, "netutil.accept_handler");
+    int pauses = logs.count("tornado.general", log::Level::Error, "not accepting for");
+    EXPECT_GE(attempts, 1);
+    EXPECT_LE(attempts, 3) << logs.dump();
+    EXPECT_EQ(pauses, attempts) << logs.dump();
+    EXPECT_EQ(logs.count("tornado.general", log::Level::Error, "Too many open files"), pauses);
+    EXPECT_EQ(logs.records().size(), static_cast<std::size_t>(pauses)) << logs.dump();
+
+    // Descriptors are free again: the three queued clients are accepted
+    // after the pause.
+    run([&] { return wait_for_count_size(&accepted, 3); }, 10);
+    EXPECT_EQ(accepted.size(), 3U);
+}
+
+// The function add_accept_handler returns also cancels a pending pause: the
+// socket is not watched again afterwards (and can be closed safely).
+TEST_F(AddAcceptHandlerTest, RemovingDuringAPauseCancelsIt) {
+    std::vector<int> socks = netutil::bind_sockets(0, "127.0.0.1");
+    ASSERT_EQ(socks.size(), 1U);
+    int listener = socks[0];
+    int port = netutil::bound_port(listener);
+    int client = connect_blocking(port);
+    int accepted = 0;
+    std::function<void()> remove = netutil::add_accept_handler(
+        listener,
+        [&](int connection, const netutil::Address&) {
+            ++accepted;
+            ::close(connection);
+        },
+        loop_.get());
+    LogCapture logs;
+    {
+        DescriptorExhaustion exhaustion;
+        ASSERT_TRUE(exhaustion.exhausted());
+        run([&]() -> Future<void> {
+            while (logs.count("tornado.general", log::Level::Error, "not accepting") == 0) {
+                co_await gen::moment;
+            }
+        });
+    }
+    remove();
+    remove();  // a second call does nothing
+    ::close(listener);
+    // Past the first pause (0.1 s): had it not been cancelled, it would
+    // watch the closed fd again, and the loop would log the failure.
+    std::vector<trace::Event> events;
+    {
+        TraceCapture capture;
+        run([] { return gen::sleep(0.3); }, 10);
+        events = capture.events();
+    }
+    EXPECT_EQ(accepted, 0);
+    EXPECT_EQ(count_begins(events, "netutil.accept_handler"), 0);
+    EXPECT_EQ(
+        std::count_if(events.begin(), events.end(),
+                      [](const trace::Event& e) { return e.step == "PollIOLoop.add_handler"; }),
+        0);
+    EXPECT_EQ(logs.records().size(), 1U) << logs.dump();
+    ::close(client);
 }
 
 // Tornado: tornado/test/netutil_test.py IsValidIPTest.test_is_valid_ip

@@ -15,6 +15,10 @@ namespace tornado::netutil {
 namespace detail {
 // Tornado: tornado/netutil.py _DEFAULT_BACKLOG
 inline constexpr int DEFAULT_BACKLOG = 128;
+// C++: how long accept pauses when the process is out of descriptors (the
+// first pause, doubled at each failure in a row up to the second).
+inline constexpr double ACCEPT_BACKOFF_MIN = 0.1;
+inline constexpr double ACCEPT_BACKOFF_MAX = 1.0;
 }  // namespace detail
 
 /// A socket address (Python's address tuple).
@@ -40,8 +44,16 @@ std::vector<int> bind_sockets(int port, const std::string& address = "", int fam
 using AcceptCallback = std::function<void(int connection, const Address& address)>;
 
 /// Watches `sock` for READ; each event accepts up to 128 connections,
-/// stopping early at EWOULDBLOCK and skipping ECONNABORTED.
-void add_accept_handler(int sock, AcceptCallback callback, ioloop::IOLoop* io_loop = nullptr);
+/// stopping early at EWOULDBLOCK and skipping ECONNABORTED. When accept fails
+/// for want of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM), it
+/// logs one line, stops watching `sock` for ACCEPT_BACKOFF_MIN seconds
+/// (doubled at each failure in a row, up to ACCEPT_BACKOFF_MAX) and then
+/// watches it again; connections already accepted are not affected.
+/// Returns a function that stops accepting (removes the handler, or cancels
+/// a pending back-off); call it, not IOLoop::remove_handler, before closing
+/// `sock`. Calling it again does nothing.
+std::function<void()> add_accept_handler(int sock, AcceptCallback callback,
+                                         ioloop::IOLoop* io_loop = nullptr);
 
 /// True for a numeric IPv4 or IPv6 address.
 bool is_valid_ip(const std::string& ip);

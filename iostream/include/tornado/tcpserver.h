@@ -2,6 +2,7 @@
 // connection, wrapped in an IOStream, to handle_stream.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -58,7 +59,9 @@ class TCPServer : public trace::Traced {
     Options options_;
 
   private:
-    std::map<int, bool> sockets_;
+    // Tornado: tornado/tcpserver.py TCPServer._handlers
+    // (Tornado 5.0: each listening fd and the function that stops accepting on it)
+    std::map<int, std::function<void()>> handlers_;
 };
 
 }  // namespace tornado::tcpserver
