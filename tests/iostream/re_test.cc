@@ -189,3 +189,77 @@ TEST(PatternTest, CopiesWorkIndependentlyOfTheOriginal) {
 
 }  // namespace
 }  // namespace tornado::re
+
+namespace tornado::re {
+namespace {
+
+// search_resumable: where the next search of a growing subject may start.
+TEST(PatternTest, SearchResumableResumesWhereAMatchCouldStillBegin) {
+    const Pattern regex("\r?\n\r?\n");
+    ASSERT_FALSE(regex.is_literal());
+    EXPECT_EQ(regex.search_resumable("abc").resume, 3U);
+    EXPECT_EQ(regex.search_resumable("abc\r").resume, 3U);
+    EXPECT_EQ(regex.search_resumable("abc\r\n").resume, 3U);
+    EXPECT_EQ(regex.search_resumable("abc\r\nx").resume, 6U);
+    EXPECT_EQ(regex.search_resumable("abc\r\nx\n\r", 6).resume, 6U);
+    Pattern::Resumable found = regex.search_resumable("abc\r\n\r\nz", 3);
+    EXPECT_EQ(found.match, at(3, 7));
+    EXPECT_EQ(found.examined, 4U);
+
+    const Pattern literal("\r\n\r\n");
+    ASSERT_TRUE(literal.is_literal());
+    EXPECT_EQ(literal.search_resumable("abc\r\n").resume, 2U);
+    EXPECT_EQ(literal.search_resumable("ab").resume, 0U);
+    EXPECT_EQ(literal.search_resumable("abcdefgh", 6).resume, 6U);
+    EXPECT_EQ(literal.search_resumable("x\r\n\r\n").match, at(1, 5));
+
+    // An anchored pattern never moves on: it must match at the offset.
+    EXPECT_EQ(Pattern("a.c", Pattern::ANCHORED).search_resumable("xyz").resume, 0U);
+    EXPECT_EQ(Pattern("abc", Pattern::ANCHORED).search_resumable("xyz").resume, 0U);
+}
+
+// Searching each prefix of a subject from where the previous one said to
+// resume finds, at the same prefix, the same match as searching the prefix
+// from the start: resuming never skips nor changes a match.
+TEST(PatternTest, SearchResumableOnGrowingSubjectAgreesWithSearch) {
+    const std::vector<std::string> patterns = {
+        "\r?\n\r?\n", "\r\n\r\n", "abab",           "ab+",   "dog(sbody)?", "a\\b", "x$",
+        "(?<=a)b",    "ab[c]",    "BEGIN[0-9]+END", "a\\Bb", "(ab|b)c",
+    };
+    const std::vector<std::string> subjects = {
+        "GET / HTTP/1.1\r\nHost: x\r\n\r\nrest",
+        "a\n\r\rb\r\n\nc",
+        "xabaababab",
+        "zzabbbbc",
+        "hotdogsbody dog",
+        "bab ax",
+        "xyx",
+        "cbab",
+        "xabababc",
+        "BEGIN12BEGIN345END",
+        "aab",
+        "abbc",
+    };
+    for (const std::string& source : patterns) {
+        const Pattern p(source);
+        for (const std::string& subject : subjects) {
+            std::size_t resume = 0;
+            for (std::size_t n = 0; n <= subject.size(); ++n) {
+                std::string_view prefix(subject.data(), n);
+                Span expected = p.search(prefix);
+                Pattern::Resumable got = p.search_resumable(prefix, resume);
+                ASSERT_EQ(got.match, expected)
+                    << "pattern " << source << ", prefix of " << n << " of " << subject;
+                if (expected) {
+                    break;
+                }
+                ASSERT_GE(got.resume, resume);
+                ASSERT_LE(got.resume, n);
+                resume = got.resume;
+            }
+        }
+    }
+}
+
+}  // namespace
+}  // namespace tornado::re
