@@ -4,6 +4,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cctype>
 
 #include "tornado/gen.h"
 #include "tornado/log.h"
@@ -23,62 +24,117 @@ const re::Pattern& header_end_regex() {
     return pattern;
 }
 
-// Python's int(s, base) for the strings HTTP framing carries: surrounding
-// whitespace, an optional sign, "0x" for base 16, and single underscores
-// between digits are accepted; anything else is std::nullopt. Values too
-// large for int64 saturate (they exceed every size limit anyway).
-std::optional<std::int64_t> py_int(std::string_view s, int base) {
-    s = httputil::py_strip(s);
-    bool negative = false;
-    if (!s.empty() && (s.front() == '+' || s.front() == '-')) {
-        negative = s.front() == '-';
-        s.remove_prefix(1);
+// 1*DIGIT (base 10) or 1*HEXDIG (base 16) and nothing else: no sign, no
+// "0x", no "_", no whitespace. Unsigned arithmetic; a value past UINT64_MAX
+// saturates there (it exceeds every size limit anyway). std::nullopt when
+// `s` is not all digits.
+// C++: Tornado 6.2 used Python's int(), which also takes "+3", "-1", "0_3"
+// and (base 16) "0x3" and surrounding whitespace; Tornado 6.3.3 made the
+// same fix (http1connection.parse_int / parse_hex_int). RFC 9110 8.6 and
+// RFC 9112 7.1.
+std::optional<std::uint64_t> parse_digits(std::string_view s, unsigned base) {
+    if (s.empty()) {
+        return std::nullopt;
     }
-    bool prefixed = false;
-    if (base == 16 && s.size() >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-        s.remove_prefix(2);
-        prefixed = true;
-    }
-    std::int64_t value = 0;
-    bool any_digit = false;
-    bool last_underscore = prefixed;  // "0x_5" is valid, "_5" is not
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        char c = s[i];
-        if (c == '_') {
-            if (!any_digit && !prefixed) {
-                return std::nullopt;
-            }
-            if (last_underscore && any_digit) {
-                return std::nullopt;
-            }
-            last_underscore = true;
-            continue;
-        }
-        int digit;
+    std::uint64_t value = 0;
+    for (char c : s) {
+        unsigned digit;
         if (c >= '0' && c <= '9') {
-            digit = c - '0';
+            digit = static_cast<unsigned>(c - '0');
         } else if (base == 16 && c >= 'a' && c <= 'f') {
-            digit = c - 'a' + 10;
+            digit = static_cast<unsigned>(c - 'a' + 10);
         } else if (base == 16 && c >= 'A' && c <= 'F') {
-            digit = c - 'A' + 10;
+            digit = static_cast<unsigned>(c - 'A' + 10);
         } else {
             return std::nullopt;
         }
-        if (digit >= base) {
-            return std::nullopt;
-        }
-        any_digit = true;
-        last_underscore = false;
-        if (value > (INT64_MAX - digit) / base) {
-            value = INT64_MAX;
+        if (value > (UINT64_MAX - digit) / base) {
+            value = UINT64_MAX;
         } else {
             value = value * base + digit;
         }
     }
-    if (!any_digit || last_underscore) {
-        return std::nullopt;
+    return value;
+}
+
+// RFC 9110 5.6.4 quoted-string (DQUOTE *( qdtext / quoted-pair ) DQUOTE) at
+// the start of `s`; returns its length, or 0 if there is none.
+std::size_t quoted_string_length(std::string_view s) {
+    if (s.empty() || s.front() != '"') {
+        return 0;
     }
-    return negative ? -value : value;
+    for (std::size_t i = 1; i < s.size(); ++i) {
+        auto c = static_cast<unsigned char>(s[i]);
+        if (c == '"') {
+            return i + 1;
+        }
+        if (c == '\\') {
+            ++i;
+            if (i >= s.size()) {
+                return 0;
+            }
+            c = static_cast<unsigned char>(s[i]);
+        }
+        if ((c < 0x20 && c != '\t') || c == 0x7f) {
+            return 0;
+        }
+    }
+    return 0;
+}
+
+// A chunk-size line without its CRLF: chunk-size [ chunk-ext ] (RFC 9112
+// 7.1, 7.1.1), where chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS
+// ext-val ] ) and ext-val is a token or a quoted-string. Returns the size;
+// the extensions are checked and ignored. Throws HTTPInputError otherwise.
+// C++: Tornado (6.2 and later) refuses any extension: int() fails on ";".
+std::uint64_t parse_chunk_size_line(std::string_view line) {
+    std::size_t end = 0;
+    while (end < line.size() && std::isxdigit(static_cast<unsigned char>(line[end])) != 0) {
+        ++end;
+    }
+    std::optional<std::uint64_t> size = parse_digits(line.substr(0, end), 16);
+    if (!size) {
+        throw httputil::HTTPInputError("invalid chunk size");
+    }
+    std::string_view rest = line.substr(end);
+    auto skip_ows = [&rest] {
+        while (!rest.empty() && httputil::is_ows(static_cast<unsigned char>(rest.front()))) {
+            rest.remove_prefix(1);
+        }
+    };
+    auto take_token = [&rest] {
+        std::size_t n = 0;
+        while (n < rest.size() && httputil::is_tchar(static_cast<unsigned char>(rest[n]))) {
+            ++n;
+        }
+        rest.remove_prefix(n);
+        return n;
+    };
+    while (true) {
+        if (rest.empty()) {
+            return *size;
+        }
+        skip_ows();
+        if (rest.empty() || rest.front() != ';') {
+            throw httputil::HTTPInputError("invalid chunk size");
+        }
+        rest.remove_prefix(1);
+        skip_ows();
+        if (take_token() == 0) {
+            throw httputil::HTTPInputError("invalid chunk extension");
+        }
+        skip_ows();
+        if (!rest.empty() && rest.front() == '=') {
+            rest.remove_prefix(1);
+            skip_ows();
+            std::size_t quoted = quoted_string_length(rest);
+            if (quoted > 0) {
+                rest.remove_prefix(quoted);
+            } else if (take_token() == 0) {
+                throw httputil::HTTPInputError("invalid chunk extension");
+            }
+        }
+    }
 }
 
 // Runs a function when the scope ends, however it ends (Python's finally).
@@ -249,6 +305,11 @@ Future<bool> HTTP1Connection::_read_message(std::shared_ptr<HTTPMessageDelegate>
         request_start_line_ = start_line;
         request_headers_ = headers;
         disconnect_on_finish_ = !_can_keep_alive(start_line, *headers);
+        // C++: the framing is checked before the application sees the
+        // message (Tornado checks it in _read_body, after headers_received),
+        // so a refused message never reaches a handler nor gets a
+        // "100 Continue".
+        _check_framing(start_line, *headers);
         need_delegate_close = true;
 
         Future<void> headers_done = delegate->headers_received(start_line, headers);
@@ -297,6 +358,12 @@ Future<bool> HTTP1Connection::_read_message(std::shared_ptr<HTTPMessageDelegate>
         }
         if (is_client_ && disconnect_on_finish_) {
             close();
+        }
+        // Tornado returns False once close() has dropped the stream, so a
+        // request pipelined behind one that closes the connection is
+        // never started (its answer could not be sent anyway).
+        if (stream_->closed()) {
+            co_return false;
         }
     } catch (const httputil::HTTPInputError& e) {
         log::gen_log.info("Malformed HTTP message from {}: {}", context_->str(), e.what());
@@ -380,15 +447,29 @@ Future<void> HTTP1Connection::write_headers(const httputil::ResponseStartLine& s
     if (request.method == "HEAD" || code == 304) {
         expected_content_remaining_ = 0;
     } else if (auto cl = headers.get("Content-Length")) {
-        expected_content_remaining_ = py_int(*cl, 10).value_or(0);
+        // Tornado 6.3.3 parses this with parse_int too (6.2: int()).
+        std::optional<std::uint64_t> length = parse_digits(*cl, 10);
+        if (!length) {
+            throw httputil::HTTPOutputError("Invalid Content-Length: " + std::string(*cl));
+        }
+        expected_content_remaining_ =
+            static_cast<std::int64_t>(std::min<std::uint64_t>(*length, INT64_MAX));
     } else {
         expected_content_remaining_.reset();
+    }
+    // C++: CR or LF in the reason phrase or in a header would let the
+    // application (or whoever feeds it) end the head early and write
+    // headers or a whole response of its own (RFC 9112 4 and 5, RFC 9110 5.5).
+    // Tornado 6.4.1 refuses CR/LF in headers here with HTTPOutputError (6.2
+    // only asserted on LF in headers); 6.5.3 guards the reason phrase too.
+    if (start_line.reason.find_first_of("\r\n") != std::string::npos) {
+        throw httputil::HTTPOutputError("Illegal characters (CR or LF) in reason phrase");
     }
     std::string data = fmt::format("HTTP/1.1 {} {}\r\n", code, start_line.reason);
     for (const auto& [name, value] : headers.get_all()) {
         if (name.find_first_of("\r\n") != std::string::npos ||
             value.find_first_of("\r\n") != std::string::npos) {
-            throw std::invalid_argument("Illegal characters (CR or LF) in header: " + name);
+            throw httputil::HTTPOutputError("Illegal characters (CR or LF) in header: " + name);
         }
         data += name;
         data += ": ";
@@ -562,50 +643,83 @@ std::pair<std::string, HTTPHeaders> HTTP1Connection::_parse_headers(const std::s
     return {std::string(start_line), HTTPHeaders::parse(rest)};
 }
 
-// Tornado: tornado/http1connection.py HTTP1Connection._read_body
-Future<void> HTTP1Connection::_read_body(HTTPHeaders& headers,
-                                         std::shared_ptr<HTTPMessageDelegate> delegate) {
-    TRACE_SPAN("HTTP1Connection._read_body");
-    std::optional<std::int64_t> content_length;
-    if (auto cl = headers.get("Content-Length")) {
-        if (headers.contains("Transfer-Encoding")) {
-            // RFC 7230 3.3.3: both headers is a request smuggling attempt.
+// Tornado: tornado/http1connection.py is_transfer_encoding_chunked
+// C++: with the Content-Length checks of HTTP1Connection._read_body; run
+// before headers_received. Stricter than Tornado 6.2:
+// - Content-Length is 1*DIGIT; a list (repeated headers are joined with
+//   ",") is accepted only when every element is the same (RFC 9110 8.6;
+//   Tornado 6.3.3 for the digits);
+// - Transfer-Encoding must be exactly "chunked" (any case), once, in an
+//   HTTP/1.1 request (RFC 9112 6.1, 6.3: a coding the server does not
+//   understand, and Transfer-Encoding in HTTP/1.0, make the framing
+//   faulty). Tornado 6.2 ignored any other value and read no body, so the
+//   body became the next request; Tornado 6.4.1 refuses other codings and
+//   lists (is_transfer_encoding_chunked), not HTTP/1.0;
+// - both headers together are refused (RFC 9112 6.3; Tornado 6.2 too).
+void HTTP1Connection::_check_framing(const httputil::RequestStartLine& start_line,
+                                     HTTPHeaders& headers) {
+    body_content_length_.reset();
+    body_chunked_ = false;
+    if (headers.contains("Transfer-Encoding")) {
+        if (headers.contains("Content-Length")) {
             throw httputil::HTTPInputError(
-                "Response with both Transfer-Encoding and Content-Length");
+                "Message with both Transfer-Encoding and Content-Length");
         }
-        std::string value(*cl);
-        if (value.find(',') != std::string::npos) {
-            // Proxies sometimes repeat Content-Length; equal copies are fine.
-            std::vector<std::string_view> pieces;
-            std::string_view rest = value;
-            while (true) {
-                std::size_t comma = rest.find(',');
-                pieces.push_back(rest.substr(0, comma));
-                if (comma == std::string_view::npos) {
-                    break;
-                }
-                rest = httputil::py_lstrip(rest.substr(comma + 1));
-            }
-            for (std::string_view p : pieces) {
-                if (p != pieces.front()) {
-                    throw httputil::HTTPInputError("Multiple unequal Content-Lengths: " + value);
-                }
-            }
-            value = std::string(pieces.front());
-            headers.set("Content-Length", value);
+        if (start_line.version != "HTTP/1.1") {
+            throw httputil::HTTPInputError("Transfer-Encoding in an HTTP/1.0 message");
         }
-        content_length = py_int(value, 10);
-        if (!content_length) {
+        std::vector<std::string> values = headers.get_list("Transfer-Encoding");
+        if (values.size() != 1 || !httputil::iequals(values.front(), "chunked")) {
+            throw httputil::HTTPInputError("Unsupported Transfer-Encoding " +
+                                           std::string(*headers.get("Transfer-Encoding")));
+        }
+        body_chunked_ = true;
+        return;
+    }
+    auto cl = headers.get("Content-Length");
+    if (!cl) {
+        return;
+    }
+    std::string value(*cl);
+    std::string_view first;
+    std::string_view rest = value;
+    while (true) {
+        std::size_t comma = rest.find(',');
+        std::string_view piece = httputil::strip_ows(rest.substr(0, comma));
+        if (!parse_digits(piece, 10)) {
             throw httputil::HTTPInputError("Only integer Content-Length is allowed: " + value);
         }
-        if (*content_length > static_cast<std::int64_t>(max_body_size_)) {
-            throw httputil::HTTPInputError("Content-Length too long");
+        if (first.empty()) {
+            first = piece;
+        } else if (piece != first) {
+            throw httputil::HTTPInputError("Multiple unequal Content-Lengths: " + value);
         }
+        if (comma == std::string_view::npos) {
+            break;
+        }
+        rest = rest.substr(comma + 1);
     }
-    if (content_length) {
-        return _read_fixed_body(*content_length, std::move(delegate));
+    std::uint64_t length = *parse_digits(first, 10);
+    if (length > max_body_size_) {
+        throw httputil::HTTPInputError("Content-Length too long");
     }
-    if (httputil::ascii_lower(headers.get("Transfer-Encoding", "")) == "chunked") {
+    if (first.size() != value.size()) {
+        // Proxies sometimes repeat Content-Length; equal copies are fine.
+        headers.set("Content-Length", std::string(first));
+    }
+    body_content_length_ = length;
+}
+
+// Tornado: tornado/http1connection.py HTTP1Connection._read_body
+// C++: the framing was checked by _check_framing.
+Future<void> HTTP1Connection::_read_body(HTTPHeaders& /*headers*/,
+                                         std::shared_ptr<HTTPMessageDelegate> delegate) {
+    TRACE_SPAN("HTTP1Connection._read_body");
+    if (body_content_length_) {
+        return _read_fixed_body(static_cast<std::int64_t>(*body_content_length_),
+                                std::move(delegate));
+    }
+    if (body_chunked_) {
         return _read_chunked_body(std::move(delegate));
     }
     return {};  // no body
@@ -635,44 +749,86 @@ Future<void> HTTP1Connection::_deliver(HTTPMessageDelegate& delegate, std::strin
 }
 
 // Tornado: tornado/http1connection.py HTTP1Connection._read_chunked_body
-// C++: follows Tornado 6.2: the last chunk must be followed by CRLF (no
-// trailers). A chunk size that does not parse, or a negative one (which
-// sends Tornado into an endless loop), ends the connection without an answer.
+// C++: stricter and more complete than Tornado 6.2 (RFC 9112 7.1):
+// - a chunk size is 1*HEXDIG (6.2's int(s, 16) took "+3", "0x3", "-1"; a
+//   negative size even looped forever; Tornado 6.3.3 made the same fix),
+//   and a bad one is answered 400 rather than a silent close;
+// - each size is compared with what is left of max_body_size before it is
+//   added to the running total, in unsigned arithmetic, so no size can wrap
+//   the total (a size of 7fffffffffffffff made it overflow);
+// - chunk extensions ("5;name=value", RFC 9112 7.1.1) are accepted and
+//   ignored, and so are trailer fields after the last chunk (RFC 9112
+//   7.1.2); Tornado refuses both.
+// The trailer section is held to max_header_size, and the connection
+// closes after a message that has one.
 Future<void> HTTP1Connection::_read_chunked_body(std::shared_ptr<HTTPMessageDelegate> delegate) {
     TRACE_SPAN("HTTP1Connection._read_chunked_body");
     auto self = shared_from_this();
-    std::int64_t total_size = 0;
+    std::uint64_t total_size = 0;
     while (true) {
         std::string line = co_await stream_->read_until("\r\n", 64);
-        std::optional<std::int64_t> chunk_len =
-            py_int(std::string_view(line).substr(0, line.size() - 2), 16);
-        if (!chunk_len || *chunk_len < 0) {
-            throw detail::QuietException();
-        }
-        if (*chunk_len == 0) {
+        std::uint64_t chunk_len =
+            parse_chunk_size_line(std::string_view(line).substr(0, line.size() - 2));
+        if (chunk_len == 0) {
             std::string crlf = co_await stream_->read_bytes(2);
             if (crlf != "\r\n") {
-                throw httputil::HTTPInputError("improperly terminated chunked request");
+                co_await _read_trailers(std::move(crlf));
+                // C++: the connection is not reused after a message with
+                // trailers ("Connection: close" on the answer): Tornado 6.2
+                // closes it there too (with a 400), and no peer is left
+                // guessing where the next message starts.
+                disconnect_on_finish_ = true;
             }
             co_return;
         }
-        total_size += *chunk_len;
-        if (total_size > static_cast<std::int64_t>(max_body_size_)) {
+        if (chunk_len > max_body_size_ - total_size) {
             throw httputil::HTTPInputError("chunked body too large");
         }
-        std::int64_t bytes_to_read = *chunk_len;
+        total_size += chunk_len;
+        std::uint64_t bytes_to_read = chunk_len;
         while (bytes_to_read > 0) {
-            std::string chunk = co_await stream_->read_bytes(
-                std::min<std::size_t>(static_cast<std::size_t>(bytes_to_read), params_.chunk_size),
-                true);
-            bytes_to_read -= static_cast<std::int64_t>(chunk.size());
+            std::string chunk =
+                co_await stream_->read_bytes(static_cast<std::size_t>(std::min<std::uint64_t>(
+                                                 bytes_to_read, params_.chunk_size)),
+                                             true);
+            bytes_to_read -= chunk.size();
             co_await _deliver(*delegate, std::move(chunk));
         }
         // Each chunk ends with CRLF.
         std::string crlf = co_await stream_->read_bytes(2);
         if (crlf != "\r\n") {
-            throw detail::QuietException();
+            throw httputil::HTTPInputError("improperly terminated chunk");
         }
+    }
+}
+
+// C++ only: the trailer section after the last chunk (RFC 9112 7.1.2),
+// whose first two bytes `start` are already read: field lines ending with
+// CRLF, then an empty line. Each line must be a valid field line; the
+// fields are dropped (RFC 9110 6.5.1 lets a recipient ignore them).
+Future<void> HTTP1Connection::_read_trailers(std::string start) {
+    auto self = shared_from_this();
+    // A field line has at least a name character and the colon, so the
+    // two bytes read cannot hold part of the final CRLF CRLF.
+    if (start.find_first_of("\r\n") != std::string::npos) {
+        throw httputil::HTTPInputError("improperly terminated chunked request");
+    }
+    std::string section = start;
+    section += co_await stream_->read_until("\r\n\r\n", params_.max_header_size);
+    section.resize(section.size() - 4);
+    HTTPHeaders trailers;
+    std::string_view rest = section;
+    while (true) {
+        std::size_t eol = rest.find("\r\n");
+        std::string_view field = rest.substr(0, eol);
+        if (field.find('\n') != std::string_view::npos) {
+            throw httputil::HTTPInputError("bare LF in trailer section");
+        }
+        trailers.parse_line(field);
+        if (eol == std::string_view::npos) {
+            break;
+        }
+        rest = rest.substr(eol + 2);
     }
 }
 

@@ -28,6 +28,41 @@ std::string_view py_strip(std::string_view s) {
     return s.substr(0, n);
 }
 
+bool is_ows(unsigned char c) {
+    return c == ' ' || c == '\t';
+}
+
+std::string_view strip_ows(std::string_view s) {
+    std::size_t i = 0;
+    while (i < s.size() && is_ows(static_cast<unsigned char>(s[i]))) {
+        ++i;
+    }
+    std::size_t n = s.size();
+    while (n > i && is_ows(static_cast<unsigned char>(s[n - 1]))) {
+        --n;
+    }
+    return s.substr(i, n - i);
+}
+
+bool is_tchar(unsigned char c) {
+    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
+        return true;
+    }
+    return std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+}
+
+bool is_token(std::string_view s) {
+    if (s.empty()) {
+        return false;
+    }
+    for (char c : s) {
+        if (!is_tchar(static_cast<unsigned char>(c))) {
+            return false;
+        }
+    }
+    return true;
+}
+
 namespace {
 
 char lower_char(char c) {
@@ -176,15 +211,33 @@ std::vector<std::string> HTTPHeaders::keys() const {
 }
 
 // Tornado: tornado/httputil.py HTTPHeaders.parse_line
+// C++: stricter than Tornado 6.2, as RFC 9112 / RFC 9110 ask:
+// - only SP and HTAB are whitespace (RFC 9110 5.6.3, RFC 9112 5.1): 6.2
+//   strips with str.strip(), which also takes \v, \f, \x1c-\x1f, \x85 and
+//   \xa0, so "chunked\x85" was read as "chunked" (Tornado 6.4.1 strips only
+//   " \t"); a line starting with other whitespace is no continuation but a
+//   bad field name (Tornado 6.5);
+// - a field name is a token, so no space before the colon (RFC 9112 5.1,
+//   RFC 9110 5.1; Tornado 6.5);
+// - a CR (bare: the line's own CRLF is gone) or NUL in a line is refused
+//   (RFC 9112 2.2, RFC 9110 5.5; Tornado 6.5 refuses CR and control chars).
+// Continuation lines (obs-fold) still join with one space, as in Tornado;
+// their trailing SP / HTAB is dropped too (RFC 9112 5.2; Tornado 6.5).
 void HTTPHeaders::parse_line(std::string_view line) {
-    if (py_isspace(static_cast<unsigned char>(line[0]))) {
+    if (line.empty()) {
+        return;
+    }
+    if (line.find_first_of(std::string_view("\r\0", 2)) != std::string_view::npos) {
+        throw HTTPInputError("CR or NUL in header line");
+    }
+    if (is_ows(static_cast<unsigned char>(line[0]))) {
         // A continuation (obs-fold) line extends the previous value.
         if (last_index_ >= entries_.size()) {
             throw HTTPInputError("first header line cannot start with whitespace");
         }
         Entry& e = entries_[last_index_];
         std::string new_part = " ";
-        new_part += py_lstrip(line);
+        new_part += strip_ows(line);
         if (!e.list.empty()) {
             e.list.back() += new_part;
         }
@@ -195,7 +248,11 @@ void HTTPHeaders::parse_line(std::string_view line) {
     if (colon == std::string_view::npos) {
         throw HTTPInputError("no colon in header line");
     }
-    add(line.substr(0, colon), std::string(py_strip(line.substr(colon + 1))));
+    std::string_view name = line.substr(0, colon);
+    if (!is_token(name)) {
+        throw HTTPInputError("invalid header name");
+    }
+    add(name, std::string(strip_ows(line.substr(colon + 1))));
 }
 
 // Tornado: tornado/httputil.py HTTPHeaders.parse
@@ -222,7 +279,12 @@ HTTPHeaders HTTPHeaders::parse(std::string_view headers) {
 }
 
 // Tornado: tornado/httputil.py parse_request_start_line
+// C++: a CR or NUL inside the line is refused (RFC 9112 2.2: a bare CR is
+// invalid; Tornado 6.5 matches the line against the RFC grammar).
 RequestStartLine parse_request_start_line(std::string_view line) {
+    if (line.find_first_of(std::string_view("\r\0", 2)) != std::string_view::npos) {
+        throw HTTPInputError("Malformed HTTP request line");
+    }
     // Exactly three parts separated by single spaces (Python's split(" ")).
     std::size_t a = line.find(' ');
     std::size_t b = a == std::string_view::npos ? a : line.find(' ', a + 1);

@@ -92,6 +92,12 @@ class HTTP1Connection : public HTTPConnection,
     Future<void> _read_fixed_body(std::int64_t content_length,
                                   std::shared_ptr<HTTPMessageDelegate> delegate);
     Future<void> _read_chunked_body(std::shared_ptr<HTTPMessageDelegate> delegate);
+    /// Reads and checks the trailer section after the last chunk, whose
+    /// first two bytes are `start`; the fields are ignored.
+    Future<void> _read_trailers(std::string start);
+    /// Checks Content-Length and Transfer-Encoding (RFC 9112 6): sets the
+    /// body's framing, or throws HTTPInputError for a message to refuse.
+    void _check_framing(const httputil::RequestStartLine& start_line, HTTPHeaders& headers);
     Future<void> _deliver(HTTPMessageDelegate& delegate, std::string chunk);
 
     bool is_client_;
@@ -112,6 +118,9 @@ class HTTP1Connection : public HTTPConnection,
     bool chunking_output_ = false;
     std::optional<std::int64_t> expected_content_remaining_;
     Future<void> pending_write_;
+    // The request body's framing, as _check_framing found it.
+    std::optional<std::uint64_t> body_content_length_;
+    bool body_chunked_ = false;
 };
 
 class HTTP1ServerConnection;

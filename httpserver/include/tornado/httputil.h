@@ -44,6 +44,14 @@ bool py_isspace(unsigned char c);
 /// Python's str.strip() / lstrip() on a latin-1 string.
 std::string_view py_strip(std::string_view s);
 std::string_view py_lstrip(std::string_view s);
+/// RFC 9110 5.6.3 whitespace (OWS): only SP and HTAB. Field values are
+/// trimmed with these, not with Python's str.strip() set (see parse_line).
+bool is_ows(unsigned char c);
+/// Removes leading and trailing SP / HTAB.
+std::string_view strip_ows(std::string_view s);
+/// RFC 9110 5.6.2 tchar / token: the characters of a field name.
+bool is_tchar(unsigned char c);
+bool is_token(std::string_view s);
 /// ASCII lower-casing (Python's lower() on the characters headers use).
 std::string ascii_lower(std::string_view s);
 bool iequals(std::string_view a, std::string_view b);
@@ -82,8 +90,9 @@ class HTTPHeaders {
     std::vector<std::string> keys() const;
 
     /// Parses one header line (a continuation line extends the last value).
-    /// Throws HTTPInputError for a line without a colon or a continuation
-    /// with nothing to continue.
+    /// Throws HTTPInputError for a line without a colon, a name that is not
+    /// a token, a CR or NUL in the line, or a continuation with nothing to
+    /// continue.
     void parse_line(std::string_view line);
     /// Parses a header block (lines ending in CRLF or LF).
     static HTTPHeaders parse(std::string_view headers);
