@@ -258,20 +258,31 @@ void RequestHandler::clear() {
 }
 
 // Tornado: tornado/web.py RequestHandler.set_status
-// C++: as in Tornado 6.2, a code with no standard phrase is "Unknown".
+// C++: as in Tornado 6.2, a code with no standard phrase is "Unknown". A
+// reason with CR or LF would end the status line early and let its text
+// become headers (RFC 9112 4): it is refused with HTTPOutputError. Tornado
+// 6.2 passes it on; 6.5.3 replaces such a phrase with "Unknown".
 void RequestHandler::set_status(int status_code, std::string reason) {
+    if (reason.find_first_of("\r\n") != std::string::npos) {
+        throw httputil::HTTPOutputError("Illegal characters (CR or LF) in reason phrase");
+    }
     status_code_ = status_code;
     reason_ = reason.empty() ? std::string(httputil::responses(status_code)) : std::move(reason);
 }
 
 namespace {
 // Tornado: tornado/web.py RequestHandler._convert_header_value
-std::string checked_header_value(std::string value) {
+// C++: Tornado 6.2 raises ValueError for a control character (\x00-\x1f);
+// here it is HTTPOutputError, and a name with CR or LF is refused too.
+std::string checked_header_value(std::string_view name, std::string value) {
     // Control characters could end the header and start another one.
     for (char c : value) {
         if (static_cast<unsigned char>(c) < 0x20) {
-            throw std::invalid_argument("Unsafe header value: " + value);
+            throw httputil::HTTPOutputError("Unsafe header value: " + value);
         }
+    }
+    if (name.find_first_of("\r\n") != std::string_view::npos) {
+        throw httputil::HTTPOutputError("Unsafe header name: " + std::string(name));
     }
     return value;
 }
@@ -279,16 +290,16 @@ std::string checked_header_value(std::string value) {
 
 // Tornado: tornado/web.py RequestHandler.set_header
 void RequestHandler::set_header(std::string_view name, std::string value) {
-    headers_.set(name, checked_header_value(std::move(value)));
+    headers_.set(name, checked_header_value(name, std::move(value)));
 }
 
 void RequestHandler::set_header(std::string_view name, std::int64_t value) {
-    headers_.set(name, std::to_string(value));
+    headers_.set(name, checked_header_value(name, std::to_string(value)));
 }
 
 // Tornado: tornado/web.py RequestHandler.add_header
 void RequestHandler::add_header(std::string_view name, std::string value) {
-    headers_.add(name, checked_header_value(std::move(value)));
+    headers_.add(name, checked_header_value(name, std::move(value)));
 }
 
 // Tornado: tornado/web.py RequestHandler.clear_header
@@ -496,7 +507,14 @@ void RequestHandler::send_error(int status_code, const std::exception_ptr& exc) 
         } catch (...) {
         }
     }
-    set_status(status_code, reason);
+    try {
+        set_status(status_code, reason);
+    } catch (const httputil::HTTPOutputError& e) {
+        // C++: an HTTPError whose reason has CR or LF; the standard phrase
+        // goes out instead.
+        log::app_log.error("{}", e.what());
+        set_status(status_code);
+    }
     try {
         write_error(status_code, exc);
     } catch (...) {

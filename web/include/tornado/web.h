@@ -145,11 +145,13 @@ class RequestHandler : public std::enable_shared_from_this<RequestHandler>, publ
     // --- Output -----------------------------------------------------------
     /// Resets headers and buffered output to their initial state.
     void clear();
-    /// Sets the status; an unknown code needs a `reason`.
+    /// Sets the status; an unknown code needs a `reason`. Throws
+    /// httputil::HTTPOutputError for a reason with CR or LF.
     void set_status(int status_code, std::string reason = "");
     int get_status() const { return status_code_; }
-    /// Sets a header, replacing earlier values. Throws std::invalid_argument
-    /// for values with control characters (header injection).
+    /// Sets a header, replacing earlier values. Throws
+    /// httputil::HTTPOutputError for values with control characters or
+    /// names with CR or LF (header injection).
     void set_header(std::string_view name, std::string value);
     void set_header(std::string_view name, std::int64_t value);
     void add_header(std::string_view name, std::string value);
