@@ -274,6 +274,15 @@ TEST_F(FramingTest, ContentLengthOverMaxBodySizeIsRefused) {
     expect_refused(post("Content-Length: 99999999999999999999999999\r\n", "abc"));
 }
 
+// The framing is checked before the application sees the message: no
+// "100 Continue" goes out ahead of the 400.
+TEST_F(FramingTest, RefusedMessageExpectingContinueGetsNoInterimAnswer) {
+    start();
+    expect_refused(post("Expect: 100-continue\r\nContent-Length: +3\r\n", "abc"));
+    expect_refused(post("Expect: 100-continue\r\nTransfer-Encoding: gzip\r\n", "abc"));
+    EXPECT_TRUE(app_->seen.empty());
+}
+
 // --- Transfer-Encoding -------------------------------------------------
 
 TEST_F(FramingTest, OnlyExactlyChunkedIsAcceptedAsTransferEncoding) {
