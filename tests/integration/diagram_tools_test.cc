@@ -60,12 +60,16 @@ fs::path work_dir(const std::string& name) {
     return dir;
 }
 
-// The trace of each scenario, once per test binary, as `run -o` writes it.
+// The trace of each scenario, once per test process, as `run -o` writes it.
+// ctest runs the tests of this binary as separate processes side by side,
+// so each test keeps its traces in a folder of its own.
 const fs::path& trace_of(const std::string& scenario) {
     static std::map<std::string, fs::path> traces;
     auto it = traces.find(scenario);
     if (it == traces.end()) {
-        fs::path dir = fs::path(TORNADO_TEST_OUTPUT_DIR) / "traces";
+        const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
+        fs::path dir = fs::path(TORNADO_TEST_OUTPUT_DIR) / "traces" /
+                       (test != nullptr ? test->name() : "shared");
         fs::create_directories(dir);
         fs::path file = dir / (scenario + ".jsonl");
         ToolRun r = walk({"run", scenario, "--format", "jsonl", "-o", file.string()});

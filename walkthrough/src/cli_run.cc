@@ -1,6 +1,7 @@
 // tornado-walk run, render and list: draw a scenario's trace or a saved one,
 // in the view and format asked for (by default a view that fits a screen).
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -145,6 +146,13 @@ void run_dot(const std::string& graph, const std::string& type, const std::strin
         ::close(in[1]);
         throw std::runtime_error("cannot run " + dot + ": " + std::strerror(rc));
     }
+    // A dot that exits early must not kill us with SIGPIPE: ignore it while
+    // we feed the pipe (the write then fails with EPIPE and dot's status
+    // says why), and put the old disposition back afterwards.
+    struct sigaction ignore {};
+    struct sigaction saved {};
+    ignore.sa_handler = SIG_IGN;
+    ::sigaction(SIGPIPE, &ignore, &saved);
     std::size_t done = 0;
     while (done < graph.size()) {
         ssize_t n = ::write(in[1], graph.data() + done, graph.size() - done);
@@ -157,6 +165,7 @@ void run_dot(const std::string& graph, const std::string& type, const std::strin
         done += static_cast<std::size_t>(n);
     }
     ::close(in[1]);
+    ::sigaction(SIGPIPE, &saved, nullptr);
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
