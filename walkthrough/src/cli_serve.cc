@@ -242,6 +242,15 @@ int serve(const ServeOptions& o) {
                      address.c_str(), bound);
         std::fflush(stderr);
         loop.start();
+        // Stop as Tornado's docs advise: no new connections, then close the
+        // open ones and let their coroutines unwind on the loop, so nothing
+        // is left suspended (and unfreed) when the process exits.
+        server.stop();
+        try {
+            loop.run_sync([&server] { return server.close_all_connections(); }, 5.0);
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "tornado-walk: closing connections: %s\n", e.what());
+        }
         std::fprintf(stderr, "tornado-walk: stopped\n");
     }
     loop.remove_handler(sfd);
