@@ -2,11 +2,13 @@
 #include <benchmark/benchmark.h>
 #include <sys/socket.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
 #include "tornado/gen.h"
 #include "tornado/httpserver.h"
+#include "tornado/httputil.h"
 #include "tornado/ioloop.h"
 #include "tornado/iostream.h"
 #include "tornado/netutil.h"
@@ -104,5 +106,20 @@ void BM_HelloRequestKeepAlive(benchmark::State& state) {
 BENCHMARK(BM_HelloRequestKeepAlive)->Arg(0)->Arg(1)->ArgName("tracing");
 
 }  // namespace
+
+// HTTPHeaders::parse of a head with N distinct names: linear in N (the
+// headers index their names past a few), reported as Google Benchmark's
+// fitted complexity.
+void BM_ParseManyDistinctHeaderNames(benchmark::State& state) {
+    std::string head;
+    for (std::int64_t i = 0; i < state.range(0); ++i) {
+        head += "X-Name-" + std::to_string(i) + ": value\r\n";
+    }
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(tornado::httputil::HTTPHeaders::parse(head));
+    }
+    state.SetComplexityN(state.range(0));
+}
+BENCHMARK(BM_ParseManyDistinctHeaderNames)->RangeMultiplier(4)->Range(8, 8192)->Complexity();
 
 BENCHMARK_MAIN();

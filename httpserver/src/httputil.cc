@@ -110,13 +110,52 @@ std::string _normalize_header(std::string_view name) {
     return out;
 }
 
+std::size_t HTTPHeaders::NameHash::operator()(std::string_view name) const noexcept {
+    // FNV-1a over the lowered bytes.
+    std::size_t h = 14695981039346656037ULL;
+    for (char c : name) {
+        h ^= static_cast<unsigned char>(lower_char(c));
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+bool HTTPHeaders::NameEqual::operator()(std::string_view a, std::string_view b) const noexcept {
+    return iequals(a, b);
+}
+
 const HTTPHeaders::Entry* HTTPHeaders::find(std::string_view name) const {
+    if (!index_.empty()) {
+        auto it = index_.find(name);
+        return it == index_.end() ? nullptr : &entries_[it->second];
+    }
     for (const Entry& e : entries_) {
         if (iequals(e.name, name)) {
             return &e;
         }
     }
     return nullptr;
+}
+
+// A new name at the end, indexed once there are enough names to need it.
+void HTTPHeaders::push_entry(std::string_view name, std::string value) {
+    entries_.push_back(Entry{_normalize_header(name), std::move(value), {}});
+    if (!index_.empty()) {
+        index_.emplace(entries_.back().name, entries_.size() - 1);
+    } else if (entries_.size() > kIndexFrom) {
+        rebuild_index();
+    }
+}
+
+void HTTPHeaders::rebuild_index() {
+    index_.clear();
+    if (entries_.size() <= kIndexFrom) {
+        return;
+    }
+    index_.reserve(entries_.size() * 2);
+    for (std::size_t i = 0; i < entries_.size(); ++i) {
+        index_.emplace(entries_[i].name, i);
+    }
 }
 
 HTTPHeaders::Entry* HTTPHeaders::find(std::string_view name) {
@@ -135,7 +174,7 @@ void HTTPHeaders::add(std::string_view name, std::string value) {
         last_index_ = static_cast<std::size_t>(e - entries_.data());
         return;
     }
-    entries_.push_back(Entry{_normalize_header(name), std::move(value), {}});
+    push_entry(name, std::move(value));
     last_index_ = entries_.size() - 1;
 }
 
@@ -186,7 +225,7 @@ void HTTPHeaders::set(std::string_view name, std::string value) {
         e->list.clear();
         return;
     }
-    entries_.push_back(Entry{_normalize_header(name), std::move(value), {}});
+    push_entry(name, std::move(value));
 }
 
 // Tornado: tornado/httputil.py HTTPHeaders.__delitem__
@@ -195,6 +234,8 @@ bool HTTPHeaders::erase(std::string_view name) {
         if (iequals(it->name, name)) {
             entries_.erase(it);
             last_index_ = entries_.size();
+            // Positions after it moved down; erasing is rare, so re-index.
+            rebuild_index();
             return true;
         }
     }

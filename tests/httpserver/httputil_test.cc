@@ -195,3 +195,56 @@ TEST(UrlUnescapeTest, LeavesInvalidEscapesAsTheyAre) {
 
 }  // namespace
 }  // namespace tornado::httpserver_test
+
+namespace tornado::httpserver_test {
+namespace {
+
+// Past a few names the headers keep an index (so that a head of many names
+// parses in linear time); lookups, add, set and erase must still behave
+// exactly as they do on a short head.
+TEST(HTTPHeadersTest, ManyDistinctNamesKeepEveryOperationCorrect) {
+    std::string head;
+    for (int i = 0; i < 300; ++i) {
+        head += "x-name-" + std::to_string(i) + ": v" + std::to_string(i) + "\r\n";
+    }
+    HTTPHeaders h = HTTPHeaders::parse(head);
+    ASSERT_EQ(h.size(), 300U);
+    for (int i = 0; i < 300; i += 7) {
+        EXPECT_EQ(h.get("X-NAME-" + std::to_string(i), ""), "v" + std::to_string(i)) << i;
+    }
+    EXPECT_FALSE(h.contains("X-Name-300"));
+    h.add("X-Name-3", "again");
+    EXPECT_EQ(h.get("x-name-3", ""), "v3,again");
+    EXPECT_EQ(h.get_list("X-Name-3"), (Strings{"v3", "again"}));
+    h.set("x-name-299", "replaced");
+    EXPECT_EQ(h.get("X-Name-299", ""), "replaced");
+    EXPECT_EQ(h.size(), 300U);
+    ASSERT_TRUE(h.erase("X-Name-10"));
+    EXPECT_FALSE(h.contains("x-name-10"));
+    // Entries after the erased one moved: each still finds its own value.
+    for (int i = 11; i < 300; i += 13) {
+        EXPECT_EQ(h.get("X-Name-" + std::to_string(i), ""), "v" + std::to_string(i)) << i;
+    }
+    h.add("X-New", "n");
+    EXPECT_EQ(h.get("x-new", ""), "n");
+    EXPECT_EQ(h.keys().back(), "X-New");
+    // A continuation line extends the header parsed last, indexed or not.
+    HTTPHeaders folded = HTTPHeaders::parse(head + "X-Last: a\r\n b\r\n");
+    EXPECT_EQ(folded.get("X-Last", ""), "a b");
+    // A copy has its own, equally correct, index.
+    HTTPHeaders copy = h;
+    h.erase("X-Name-20");
+    EXPECT_EQ(copy.get("X-Name-20", ""), "v20");
+    EXPECT_EQ(copy.get("X-Name-21", ""), "v21");
+    EXPECT_FALSE(h.contains("X-Name-20"));
+    EXPECT_EQ(h.get("X-Name-21", ""), "v21");
+    // Shrinking back below the threshold drops the index; lookups go on.
+    for (int i = 0; i < 290; ++i) {
+        h.erase("X-Name-" + std::to_string(i));
+    }
+    EXPECT_EQ(h.get("X-Name-295", ""), "v295");
+    EXPECT_EQ(h.get("X-New", ""), "n");
+}
+
+}  // namespace
+}  // namespace tornado::httpserver_test

@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -105,10 +106,26 @@ class HTTPHeaders {
     };
     const Entry* find(std::string_view name) const;
     Entry* find(std::string_view name);
+    void push_entry(std::string_view name, std::string value);
+    void rebuild_index();
+
+    // Names compared as HTTP does, ignoring ASCII case, without a lowered copy.
+    struct NameHash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view name) const noexcept;
+    };
+    struct NameEqual {
+        using is_transparent = void;
+        bool operator()(std::string_view a, std::string_view b) const noexcept;
+    };
+    // A short head is searched in order (cheaper than hashing); past this
+    // many names an index keeps lookups and add() O(1) amortised, so a head
+    // of many distinct names parses in linear time, not quadratic.
+    static constexpr std::size_t kIndexFrom = 16;
 
     std::vector<Entry> entries_;
-    Entry* last_key_ = nullptr;  // for continuation lines
-    std::size_t last_index_ = 0;
+    std::unordered_map<std::string, std::size_t, NameHash, NameEqual> index_;  // name -> entries_
+    std::size_t last_index_ = 0;  // the entry a continuation line extends
 };
 
 // Tornado: tornado/httputil.py RequestStartLine
