@@ -643,9 +643,9 @@ std::pair<std::string, HTTPHeaders> HTTP1Connection::_parse_headers(const std::s
     return {std::string(start_line), HTTPHeaders::parse(rest)};
 }
 
-// Tornado: tornado/http1connection.py is_transfer_encoding_chunked
-// C++: with the Content-Length checks of HTTP1Connection._read_body; run
-// before headers_received. Stricter than Tornado 6.2:
+// C++ only: the framing checks Tornado 4.5.2 makes in _read_body (and 6.4.1
+// in is_transfer_encoding_chunked), gathered here and run before
+// headers_received. Stricter than Tornado 6.2:
 // - Content-Length is 1*DIGIT; a list (repeated headers are joined with
 //   ",") is accepted only when every element is the same (RFC 9110 8.6;
 //   Tornado 6.3.3 for the digits);
