@@ -13,6 +13,8 @@
 #include <cstring>
 #include <system_error>
 
+#include <fmt/format.h>
+
 #include "tornado/log.h"
 
 namespace tornado::iostream {
@@ -554,8 +556,10 @@ std::optional<std::size_t> BaseIOStream::_find_read_pos() {
 // Tornado: tornado/iostream.py BaseIOStream._check_max_bytes
 void BaseIOStream::_check_max_bytes(std::string_view delimiter, std::size_t size) {
     if (read_max_bytes_ && size > *read_max_bytes_) {
-        throw UnsatisfiableReadError("delimiter " + std::string(delimiter) + " not found within " +
-                                     std::to_string(*read_max_bytes_) + " bytes");
+        // Quoted with escapes, as Tornado's %r: the delimiter (often \r?\n\r?\n) must
+        // not put raw CR/LF into the log line that reports it.
+        throw UnsatisfiableReadError(
+            fmt::format("delimiter {:?} not found within {} bytes", delimiter, *read_max_bytes_));
     }
 }
 
