@@ -12,4 +12,21 @@ FutureStateBase::~FutureStateBase() {
     }
 }
 
+// Tornado: tornado/concurrent.py Future._set_done
+// C++: one callback of the loop in mark_done; an exception is logged and the
+// next callback runs.
+void FutureStateBase::run_callback(DoneCallback& cb) noexcept {
+    try {
+        cb(*this);
+    } catch (...) {
+        log::app_log.error("Exception in callback for Future{}{}: {}", origin ? " of " : "",
+                           origin ? origin : "", log::describe(std::current_exception()));
+    }
+}
+
+void throw_no_state(const char* what) {
+    throw InvalidStateError(std::string(what) +
+                            "() on a Future with no state (default-constructed or moved-from)");
+}
+
 }  // namespace tornado::concurrent::detail

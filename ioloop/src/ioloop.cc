@@ -65,21 +65,33 @@ IOLoop::IOLoop(bool make_current) : Traced("IOLoop") {
 }
 
 IOLoop::~IOLoop() {
-    if (t_current == this) {
-        t_current = nullptr;
-    }
-    // Queued callbacks and timeouts are destroyed, not run; a queued
-    // coroutine resumption destroys its frame (see concurrent.h).
-    {
+    // Queued callbacks, timeouts and handlers are destroyed, not run; a
+    // queued coroutine resumption destroys its frame (see concurrent.h).
+    // Destroying one may queue, schedule or remove others on this loop, so
+    // each container is moved out before its contents go, until none is
+    // left.
+    while (true) {
         std::vector<Callback> pending;
         {
             std::lock_guard<std::mutex> lock(callback_lock_);
             pending.swap(callbacks_);
         }
+        std::vector<TimeoutSlot> slots;
+        slots.swap(timeout_slots_);
+        timeout_heap_.clear();
+        free_timeout_slots_.clear();
+        due_timeouts_.clear();
+        std::vector<HandlerSlot> handlers;
+        handlers.swap(handlers_);
+        std::vector<std::unique_ptr<Handler>> removed;
+        removed.swap(removed_handlers_);
+        if (pending.empty() && slots.empty() && handlers.empty() && removed.empty()) {
+            break;
+        }
     }
-    timeout_slots_.clear();
-    handlers_.clear();
-    removed_handlers_.clear();
+    if (t_current == this) {
+        t_current = nullptr;
+    }
     ::close(waker_fd_);
     ::close(epoll_fd_);
 }
@@ -236,14 +248,19 @@ void IOLoop::remove_timeout(Timeout timeout) {
         return;  // already fired or removed
     }
     TRACE_EVENT("PollIOLoop.remove_timeout", {"origin", slot.origin});
+    // A due one is already out of the heap: start() sees the new generation
+    // and skips it (Tornado sets its callback to None).
+    if (!slot.due) {
+        ++cancellations_;
+    }
     release_timeout_slot(timeout.index);
-    ++cancellations_;
 }
 
 void IOLoop::release_timeout_slot(std::uint32_t index) {
     TimeoutSlot& slot = timeout_slots_[index];
     slot.callback.reset();
     slot.origin = "";
+    slot.due = false;
     ++slot.generation;
     free_timeout_slots_.push_back(index);
 }
@@ -273,9 +290,8 @@ void IOLoop::start() {
     if (running_) {
         throw std::runtime_error("IOLoop is already running");
     }
-    if (stopped_) {
-        stopped_ = false;
-        return;
+    if (stopped_.exchange(false)) {
+        return;  // stop() came before start(): Tornado returns at once
     }
     IOLoop* old_current = t_current;
     t_current = this;
@@ -303,12 +319,11 @@ void IOLoop::start() {
                         --cancellations_;
                     }
                 } else if (top.deadline <= now) {
-                    std::uint32_t index = top.index;
+                    DueTimeout due{top.index, top.generation};
                     std::pop_heap(timeout_heap_.begin(), timeout_heap_.end(), heap_later);
                     timeout_heap_.pop_back();
-                    due_timeouts_.push_back(
-                        {std::move(timeout_slots_[index].callback), timeout_slots_[index].origin});
-                    release_timeout_slot(index);
+                    timeout_slots_[due.index].due = true;
+                    due_timeouts_.push_back(due);
                 } else {
                     break;
                 }
@@ -322,11 +337,19 @@ void IOLoop::start() {
         for (Callback& cb : running_callbacks_) {
             run_callback(cb);
         }
-        for (DueTimeout& due : due_timeouts_) {
+        // By index: a timeout may add timeouts, which may grow the slots.
+        for (std::size_t i = 0; i < due_timeouts_.size(); ++i) {
+            DueTimeout due = due_timeouts_[i];
+            if (timeout_slots_[due.index].generation != due.generation) {
+                continue;  // removed earlier in this pass
+            }
+            Callback callback = std::move(timeout_slots_[due.index].callback);
+            const char* origin = timeout_slots_[due.index].origin;
+            release_timeout_slot(due.index);
             // Only timeouts get a span here: every callback would drown the
             // trace, and a timeout firing is a step of the stories.
-            TRACE_SPAN("IOLoop._run_callback", {"timeout", due.origin});
-            run_callback(due.callback);
+            TRACE_SPAN("IOLoop._run_callback", {"timeout", origin});
+            run_callback(callback);
         }
         // Destroy them now, not at the next swap (they may hold resources).
         running_callbacks_.clear();
@@ -348,7 +371,9 @@ void IOLoop::start() {
             poll_timeout_ms = static_cast<int>(kMaxPollSeconds * 1000);
         }
 
-        if (!running_) {
+        // stopped_, not running_: a stop() from another thread that lands
+        // after the check at the top of start() still ends this loop.
+        if (stopped_.load()) {
             break;
         }
 
@@ -408,8 +433,8 @@ void IOLoop::start() {
 
 // Tornado: tornado/ioloop.py PollIOLoop.stop
 void IOLoop::stop() {
-    running_ = false;
-    stopped_ = true;
+    stopped_.store(true);
+    running_.store(false);
     wake();
 }
 

@@ -15,10 +15,18 @@
 //   * A suspended coroutine is owned by the Future it waits for. If that
 //     Future is dropped without completing (or the IOLoop is destroyed with
 //     the resumption still queued), the coroutine frame is destroyed, so
-//     nothing leaks; its Future then never completes. (A coroutine that keeps
-//     the awaited Future in a local or parameter of its own holds it too:
-//     that cycle only ends when the producer completes the Future, which is
-//     what IOStream.close does for every pending operation.)
+//     nothing leaks; its Future then never completes. `co_await f()` hands
+//     the temporary's state to the awaiter, so the frame does not hold it;
+//     if nothing else does either, the frame is destroyed on the loop's
+//     next iteration (never inside the co_await itself). (A coroutine that
+//     keeps the awaited Future in a local or parameter of its own holds it
+//     too: that cycle only ends when the producer completes the Future,
+//     which is what IOStream.close does for every pending operation.)
+//   * An exception thrown by a done-callback is logged; the other callbacks
+//     still run.
+//   * result() on a Future with no state (default-constructed, moved-from)
+//     of a non-void type, or on one that is not done, throws
+//     InvalidStateError.
 #pragma once
 
 #include <cassert>
@@ -26,6 +34,8 @@
 #include <exception>
 #include <memory>
 #include <optional>
+#include <stdexcept>
+#include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -41,6 +51,16 @@ namespace tornado::concurrent {
 
 template <class T>
 class Future;
+
+// C++: the error Python's asyncio.Future raises (InvalidStateError) when a
+// result is asked of a Future that has none; Tornado 4.5.2's own Future
+// raises a bare Exception from _check_done.
+/// Thrown by result() and set_result() on a Future that cannot give or take
+/// one (no state, or not done yet).
+class InvalidStateError : public std::logic_error {
+  public:
+    using std::logic_error::logic_error;
+};
 
 namespace detail {
 
@@ -102,14 +122,17 @@ class FutureStateBase : public std::enable_shared_from_this<FutureStateBase> {
         DoneCallback first = std::move(first_);
         std::vector<DoneCallback> rest = std::move(rest_);
         if (first) {
-            first(*this);
+            run_callback(first);
         }
         for (auto& cb : rest) {
-            cb(*this);
+            run_callback(cb);
         }
     }
 
   private:
+    // Runs one done-callback; an exception is logged (concurrent.cc).
+    void run_callback(DoneCallback& cb) noexcept;
+
     bool done_ = false;
     bool exception_retrieved_ = false;
     std::exception_ptr exception_;
@@ -143,6 +166,10 @@ class FutureState<void> final : public FutureStateBase {
     }
     void value() { rethrow_if_failed(); }
 };
+
+// Throws InvalidStateError for `what` ("result") on a Future with no state
+// (out of line, so the compiler sees the null state go no further).
+[[noreturn]] void throw_no_state(const char* what);
 
 // Posts a resumption to `loop` (defined in ioloop.cc, which knows IOLoop).
 void post_resume(ioloop::IOLoop* loop, Callback cb);
@@ -221,13 +248,17 @@ class [[nodiscard]] Future {
 
     /// The result; rethrows the exception the Future failed with.
     /// Must only be called when done().
+    /// Throws InvalidStateError if it is not done, or (for a non-void T)
+    /// if it has no state.
     decltype(auto) result() const {
-        assert(done() && "result() on a pending Future");
         if constexpr (std::is_void_v<T>) {
             if (state_) {
+                check_done();
                 state_->value();
             }
         } else {
+            check_state("result");
+            check_done();
             return static_cast<const T&>(state_->value());
         }
     }
@@ -237,13 +268,18 @@ class [[nodiscard]] Future {
 
     template <class U = T, class = std::enable_if_t<!std::is_void_v<U>>>
     void set_result(U value) const {
+        check_state("set_result");
         state_->set_result(std::move(value));
     }
     template <class U = T, class = std::enable_if_t<std::is_void_v<U>>>
     void set_result() const {
+        check_state("set_result");
         state_->set_result();
     }
-    void set_exception(std::exception_ptr e) const { state_->set_exception(std::move(e)); }
+    void set_exception(std::exception_ptr e) const {
+        check_state("set_exception");
+        state_->set_exception(std::move(e));
+    }
 
     /// Runs `fn(future)` when the Future is done (at once if it already is).
     template <class F>
@@ -296,6 +332,12 @@ class [[nodiscard]] Future {
                 state = std::static_pointer_cast<State>(s.shared_from_this());
                 detail::post_resume(loop, std::move(r));
             });
+            if (keep.use_count() == 1) {
+                // Nobody else holds the Future, so it can never complete.
+                // Dropping it here would destroy this frame while it is
+                // still inside co_await; the loop drops it instead.
+                detail::post_resume(loop, [orphan = std::move(keep)]() {});
+            }
         }
 
         decltype(auto) await_resume() {
@@ -304,6 +346,11 @@ class [[nodiscard]] Future {
                     state->value();
                 }
             } else {
+                if (!state) {
+                    throw InvalidStateError(
+                        "co_await of a Future with no state (default-constructed or "
+                        "moved-from)");
+                }
                 // Sole owner: move the result out instead of copying it.
                 if (state.use_count() == 1) {
                     return T(std::move(state->value()));
@@ -313,9 +360,24 @@ class [[nodiscard]] Future {
         }
     };
 
-    Awaiter operator co_await() const noexcept { return Awaiter{state_}; }
+    /// `co_await future;` shares the state with `future`.
+    Awaiter operator co_await() const& noexcept { return Awaiter{state_}; }
+    /// `co_await f();` takes the temporary's state, so that the coroutine
+    /// frame (where the temporary lives) does not own what it waits for.
+    Awaiter operator co_await() && noexcept { return Awaiter{std::move(state_)}; }
 
   private:
+    void check_state(const char* what) const {
+        if (!state_) {
+            detail::throw_no_state(what);
+        }
+    }
+    void check_done() const {
+        if (!state_->done()) {
+            throw InvalidStateError("result() on a Future that is not done");
+        }
+    }
+
     std::shared_ptr<State> state_;
 };
 

@@ -9,10 +9,13 @@
 //   5. dispatch each ready fd to its handler, skipping fds whose handler
 //      was removed during this dispatch.
 // Exceptions escaping a callback or handler are logged and the loop goes on.
+// A due timeout that a callback (or an earlier timeout) of the same pass
+// removes does not run. add_callback and stop may be called from any thread.
 #pragma once
 
 #include <sys/epoll.h>
 
+#include <atomic>
 #include <cstdint>
 #include <exception>
 #include <memory>
@@ -99,7 +102,8 @@ class IOLoop : public trace::Traced {
     Timeout call_later(double delay, Callback callback, const char* origin = "") {
         return add_timeout(time() + delay, std::move(callback), origin);
     }
-    /// Cancels a timeout; a handle that already fired is ignored.
+    /// Cancels a timeout; a handle that already fired is ignored. A timeout
+    /// that is due in the current pass but has not run yet does not run.
     void remove_timeout(Timeout timeout);
 
     /// Schedules `callback(future)` on this loop once `future` is done.
@@ -112,16 +116,18 @@ class IOLoop : public trace::Traced {
 
     /// Runs until stop(). Throws std::runtime_error if already running.
     void start();
-    /// Makes start() return after the current iteration.
+    /// Makes start() return after the current iteration. Safe to call from
+    /// any thread.
     void stop();
     /// Seconds on a monotonic clock, the clock of every deadline.
     double time() const;
-    bool running() const { return running_; }
+    bool running() const { return running_.load(); }
 
     /// Starts the loop, calls `func` (which returns a Future), and stops the
     /// loop when that Future is done; returns its result or rethrows its
-    /// exception. With a `timeout` in seconds (> 0), throws TimeoutError
-    /// if the Future is not done by then.
+    /// exception (also one `func` throws before returning a Future). With a
+    /// `timeout` in seconds (> 0), throws TimeoutError if the Future is not
+    /// done by then.
     template <class F>
     auto run_sync(F&& func, double timeout = 0) {
         using FutureT = std::invoke_result_t<F&>;
@@ -132,7 +138,12 @@ class IOLoop : public trace::Traced {
         // must not end a later start().
         auto active = std::make_shared<bool>(true);
         add_callback([&, active]() {
-            result = func();
+            try {
+                result = func();
+            } catch (...) {
+                // As Tornado's run_sync: the exception becomes the result.
+                result = FutureT::failed(std::current_exception());
+            }
             add_future(result, [this, active](const FutureT&) {
                 if (*active) {
                     stop();
@@ -178,10 +189,13 @@ class IOLoop : public trace::Traced {
         Callback callback;
         std::uint32_t generation = 0;
         const char* origin = "";
+        bool due = false;  // out of the heap, waiting to run in this pass
     };
+    // A due timeout keeps its slot until it runs, so that remove_timeout
+    // from an earlier callback of the same pass still cancels it.
     struct DueTimeout {
-        Callback callback;
-        const char* origin;
+        std::uint32_t index;
+        std::uint32_t generation;
     };
     struct HeapEntry {
         double deadline;
@@ -201,8 +215,9 @@ class IOLoop : public trace::Traced {
 
     int epoll_fd_ = -1;
     int waker_fd_ = -1;
-    bool running_ = false;
-    bool stopped_ = false;
+    // Atomic: stop() may come from another thread.
+    std::atomic<bool> running_{false};
+    std::atomic<bool> stopped_{false};
     std::thread::id thread_id_;
 
     std::vector<HandlerSlot> handlers_;  // indexed by fd
