@@ -207,6 +207,13 @@ RequestHandler::RequestHandler(std::shared_ptr<Application> app,
     : Traced("RequestHandler"), application(std::move(app)), request(std::move(req)) {
     set_trace_ids(request->trace_conn(), request->trace_req());
     clear();
+    if (request->connection) {
+        // The client may go away while the handler runs (long polling). A
+        // raw `this` is enough: the _HandlerDelegate that owns this handler
+        // lives until the connection has dropped the callback (at finish(),
+        // at its close, or when it is done with the message).
+        request->connection->set_close_callback([this]() { on_connection_close(); });
+    }
 }
 
 RequestHandler::~RequestHandler() = default;
@@ -596,8 +603,10 @@ Future<void> RequestHandler::_execute(std::vector<std::unique_ptr<OutputTransfor
         path_args = std::move(arguments.args);
         path_kwargs = std::move(arguments.kwargs);
 
-        Future<void> prepared = prepare();
-        co_await prepared;  // no suspension if it is already done
+        // Awaited as temporaries, so that this frame does not own what it
+        // waits for: if a method waits on a Future that is then dropped, its
+        // frame and this one are destroyed instead of keeping each other.
+        co_await prepare();  // no suspension if it is already done
         if (_prepared_future.valid() && !_prepared_future.done()) {
             // Tell the connection it may now deliver the body.
             _prepared_future.set_result();
@@ -617,8 +626,7 @@ Future<void> RequestHandler::_execute(std::vector<std::unique_ptr<OutputTransfor
                 co_return;
             }
         }
-        Future<void> result = call_method();
-        co_await result;  // no suspension if it is already done
+        co_await call_method();  // no suspension if it is already done
         if (_auto_finish && !finished_) {
             finish().quiet();
         }
