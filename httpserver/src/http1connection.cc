@@ -24,6 +24,23 @@ const re::Pattern& header_end_regex() {
     return pattern;
 }
 
+// The longest chunk-size line, CRLF included: Tornado 6.2 and 6.5 read it
+// with read_until(b"\r\n", max_bytes=64).
+constexpr std::size_t kMaxChunkSizeLine = 64;
+
+// A chunk-size line: everything up to the first CRLF if it ends within
+// kMaxChunkSizeLine bytes, else the first kMaxChunkSizeLine bytes (a line
+// too long, which then does not end with CRLF). Anchored, so each search
+// examines at most kMaxChunkSizeLine buffered bytes.
+// C++: Tornado's max_bytes makes the stream close itself, silently; this
+// bound lets the connection answer 400 first, as for other refused framing.
+const re::Pattern& chunk_size_line_regex() {
+    static const re::Pattern pattern(fmt::format("[\\s\\S]{{0,{}}}?\r\n|[\\s\\S]{{{}}}",
+                                                 kMaxChunkSizeLine - 2, kMaxChunkSizeLine),
+                                     re::Pattern::ANCHORED);
+    return pattern;
+}
+
 // 1*DIGIT (base 10) or 1*HEXDIG (base 16) and nothing else: no sign, no
 // "0x", no "_", no whitespace. Unsigned arithmetic; a value past UINT64_MAX
 // saturates there (it exceeds every size limit anyway). std::nullopt when
@@ -758,7 +775,10 @@ Future<void> HTTP1Connection::_deliver(HTTPMessageDelegate& delegate, std::strin
 //   the total (a size of 7fffffffffffffff made it overflow);
 // - chunk extensions ("5;name=value", RFC 9112 7.1.1) are accepted and
 //   ignored, and so are trailer fields after the last chunk (RFC 9112
-//   7.1.2); Tornado refuses both.
+//   7.1.2); Tornado refuses both;
+// - a chunk-size line longer than 64 bytes with its CRLF (Tornado 6.2 and
+//   6.5: read_until(b"\r\n", max_bytes=64)) is answered 400 too, where
+//   Tornado's stream closes without a word (chunk_size_line_regex).
 // The trailer section is held to max_header_size, and the connection
 // closes after a message that has one.
 Future<void> HTTP1Connection::_read_chunked_body(std::shared_ptr<HTTPMessageDelegate> delegate) {
@@ -766,7 +786,10 @@ Future<void> HTTP1Connection::_read_chunked_body(std::shared_ptr<HTTPMessageDele
     auto self = shared_from_this();
     std::uint64_t total_size = 0;
     while (true) {
-        std::string line = co_await stream_->read_until("\r\n", 64);
+        std::string line = co_await stream_->read_until_regex(chunk_size_line_regex());
+        if (!line.ends_with("\r\n")) {
+            throw httputil::HTTPInputError("chunk size line too long");
+        }
         std::uint64_t chunk_len =
             parse_chunk_size_line(std::string_view(line).substr(0, line.size() - 2));
         if (chunk_len == 0) {
