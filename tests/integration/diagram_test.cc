@@ -101,6 +101,38 @@ TEST(DiagramTest, ReadJsonlNamesTheBadLine) {
     }
 }
 
+// A trace file is user input: numbers that do not fit the field they fill
+// are refused with the line's number (the fuzzer found 1e300 as "pid", an
+// undefined float-to-int conversion, and 51e3005, which escaped as a bare
+// nlohmann out_of_range).
+TEST(DiagramTest, ReadJsonlRefusesNumbersOutOfRange) {
+    const std::string good = tornado::trace::to_json(sample()[0]) + "\n";
+    for (const char* bad : {R"({"seq":1,"step":"x","ph":"B","pid":1e300})",
+                            R"({"seq":-1,"step":"x","ph":"B"})",
+                            R"({"seq":1.5,"step":"x","ph":"B"})",
+                            R"({"seq":1,"step":"x","ph":"B","t_us":18446744073709551615})",
+                            R"({"seq":1,"step":"x","ph":"B","conn":-3})",
+                            R"({"seq":1,"step":"x","ph":"B","pid":2147483648})",
+                            R"({"seq":1,"step":"x","ph":"B","args":{"bytes":51e3005}})"}) {
+        std::istringstream in(good + bad + "\n");
+        try {
+            (void)read_jsonl(in);
+            ADD_FAILURE() << "accepted " << bad;
+        } catch (const std::runtime_error& e) {
+            EXPECT_NE(std::string(e.what()).find("line 2"), std::string::npos) << e.what();
+        }
+    }
+    // In range, they are read back as written.
+    std::istringstream in(good + R"({"seq":7,"step":"x","ph":"B","pid":-2,"t_us":-5,"conn":3})" +
+                          "\n");
+    std::vector<Event> events = read_jsonl(in);
+    ASSERT_EQ(events.size(), 2U);
+    EXPECT_EQ(events[1].seq, 7U);
+    EXPECT_EQ(events[1].pid, -2);
+    EXPECT_EQ(events[1].t_us, -5);
+    EXPECT_EQ(events[1].conn, 3U);
+}
+
 TEST(DiagramTest, AsciiNamesEveryParticipantAndCall) {
     std::string out = render(sample(), Format::Ascii);
     for (const char* word : {"Client", "IOLoop", "netutil", "HTTP1Connection", "IOStream",

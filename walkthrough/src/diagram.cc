@@ -5,8 +5,10 @@
 #include "tornado/walkthrough/diagram.h"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <stdexcept>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -223,9 +225,33 @@ std::string render_chain(const std::vector<Event>& events) {
     return out;
 }
 
-std::uint64_t id_or_zero(const nlohmann::ordered_json& j, const char* key) {
+// A field that must be a JSON integer within T's range. nlohmann's get<T>
+// converts a double (1e300) or an out-of-range integer with a plain cast,
+// which is undefined behaviour for a double and a silent wrap for a negative
+// "seq": a trace file is user input, so such a line is refused instead.
+template <typename T>
+T integer_field(const nlohmann::ordered_json& j, const char* key, T fallback) {
     auto it = j.find(key);
-    return it == j.end() || it->is_null() ? 0 : it->get<std::uint64_t>();
+    if (it == j.end() || it->is_null()) {
+        return fallback;
+    }
+    if (it->is_number_unsigned()) {
+        auto v = it->get<std::uint64_t>();
+        if (v <= static_cast<std::uint64_t>(std::numeric_limits<T>::max())) {
+            return static_cast<T>(v);
+        }
+    } else if (it->is_number_integer()) {
+        auto v = it->get<std::int64_t>();
+        if (std::in_range<T>(v)) {
+            return static_cast<T>(v);
+        }
+    }
+    throw std::runtime_error(std::string("\"") + key + "\" is not an integer in range: " +
+                             it->dump());
+}
+
+std::uint64_t id_or_zero(const nlohmann::ordered_json& j, const char* key) {
+    return integer_field<std::uint64_t>(j, key, 0);
 }
 
 Event decode(const nlohmann::ordered_json& j) {
@@ -238,9 +264,9 @@ Event decode(const nlohmann::ordered_json& j) {
         }
     }
     Event e;
-    e.seq = j.at("seq").get<std::uint64_t>();
-    e.t_us = j.value("t_us", std::int64_t{0});
-    e.pid = j.value("pid", 0);
+    e.seq = integer_field<std::uint64_t>(j, "seq", 0);
+    e.t_us = integer_field<std::int64_t>(j, "t_us", 0);
+    e.pid = integer_field<decltype(e.pid)>(j, "pid", 0);
     e.layer = j.value("layer", "");
     e.cls = j.value("cls", "");
     e.obj = j.contains("obj") && j["obj"].is_string() ? j["obj"].get<std::string>() : "";
@@ -259,7 +285,10 @@ Event decode(const nlohmann::ordered_json& j) {
     e.role = j.value("role", "");
     if (auto args = j.find("args"); args != j.end() && args->is_object()) {
         for (const auto& [key, value] : args->items()) {
-            if (value.is_number_integer()) {
+            if (value.is_number_integer() &&
+                (!value.is_number_unsigned() ||
+                 value.get<std::uint64_t>() <=
+                     static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))) {
                 e.args.emplace_back(key, trace::ArgValue(value.get<std::int64_t>()));
             } else if (value.is_string()) {
                 e.args.emplace_back(key, trace::ArgValue(value.get<std::string>()));
@@ -307,7 +336,8 @@ std::vector<Event> read_jsonl(std::istream& in) {
         nlohmann::ordered_json j;
         try {
             j = nlohmann::ordered_json::parse(line);
-        } catch (const nlohmann::json::parse_error& ex) {
+        } catch (const nlohmann::json::exception& ex) {
+            // parse_error, and out_of_range for a number too large (51e3005).
             if (unterminated) {
                 throw std::runtime_error("line " + std::to_string(number) +
                                          ": the file ends in the middle of this line (truncated "
