@@ -2,6 +2,8 @@
 
 #include <ctime>
 
+#include <fmt/format.h>
+
 #include "tornado/ioloop.h"
 
 namespace tornado::httputil {
@@ -327,7 +329,9 @@ HTTPHeaders HTTPHeaders::parse(std::string_view headers) {
 
 // Tornado: tornado/httputil.py parse_request_start_line
 // C++: a CR or NUL inside the line is refused (RFC 9112 2.2: a bare CR is
-// invalid; Tornado 6.5 matches the line against the RFC grammar).
+// invalid; Tornado 6.5 matches the line against the RFC grammar). The
+// method is not checked, as in Tornado 6.2: "" or "G@T" reaches the
+// application, which answers 405 (a clear answer, nothing smuggled).
 RequestStartLine parse_request_start_line(std::string_view line) {
     if (line.find_first_of(std::string_view("\r\0", 2)) != std::string_view::npos) {
         throw HTTPInputError("Malformed HTTP request line");
@@ -343,8 +347,9 @@ RequestStartLine parse_request_start_line(std::string_view line) {
     // ^HTTP/1\.[0-9]$
     if (version.size() != 8 || !version.starts_with("HTTP/1.") || version[7] < '0' ||
         version[7] > '9') {
-        throw HTTPInputError("Malformed HTTP version in HTTP Request-Line: " +
-                             std::string(version));
+        // Quoted with escapes, as Tornado's %r, so no control byte reaches the log raw.
+        throw HTTPInputError(
+            fmt::format("Malformed HTTP version in HTTP Request-Line: {:?}", version));
     }
     return RequestStartLine{std::string(line.substr(0, a)),
                             std::string(line.substr(a + 1, b - a - 1)), std::string(version)};
