@@ -254,6 +254,41 @@ std::uint64_t id_or_zero(const nlohmann::ordered_json& j, const char* key) {
     return integer_field<std::uint64_t>(j, key, 0);
 }
 
+// trace::to_json writes each byte past ASCII as the latin-1 code point
+// \u00XX (as Tornado decodes header bytes); nlohmann hands such a string back
+// as UTF-8. Map code points up to U+00FF back to their byte, so a trace read
+// and written again is unchanged; a string with anything else (real UTF-8 a
+// person typed, or a bad sequence) is kept as nlohmann gives it.
+std::string bytes_of(const std::string& utf8) {
+    std::string out;
+    out.reserve(utf8.size());
+    for (std::size_t i = 0; i < utf8.size(); ++i) {
+        auto c = static_cast<unsigned char>(utf8[i]);
+        if (c < 0x80) {
+            out.push_back(static_cast<char>(c));
+        } else if ((c == 0xC2 || c == 0xC3) && i + 1 < utf8.size() &&
+                   (static_cast<unsigned char>(utf8[i + 1]) & 0xC0) == 0x80) {
+            auto next = static_cast<unsigned char>(utf8[i + 1]);
+            out.push_back(static_cast<char>(((c & 0x03) << 6) | (next & 0x3F)));
+            ++i;
+        } else {
+            return utf8;
+        }
+    }
+    return out;
+}
+
+std::string string_field(const nlohmann::ordered_json& j, const char* key) {
+    auto it = j.find(key);
+    if (it == j.end() || it->is_null()) {
+        return {};
+    }
+    if (!it->is_string()) {
+        throw std::runtime_error(std::string("\"") + key + "\" is not a string: " + it->dump());
+    }
+    return bytes_of(it->get<std::string>());
+}
+
 Event decode(const nlohmann::ordered_json& j) {
     if (!j.is_object()) {
         throw std::runtime_error("not a JSON object");
@@ -267,10 +302,10 @@ Event decode(const nlohmann::ordered_json& j) {
     e.seq = integer_field<std::uint64_t>(j, "seq", 0);
     e.t_us = integer_field<std::int64_t>(j, "t_us", 0);
     e.pid = integer_field<decltype(e.pid)>(j, "pid", 0);
-    e.layer = j.value("layer", "");
-    e.cls = j.value("cls", "");
-    e.obj = j.contains("obj") && j["obj"].is_string() ? j["obj"].get<std::string>() : "";
-    e.step = j.at("step").get<std::string>();
+    e.layer = string_field(j, "layer");
+    e.cls = string_field(j, "cls");
+    e.obj = string_field(j, "obj");
+    e.step = bytes_of(j.at("step").get<std::string>());
     std::string ph = j.at("ph").get<std::string>();
     if (ph.size() != 1 || std::string_view("BEiSR").find(ph[0]) == std::string_view::npos) {
         throw std::runtime_error("bad \"ph\": " + ph);
@@ -280,20 +315,20 @@ Event decode(const nlohmann::ordered_json& j) {
     e.req = id_or_zero(j, "req");
     e.id = id_or_zero(j, "id");
     e.parent = id_or_zero(j, "parent");
-    e.src = j.value("src", "");
-    e.py = j.value("py", "");
-    e.role = j.value("role", "");
+    e.src = string_field(j, "src");
+    e.py = string_field(j, "py");
+    e.role = string_field(j, "role");
     if (auto args = j.find("args"); args != j.end() && args->is_object()) {
         for (const auto& [key, value] : args->items()) {
             if (value.is_number_integer() &&
                 (!value.is_number_unsigned() ||
                  value.get<std::uint64_t>() <=
                      static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))) {
-                e.args.emplace_back(key, trace::ArgValue(value.get<std::int64_t>()));
+                e.args.emplace_back(bytes_of(key), trace::ArgValue(value.get<std::int64_t>()));
             } else if (value.is_string()) {
-                e.args.emplace_back(key, trace::ArgValue(value.get<std::string>()));
+                e.args.emplace_back(bytes_of(key), trace::ArgValue(bytes_of(value.get<std::string>())));
             } else {
-                e.args.emplace_back(key, trace::ArgValue(value.dump()));
+                e.args.emplace_back(bytes_of(key), trace::ArgValue(value.dump()));
             }
         }
     }
