@@ -64,13 +64,7 @@ class RecordingRequest : public httputil::HTTPMessageDelegate {
         } else {
             out = "served " + line_.path;
         }
-        HTTPHeaders headers;
-        headers.set("Content-Length", std::to_string(out.size()));
-        connection_
-            ->write_headers(httputil::ResponseStartLine{"HTTP/1.1", 200, "OK"}, headers,
-                            std::move(out))
-            .quiet();
-        connection_->finish();
+        respond_ok(*connection_, std::move(out));
     }
 
   private:

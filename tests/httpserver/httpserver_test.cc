@@ -64,12 +64,7 @@ class TinyRequest : public httputil::HTTPMessageDelegate {
         }
         HTTPHeaders headers;
         headers.set("Content-Type", "text/plain");
-        headers.set("Content-Length", std::to_string(out.size()));
-        connection_
-            ->write_headers(httputil::ResponseStartLine{"HTTP/1.1", 200, "OK"}, headers,
-                            std::move(out))
-            .quiet();
-        connection_->finish();
+        respond_ok(*connection_, std::move(out), std::move(headers));
     }
 
   private:

@@ -44,13 +44,7 @@ class CountingRequest : public httputil::HTTPMessageDelegate {
     }
     void finish() override {
         std::string out = std::to_string(received_);
-        HTTPHeaders headers;
-        headers.set("Content-Length", std::to_string(out.size()));
-        connection_
-            ->write_headers(httputil::ResponseStartLine{"HTTP/1.1", 200, "OK"}, headers,
-                            std::move(out))
-            .quiet();
-        connection_->finish();
+        respond_ok(*connection_, std::move(out));
     }
 
   private:

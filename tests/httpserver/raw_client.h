@@ -185,6 +185,19 @@ inline Future<RawResponse> exchange_in_pieces(std::shared_ptr<IOStream> stream,
     co_return co_await read_response(std::move(stream));
 }
 
+/// Answers the message on `connection` with 200 OK, `headers` plus its
+/// Content-Length, and `body`, then finishes it: the reply of the test
+/// delegates here (they talk to HTTP1Connection directly, below web).
+inline void respond_ok(httputil::HTTPConnection& connection, std::string body,
+                       httputil::HTTPHeaders headers = {}) {
+    headers.set("Content-Length", std::to_string(body.size()));
+    connection
+        .write_headers(httputil::ResponseStartLine{"HTTP/1.1", 200, "OK"}, headers,
+                       std::move(body))
+        .quiet();
+    connection.finish();
+}
+
 /// Owns the IOLoop (current), the HTTPServer under test and every client
 /// stream. TearDown closes the clients, destroys the server, and runs the
 /// loop a few iterations so that server and client coroutines end before the

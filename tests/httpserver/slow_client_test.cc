@@ -88,13 +88,7 @@ class OkRequest : public httputil::HTTPMessageDelegate {
     void finish() override {
         recorder_->add("finish " + path_);
         std::string out = "ok " + path_;
-        HTTPHeaders headers;
-        headers.set("Content-Length", std::to_string(out.size()));
-        connection_
-            ->write_headers(httputil::ResponseStartLine{"HTTP/1.1", 200, "OK"}, headers,
-                            std::move(out))
-            .quiet();
-        connection_->finish();
+        respond_ok(*connection_, std::move(out));
     }
 
     void on_connection_close() override { recorder_->add("close " + path_); }
