@@ -10,6 +10,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "tornado/httputil.h"
@@ -79,9 +81,19 @@ class PathMatches {
     /// positional ones), or nothing if the path does not match.
     std::optional<PathArguments> match(const HTTPServerRequest& request) const;
     const std::string& pattern() const { return regex_.pattern(); }
+    /// The path this pattern matches with `args` put in its groups (each
+    /// percent-encoded, "/" kept). Throws std::invalid_argument when the
+    /// pattern is too complicated to reverse or the count is wrong.
+    std::string reverse(const std::vector<std::string>& args) const;
 
   private:
+    /// The pattern as a format ("/%s/%s") and its group count, or nothing
+    /// when it is too complicated (e.g. nested or non-capturing groups).
+    std::optional<std::pair<std::string, int>> _find_groups() const;
+
     re::Pattern regex_;
+    std::optional<std::string> path_;  // the format of _find_groups, "%s" per group
+    int group_count_ = 0;
 };
 
 // Tornado: tornado/routing.py HostMatches
@@ -90,6 +102,9 @@ class HostMatches {
   public:
     explicit HostMatches(std::string host_pattern);
     bool match(const HTTPServerRequest& request) const;
+    /// Whether `host_name` itself matches (DefaultHostMatches tries the
+    /// application's default_host with it).
+    bool match_host(std::string_view host_name) const;
 
   private:
     re::Pattern regex_;
@@ -99,12 +114,29 @@ class HostMatches {
 using HandlerFactory = std::function<std::shared_ptr<web::RequestHandler>(
     std::shared_ptr<web::Application>, std::shared_ptr<HTTPServerRequest>)>;
 
+/// A handler class with its initialize() arguments bound: what Tornado's
+/// settings call `default_handler_class` + `default_handler_args` (and
+/// `static_handler_class` + `static_handler_args`). Made by
+/// web::handler_class<H>(args...).
+struct HandlerClass {
+    HandlerFactory factory;
+    std::string name;  // the class name, for traces and logs
+    bool stream_request_body = false;
+};
+
 // Tornado: tornado/routing.py URLSpec
 /// A route: a path pattern, the handler it leads to and the handler's
 /// initialize() arguments (bound into the factory).
 struct URLSpec {
     URLSpec(std::string pattern, HandlerFactory factory, std::string handler_name,
             bool stream_request_body = false, std::string name = "");
+    URLSpec(std::string pattern, HandlerClass handler, std::string name = "");
+
+    /// This route with a name, for reverse_url: `url<H>("/form").named("form")`
+    /// (Tornado's `url(r"/form", H, name="form")`).
+    URLSpec named(std::string route_name) &&;
+    // Tornado: tornado/routing.py URLSpec.reverse (Rule.reverse -> PathMatches.reverse)
+    std::string reverse(const std::vector<std::string>& args) const { return matcher.reverse(args); }
 
     PathMatches matcher;
     HandlerFactory handler_factory;
