@@ -1,5 +1,6 @@
 #include "tornado/escape.h"
 
+#include <cmath>
 #include <cstdint>
 
 #include "tornado/httputil.h"
@@ -213,6 +214,58 @@ bool is_valid_utf8(std::string_view s) {
         i += len;
     }
     return true;
+}
+
+namespace {
+void append_json(std::string& out, const nlohmann::ordered_json& value) {
+    switch (value.type()) {
+        case nlohmann::ordered_json::value_t::object: {
+            out.push_back('{');
+            bool first = true;
+            for (const auto& [key, item] : value.items()) {
+                out += first ? "" : ", ";
+                first = false;
+                out += json_string(key);
+                out += ": ";
+                append_json(out, item);
+            }
+            out.push_back('}');
+            return;
+        }
+        case nlohmann::ordered_json::value_t::array: {
+            out.push_back('[');
+            for (std::size_t i = 0; i < value.size(); ++i) {
+                out += i > 0 ? ", " : "";
+                append_json(out, value[i]);
+            }
+            out.push_back(']');
+            return;
+        }
+        case nlohmann::ordered_json::value_t::string:
+            out += json_string(value.get_ref<const std::string&>());
+            return;
+        case nlohmann::ordered_json::value_t::number_float: {
+            double d = value.get<double>();
+            if (std::isnan(d)) {
+                out += "NaN";
+            } else if (std::isinf(d)) {
+                out += d > 0 ? "Infinity" : "-Infinity";
+            } else {
+                out += value.dump();  // shortest round trip, as Python's repr
+            }
+            return;
+        }
+        default:
+            out += value.dump();  // null, true, false, integers
+    }
+}
+}  // namespace
+
+// Tornado: tornado/escape.py json_encode
+std::string json_encode(const nlohmann::ordered_json& value) {
+    std::string out;
+    append_json(out, value);
+    return out;
 }
 
 }  // namespace tornado::escape

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <ctime>
 
+#include "tornado/autoreload.h"
 #include "tornado/escape.h"
 #include "tornado/ioloop.h"
 #include "tornado/iostream.h"
@@ -74,6 +75,24 @@ std::vector<std::string_view> find_etags(std::string_view header) {
         ++i;
     }
     return out;
+}
+
+// "std::runtime_error" for the exception in `exc` (the last line of a
+// Python traceback names the class the same way).
+std::string exception_type_name(const std::exception_ptr& exc) {
+    try {
+        std::rethrow_exception(exc);
+    } catch (...) {
+        const std::type_info* type = abi::__cxa_current_exception_type();
+        if (type == nullptr) {
+            return "unknown exception";
+        }
+        int status = 0;
+        char* demangled = abi::__cxa_demangle(type->name(), nullptr, nullptr, &status);
+        std::string name = status == 0 && demangled != nullptr ? demangled : type->name();
+        std::free(demangled);
+        return name;
+    }
 }
 
 std::string_view strip_weak(std::string_view tag) {
@@ -414,6 +433,18 @@ void RequestHandler::write(std::string_view chunk) {
     write_buffer_.append(chunk);
 }
 
+// Tornado: tornado/web.py RequestHandler.write (its dict branch)
+void RequestHandler::_write_json(const nlohmann::ordered_json& chunk) {
+    if (!chunk.is_object()) {
+        // A top-level JSON array can be read by another site's <script>.
+        throw std::invalid_argument("write() only accepts JSON objects, not " +
+                                    std::string(chunk.type_name()));
+    }
+    std::string text = escape::json_encode(chunk);
+    set_header("Content-Type", "application/json; charset=UTF-8");
+    write(std::string_view(text));
+}
+
 // Tornado: tornado/web.py RequestHandler.flush
 Future<void> RequestHandler::flush(bool include_footers) {
     TRACE_SPAN("RequestHandler.flush", {"bytes", write_buffer_.size()},
@@ -534,9 +565,15 @@ void RequestHandler::send_error(int status_code, const std::exception_ptr& exc) 
 }
 
 // Tornado: tornado/web.py RequestHandler.write_error
-// C++: the reason is HTML-escaped, as Tornado 6.2 does.
-void RequestHandler::write_error(int status_code, const std::exception_ptr& /*exc*/) {
+// C++: the reason is HTML-escaped, as Tornado 6.2 does. With serve_traceback
+// the "traceback" is the exception's type and message (C++ has no stack).
+void RequestHandler::write_error(int status_code, const std::exception_ptr& exc) {
     TRACE_SPAN("RequestHandler.write_error", {"status", status_code});
+    if (exc && application->settings().serve_traceback.value_or(false)) {
+        set_header("Content-Type", "text/plain");
+        finish(exception_type_name(exc) + ": " + log::describe(exc) + "\n").quiet();
+        return;
+    }
     std::string message = escape::xhtml_escape(reason_);
     finish(fmt::format("<html><title>{0}: {1}</title><body>{0}: {1}</body></html>", status_code,
                        message))
@@ -764,6 +801,12 @@ void RequestHandler::redirect(const std::string& url, bool permanent, int status
     finish().quiet();
 }
 
+// Tornado: tornado/web.py RequestHandler.reverse_url
+std::string RequestHandler::reverse_url(const std::string& name,
+                                        const std::vector<std::string>& args) const {
+    return application->reverse_url(name, args);
+}
+
 // Tornado: tornado/web.py ErrorHandler.prepare
 Future<void> ErrorHandler::prepare() {
     TRACE_SPAN("ErrorHandler.prepare", {"status", get_status()});
@@ -812,15 +855,53 @@ Application::Application(std::vector<routing::URLSpec> handlers, Settings settin
     : Traced("Application"),
       settings_(std::move(settings)),
       not_found_(url<ErrorHandler>(".*", 404)) {
+    if (settings_.debug) {
+        // Tornado's setdefault: what the caller set explicitly stays.
+        settings_.autoreload = settings_.autoreload.value_or(true);
+        settings_.serve_traceback = settings_.serve_traceback.value_or(true);
+    }
+    if (settings_.default_handler_class) {
+        not_found_ = routing::URLSpec(".*", *settings_.default_handler_class);
+    }
     rules_.push_back(HostRules{std::nullopt, std::move(handlers)});
+    if (settings_.autoreload.value_or(false)) {
+        // Automatically re-execute when the program changes on disk.
+        autoreload::start();
+    }
 }
 
 // Tornado: tornado/web.py Application.add_handlers
+// The new host's routes go in front of the wildcard list, after the hosts
+// added before: the wildcard ".*$" must stay last, or it would answer for
+// every host before a specific pattern had its turn.
 void Application::add_handlers(const std::string& host_pattern,
                                std::vector<routing::URLSpec> handlers) {
-    // In front of the wildcard rules, after the host rules added before.
     rules_.insert(rules_.end() - 1,
                   HostRules{routing::HostMatches(host_pattern), std::move(handlers)});
+}
+
+// Tornado: tornado/web.py Application._get_host_handlers
+// C++: the 4.x method the notes walk through; 4.5.2 spreads the same rules
+// over its routers (HostMatches, then the wildcard router with its
+// DefaultHostMatches rules), which is the order kept here.
+std::vector<const std::vector<routing::URLSpec>*> Application::_get_host_handlers(
+    const HTTPServerRequest& request) const {
+    std::vector<const std::vector<routing::URLSpec>*> out;
+    for (const HostRules& rules : rules_) {
+        if (!rules.host || rules.host->match(request)) {
+            out.push_back(&rules.specs);
+        }
+    }
+    // Tornado: tornado/routing.py DefaultHostMatches.match
+    // Behind a load balancer (X-Real-Ip) the default host does not apply.
+    if (settings_.default_host && !request.headers->contains("X-Real-Ip")) {
+        for (const HostRules& rules : rules_) {
+            if (rules.host && rules.host->match_host(*settings_.default_host)) {
+                out.push_back(&rules.specs);
+            }
+        }
+    }
+    return out;
 }
 
 // Tornado: tornado/web.py Application.find_handler
@@ -828,11 +909,9 @@ std::shared_ptr<httputil::HTTPMessageDelegate> Application::find_handler(
     std::shared_ptr<HTTPServerRequest> request) {
     set_trace_ids(request->trace_conn(), request->trace_req());
     TRACE_EVENT("Application.find_handler", {"host", request->host_name}, {"path", request->path});
-    for (const HostRules& rules : rules_) {
-        if (rules.host && !rules.host->match(*request)) {
-            continue;
-        }
-        for (const routing::URLSpec& spec : rules.specs) {
+    // Every matching host's routes are tried, in order, until one matches.
+    for (const std::vector<routing::URLSpec>* specs : _get_host_handlers(*request)) {
+        for (const routing::URLSpec& spec : *specs) {
             if (auto arguments = spec.matcher.match(*request)) {
                 // Tornado: tornado/routing.py PathMatches.match (its result)
                 TRACE_EVENT("PathMatches.match", {"pattern", spec.matcher.pattern()},
@@ -840,9 +919,8 @@ std::shared_ptr<httputil::HTTPMessageDelegate> Application::find_handler(
                 return get_handler_delegate(std::move(request), &spec, std::move(*arguments));
             }
         }
-        // Tornado's host routers end the search once a host has matched
-        // only if they find a route; otherwise the next rule is tried.
     }
+    // default_handler_class, or ErrorHandler with 404.
     return get_handler_delegate(std::move(request), nullptr, {});
 }
 
@@ -855,8 +933,29 @@ std::shared_ptr<httputil::HTTPMessageDelegate> Application::get_handler_delegate
                                                      std::move(arguments));
 }
 
+// Tornado: tornado/web.py Application.reverse_url
+std::string Application::reverse_url(const std::string& name,
+                                     const std::vector<std::string>& args) const {
+    // Tornado: tornado/routing.py ReversibleRuleRouter.reverse_url
+    // Host rules first, as Tornado's default router holds them. Within one
+    // list a later route with the same name replaces an earlier one (Tornado
+    // warns "Multiple handlers named ..."), so the search runs backwards.
+    for (const HostRules& rules : rules_) {
+        for (auto it = rules.specs.rbegin(); it != rules.specs.rend(); ++it) {
+            if (it->name == name) {
+                return it->reverse(args);
+            }
+        }
+    }
+    throw std::out_of_range(name + " not found in named urls");
+}
+
 // Tornado: tornado/web.py Application.log_request
 void Application::log_request(const RequestHandler& handler) const {
+    if (settings_.log_function) {
+        settings_.log_function(handler);
+        return;
+    }
     if (!settings_.log_requests) {
         return;
     }

@@ -4,6 +4,8 @@
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json.hpp>
+
 namespace tornado::escape {
 
 // Tornado: tornado/escape.py xhtml_escape
@@ -25,6 +27,12 @@ std::string url_unescape(std::string_view value, bool plus = true);
 /// (invalid sequences become U+FFFD, Python's errors="replace"), or as
 /// latin-1 (what header values are).
 std::string json_string(std::string_view value, bool utf8 = true);
+
+// Tornado: tornado/escape.py json_encode
+/// `value` as Python's json.dumps writes it: ", " and ": " separators, keys in
+/// their insertion order, strings as json_string, NaN and Infinity as Python
+/// spells them.
+std::string json_encode(const nlohmann::ordered_json& value);
 
 /// True if `s` is well-formed UTF-8 (what Python's decode("utf-8") accepts).
 bool is_valid_utf8(std::string_view s);

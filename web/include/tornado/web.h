@@ -9,6 +9,7 @@
 #pragma once
 
 #include <array>
+#include <concepts>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -21,6 +22,8 @@
 #include <typeinfo>
 #include <utility>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "tornado/concurrent.h"
 #include "tornado/httputil.h"
@@ -137,7 +140,8 @@ class RequestHandler : public std::enable_shared_from_this<RequestHandler>, publ
     virtual Future<void> data_received(std::string chunk);
     /// Headers every response of this handler starts with.
     virtual void set_default_headers() {}
-    /// Writes the error page for send_error.
+    /// Writes the error page for send_error (with serve_traceback, the
+    /// exception as text/plain).
     virtual void write_error(int status_code, const std::exception_ptr& exc);
     /// The Etag for the buffered body (default: quoted SHA-1 hex), or none.
     virtual std::optional<std::string> compute_etag();
@@ -158,6 +162,15 @@ class RequestHandler : public std::enable_shared_from_this<RequestHandler>, publ
     void clear_header(std::string_view name);
     /// Buffers output; nothing is sent until flush() or finish().
     void write(std::string_view chunk);
+    /// Buffers a JSON object as Python's json.dumps writes it (", " and
+    /// ": " separators, non-ASCII as \uXXXX, "</" as "<\/") and sets
+    /// Content-Type to application/json. Like Tornado, only objects: a
+    /// top-level array throws std::invalid_argument (a JSON hijacking risk).
+    template <class Json>
+        requires std::same_as<Json, nlohmann::ordered_json> || std::same_as<Json, nlohmann::json>
+    void write(const Json& chunk) {
+        _write_json(nlohmann::ordered_json(chunk));
+    }
     /// Sends the headers (first time) and what has been buffered.
     Future<void> flush(bool include_footers = false);
     /// Ends the response: adds Etag (maybe answering 304) and
@@ -167,6 +180,8 @@ class RequestHandler : public std::enable_shared_from_this<RequestHandler>, publ
     void send_error(int status_code = 500, const std::exception_ptr& exc = nullptr);
     /// Answers 302 (301 when permanent, or `status`) with Location: `url`.
     void redirect(const std::string& url, bool permanent = false, int status = 0);
+    /// Application::reverse_url for this handler's application.
+    std::string reverse_url(const std::string& name, const std::vector<std::string>& args = {}) const;
 
     // --- Input ------------------------------------------------------------
     /// The last value of argument `name` (query or body), stripped; throws
@@ -214,6 +229,7 @@ class RequestHandler : public std::enable_shared_from_this<RequestHandler>, publ
     void _handle_request_exception(const std::exception_ptr& e);
     void log_exception(const std::exception_ptr& e);
     void _clear_representation_headers();
+    void _write_json(const nlohmann::ordered_json& chunk);
     friend class Application;
 
     int status_code_ = 200;
@@ -255,10 +271,10 @@ class RedirectHandler : public RequestHandler {
 /// The readable class name of a handler type ("HelloHandler").
 std::string handler_class_name(const std::type_info& type);
 
-/// Builds a route to handler class H; `args` are passed to H::initialize.
-/// Mirrors a (pattern, HandlerClass, kwargs) tuple in Tornado's handler list.
+/// Handler class H with `args` bound for its initialize(): Tornado's
+/// (HandlerClass, kwargs) pair.
 template <class H, class... Args>
-routing::URLSpec url(std::string pattern, Args... args) {
+routing::HandlerClass handler_class(Args... args) {
     routing::HandlerFactory factory = [args...](std::shared_ptr<Application> app,
                                                 std::shared_ptr<HTTPServerRequest> req) {
         auto handler = std::make_shared<H>(std::move(app), std::move(req));
@@ -267,17 +283,37 @@ routing::URLSpec url(std::string pattern, Args... args) {
         }
         return std::shared_ptr<RequestHandler>(std::move(handler));
     };
-    return routing::URLSpec(std::move(pattern), std::move(factory), handler_class_name(typeid(H)),
-                            H::stream_request_body);
+    return {std::move(factory), handler_class_name(typeid(H)), H::stream_request_body};
 }
 
-/// Application settings used so far (Tornado's **settings).
+/// Builds a route to handler class H; `args` are passed to H::initialize.
+/// Mirrors a (pattern, HandlerClass, kwargs) tuple in Tornado's handler list;
+/// `url<H>(pattern).named("name")` is Tornado's `url(pattern, H, name=...)`.
+template <class H, class... Args>
+routing::URLSpec url(std::string pattern, Args... args) {
+    return routing::URLSpec(std::move(pattern), handler_class<H>(std::move(args)...));
+}
+
+/// Application settings (Tornado's **settings), with Tornado's names.
 struct ApplicationSettings {
     bool compress_response = false;
-    std::string default_host;
+    /// The host whose routes serve requests no host pattern matched, unless
+    /// the request came through a proxy (X-Real-Ip); none by default.
+    std::optional<std::string> default_host;
     std::string static_path;
     std::string cookie_secret;
     bool xsrf_cookies = false;
+    /// Requests no route matches go here instead of the 404 ErrorHandler
+    /// (Tornado's default_handler_class with default_handler_args).
+    std::optional<routing::HandlerClass> default_handler_class;
+    /// Called for each finished request instead of the access log line.
+    std::function<void(const RequestHandler&)> log_function;
+    /// Development mode: turns on each of the four below that is not set.
+    bool debug = false;
+    /// Re-execute the process when its executable changes (tornado.autoreload).
+    std::optional<bool> autoreload;
+    /// Error pages show the exception (type and message) as text/plain.
+    std::optional<bool> serve_traceback;
     /// Write an access log line per request (Tornado always logs; the
     /// walkthrough turns it off to keep the terminal for the diagram).
     bool log_requests = true;
@@ -306,7 +342,12 @@ class Application : public routing::Router,
     std::shared_ptr<httputil::HTTPMessageDelegate> get_handler_delegate(
         std::shared_ptr<HTTPServerRequest> request, const routing::URLSpec* spec,
         routing::PathArguments arguments);
-    /// Writes the access log line for a finished request.
+    /// The path of the route named `name` with `args` in its groups.
+    /// Throws std::out_of_range when no route has that name (Tornado's
+    /// KeyError) and std::invalid_argument when it cannot be reversed.
+    std::string reverse_url(const std::string& name, const std::vector<std::string>& args = {}) const;
+    /// Writes the access log line for a finished request (or calls the
+    /// log_function setting).
     void log_request(const RequestHandler& handler) const;
 
     const Settings& settings() const { return settings_; }
@@ -316,6 +357,12 @@ class Application : public routing::Router,
         std::optional<routing::HostMatches> host;  // none: any host
         std::vector<routing::URLSpec> specs;
     };
+    /// The route lists to try for this request, in order: those of every
+    /// host pattern the request's host matches, then the wildcard list, then
+    /// (no X-Real-Ip header) the lists whose pattern matches default_host.
+    std::vector<const std::vector<routing::URLSpec>*> _get_host_handlers(
+        const HTTPServerRequest& request) const;
+
     Settings settings_;
     std::vector<HostRules> rules_;  // host-specific first, the wildcard last
     routing::URLSpec not_found_;

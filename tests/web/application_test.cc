@@ -1,0 +1,304 @@
+// Application and routing beyond find_handler: URLSpec.reverse and
+// reverse_url, default_host with the X-Real-Ip rule, default_handler_class,
+// log_function, serve_traceback, and write() of a JSON object, most of them
+// over real loopback connections.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "tornado/escape.h"
+#include "tornado/routing.h"
+#include "tornado/web.h"
+
+#include "httpserver/raw_client.h"
+
+namespace tornado::web_test {
+namespace {
+
+using httpserver_test::RawResponse;
+using httpserver_test::ServerTest;
+using web::RequestHandler;
+using web::url;
+using Strings = std::vector<std::string>;
+
+class NullHandler : public RequestHandler {
+  public:
+    using RequestHandler::RequestHandler;
+};
+
+// ---------------------------------------------------------------------------
+// URLSpec.reverse on its own
+
+// Tornado: tornado/test/web_test.py URLSpecReverseTest.test_reverse
+TEST(URLSpecReverseTest, LiteralPatternsReverseToTheirUnescapedText) {
+    EXPECT_EQ(url<NullHandler>(R"(/favicon\.ico)").reverse({}), "/favicon.ico");
+    EXPECT_EQ(url<NullHandler>(R"(^/favicon\.ico$)").reverse({}), "/favicon.ico");
+}
+
+// Tornado: tornado/test/web_test.py URLSpecReverseTest.test_reverse_arguments
+TEST(URLSpecReverseTest, GroupsAreReplacedByTheArguments) {
+    EXPECT_EQ(url<NullHandler>(R"(^/api/v1/foo/(\w+)$)").reverse({"bar"}), "/api/v1/foo/bar");
+    EXPECT_EQ(url<NullHandler>("/named/(?P<year>[0-9]{4})/(?P<slug>[a-z-]+)").reverse(
+                  {"2024", "hello-world"}),
+              "/named/2024/hello-world");
+}
+
+// Tornado: tornado/test/web_test.py URLSpecReverseTest.test_non_reversible
+TEST(URLSpecReverseTest, TooComplicatedPatternsCannotBeReversed) {
+    // An escaped letter is a class (\d): no single string.
+    EXPECT_THROW((void)url<NullHandler>(R"(^/api/v\d+/foo/(\w+)$)").reverse({"x"}),
+                 std::invalid_argument);
+    // A non-capturing group: more "(" than groups.
+    EXPECT_THROW((void)url<NullHandler>("/(?:a|b)/([0-9]+)").reverse({"1"}),
+                 std::invalid_argument);
+    try {
+        (void)url<NullHandler>(R"(/x\d)").reverse({});
+        FAIL() << "no exception";
+    } catch (const std::invalid_argument& e) {
+        EXPECT_STREQ(e.what(), R"(Cannot reverse url regex /x\d$)");
+    }
+}
+
+TEST(URLSpecReverseTest, WrongNumberOfArgumentsIsRefused) {
+    auto spec = url<NullHandler>("/path/([0-9]+)/([a-z]+)");
+    EXPECT_THROW((void)spec.reverse({"1"}), std::invalid_argument);
+    EXPECT_THROW((void)spec.reverse({"1", "a", "b"}), std::invalid_argument);
+}
+
+// Tornado: tornado/test/web_test.py WSGISafeWebTest.test_reverse_url
+TEST(URLSpecReverseTest, ArgumentsArePercentEncodedKeepingSlashes) {
+    auto spec = url<NullHandler>("/decode_arg/(.*)");
+    EXPECT_EQ(spec.reverse({"foo"}), "/decode_arg/foo");
+    EXPECT_EQ(spec.reverse({"\xe9"}), "/decode_arg/%E9");
+    EXPECT_EQ(spec.reverse({"\xc3\xa9"}), "/decode_arg/%C3%A9");
+    EXPECT_EQ(spec.reverse({"1 + 1"}), "/decode_arg/1%20%2B%201");
+    EXPECT_EQ(spec.reverse({"a/b"}), "/decode_arg/a/b");
+}
+
+TEST(URLSpecReverseTest, PercentInTheLiteralTextSurvives) {
+    EXPECT_EQ(url<NullHandler>("/100%/([a-z]+)").reverse({"x"}), "/100%/x");
+}
+
+// ---------------------------------------------------------------------------
+// write(json)
+
+// Tornado: tornado/escape.py json_encode (json.dumps, then "</" -> "<\/")
+TEST(JsonEncodeTest, WritesWhatPythonsJsonDumpsWrites) {
+    nlohmann::ordered_json value = {{"message", "hello"},
+                                    {"items", {1, 2, 3}},
+                                    {"nested", {{"b", true}, {"a", nullptr}}},
+                                    {"float", 0.5},
+                                    {"empty", nlohmann::ordered_json::object()},
+                                    {"text", "caf\xc3\xa9 </script>"}};
+    EXPECT_EQ(escape::json_encode(value),
+              R"({"message": "hello", "items": [1, 2, 3], "nested": {"b": true, "a": null}, )"
+              R"("float": 0.5, "empty": {}, "text": "caf\u00e9 <\/script>"})");
+}
+
+// ---------------------------------------------------------------------------
+// Over HTTP
+
+class TextHandler : public RequestHandler {
+  public:
+    using RequestHandler::RequestHandler;
+    void initialize(std::string text) { text_ = std::move(text); }
+    Future<void> get() override {
+        write(text_);
+        return {};
+    }
+
+  private:
+    std::string text_;
+};
+
+class ReverseHandler : public RequestHandler {
+  public:
+    using RequestHandler::RequestHandler;
+    Future<void> get() override {
+        std::string name = get_argument("name");
+        std::vector<std::string> args = get_arguments("arg");
+        write(reverse_url(name, args));
+        return {};
+    }
+};
+
+class JsonHandler : public RequestHandler {
+  public:
+    using RequestHandler::RequestHandler;
+    Future<void> get() override {
+        if (get_argument("list", "").empty()) {
+            write(nlohmann::json{{"a", 1}});
+        } else {
+            write(nlohmann::json::array({1, 2}));  // refused: a 500
+        }
+        return {};
+    }
+};
+
+class BoomHandler : public RequestHandler {
+  public:
+    using RequestHandler::RequestHandler;
+    Future<void> get() override { throw std::runtime_error("boom"); }
+};
+
+class FallbackHandler : public RequestHandler {
+  public:
+    using RequestHandler::RequestHandler;
+    void initialize(int status) { status_ = status; }
+    Future<void> prepare() override {
+        set_status(status_);
+        finish("fallback for " + request->path).quiet();
+        return {};
+    }
+
+  private:
+    int status_ = 200;
+};
+
+class ApplicationTest : public ServerTest {
+  protected:
+    void start(web::ApplicationSettings settings) {
+        settings.log_requests = false;
+        auto app = web::Application::create(
+            {
+                url<TextHandler>("/", std::string("wildcard")),
+                url<TextHandler>("/named/(?P<year>[0-9]{4})/(?P<slug>[a-z-]+)",
+                                 std::string("named"))
+                    .named("named"),
+                url<TextHandler>("/first", std::string("first")).named("dup"),
+                url<TextHandler>("/second", std::string("second")).named("dup"),
+                url<TextHandler>(R"(/v\d+)", std::string("v")).named("complicated"),
+                url<ReverseHandler>("/reverse"),
+                url<JsonHandler>("/json"),
+                url<BoomHandler>("/boom"),
+            },
+            std::move(settings));
+        app->add_handlers(R"(admin\.example\.com)",
+                          {url<TextHandler>("/", std::string("admin")),
+                           url<TextHandler>("/admin-only", std::string("admin-only")).named("admin")});
+        app_ = app;
+        start_server(app);
+    }
+
+    RawResponse get(const std::string& path, const std::string& host = "www.example.com",
+                    const std::string& extra = "") {
+        return fetch("GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\n" + extra + "\r\n");
+    }
+
+    std::shared_ptr<web::Application> app_;
+};
+
+// Tornado: tornado/test/web_test.py WSGISafeWebTest.test_reverse_url
+TEST_F(ApplicationTest, ReverseUrlFindsNamedRoutesOfEveryHost) {
+    start({});
+    EXPECT_EQ(get("/reverse?name=named&arg=2024&arg=hello-world").body, "/named/2024/hello-world");
+    EXPECT_EQ(app_->reverse_url("admin"), "/admin-only");
+    // The later of two routes with one name replaces the earlier.
+    EXPECT_EQ(app_->reverse_url("dup"), "/second");
+}
+
+// Tornado: tornado/web.py Application.reverse_url (KeyError)
+TEST_F(ApplicationTest, ReverseUrlOfAnUnknownNameIsAnErrorPage) {
+    start({});
+    EXPECT_THROW((void)app_->reverse_url("nope"), std::out_of_range);
+    RawResponse r = get("/reverse?name=nope");
+    EXPECT_EQ(r.start_line, "HTTP/1.1 500 Internal Server Error");
+    EXPECT_EQ(get("/reverse?name=complicated").code(), 500);
+    EXPECT_EQ(get("/reverse?name=named&arg=1").code(), 500);  // one argument short
+}
+
+// Tornado: tornado/routing.py DefaultHostMatches
+TEST_F(ApplicationTest, DefaultHostRoutesServeUnmatchedHostsUnlessBehindAProxy) {
+    web::ApplicationSettings settings;
+    settings.default_host = "admin.example.com";
+    start(settings);
+    EXPECT_EQ(get("/", "admin.example.com").body, "admin");
+    // Another host: the wildcard list first, then the default host's routes.
+    EXPECT_EQ(get("/", "other.example.com").body, "wildcard");
+    EXPECT_EQ(get("/admin-only", "other.example.com").body, "admin-only");
+    // X-Real-Ip: the request came through a proxy; the default host is off.
+    EXPECT_EQ(get("/admin-only", "other.example.com", "X-Real-Ip: 4.4.4.4\r\n").code(), 404);
+}
+
+TEST_F(ApplicationTest, WithoutDefaultHostOtherHostsGetOnlyTheWildcardRoutes) {
+    start({});
+    EXPECT_EQ(get("/admin-only", "other.example.com").code(), 404);
+    EXPECT_EQ(get("/admin-only", "admin.example.com").body, "admin-only");
+}
+
+// Tornado: tornado/test/web_test.py DefaultHandlerArgumentsTest.test_403
+TEST_F(ApplicationTest, DefaultHandlerClassAnswersUnmatchedPaths) {
+    web::ApplicationSettings settings;
+    settings.default_handler_class = web::handler_class<FallbackHandler>(403);
+    start(settings);
+    RawResponse r = get("/no/such/path");
+    EXPECT_EQ(r.start_line, "HTTP/1.1 403 Forbidden");
+    EXPECT_EQ(r.body, "fallback for /no/such/path");
+    EXPECT_EQ(get("/").body, "wildcard");
+}
+
+// Tornado: tornado/web.py Application.log_request (the log_function setting)
+TEST_F(ApplicationTest, LogFunctionIsCalledForEachFinishedRequest) {
+    std::vector<std::string> logged;
+    web::ApplicationSettings settings;
+    settings.log_function = [&logged](const RequestHandler& h) {
+        logged.push_back(std::to_string(h.get_status()) + " " + h.request->path);
+    };
+    start(settings);
+    get("/");
+    get("/missing");
+    get("/boom");
+    EXPECT_EQ(logged, (Strings{"200 /", "404 /missing", "500 /boom"}));
+}
+
+// Tornado: tornado/test/web_test.py WSGISafeWebTest.test_write_dict (and the list TypeError)
+TEST_F(ApplicationTest, WriteOfAJsonObjectSetsTheJsonContentType) {
+    start({});
+    RawResponse r = get("/json");
+    EXPECT_EQ(r.code(), 200);
+    EXPECT_EQ(r.header("Content-Type"), "application/json; charset=UTF-8");
+    EXPECT_EQ(r.body, R"({"a": 1})");
+    EXPECT_EQ(get("/json?list=1").code(), 500);
+}
+
+// Tornado: tornado/web.py RequestHandler.write_error (the default page)
+TEST_F(ApplicationTest, ErrorPagesHideTheExceptionByDefault) {
+    start({});
+    RawResponse r = get("/boom");
+    EXPECT_EQ(r.code(), 500);
+    EXPECT_EQ(r.body,
+              "<html><title>500: Internal Server Error</title><body>500: Internal Server "
+              "Error</body></html>");
+}
+
+// Tornado: tornado/web.py RequestHandler.write_error (serve_traceback)
+TEST_F(ApplicationTest, ServeTracebackShowsTheExceptionAsText) {
+    web::ApplicationSettings settings;
+    settings.serve_traceback = true;
+    start(settings);
+    RawResponse r = get("/boom");
+    EXPECT_EQ(r.code(), 500);
+    EXPECT_EQ(r.header("Content-Type"), "text/plain");
+    EXPECT_EQ(r.body, "std::runtime_error: boom\n");
+}
+
+// Tornado: tornado/web.py Application.__init__ (debug's setdefault)
+TEST_F(ApplicationTest, DebugTurnsOnServeTracebackUnlessSetOtherwise) {
+    web::ApplicationSettings settings;
+    settings.debug = true;
+    settings.autoreload = false;  // not in a test process
+    settings.serve_traceback = false;
+    start(settings);
+    EXPECT_EQ(app_->settings().serve_traceback, false);
+    EXPECT_NE(get("/boom").body.find("<html>"), std::string::npos);
+    web::ApplicationSettings on;
+    on.debug = true;
+    on.autoreload = false;
+    EXPECT_EQ(web::Application::create({}, on)->settings().serve_traceback, true);
+}
+
+}  // namespace
+}  // namespace tornado::web_test
