@@ -30,6 +30,9 @@ struct ServeOptions {
     std::string address = "127.0.0.1";
     int port = 8888;
     std::string static_path = "../shared/demo-static";
+    std::string template_path = "../shared/demo-templates";
+    bool debug = false;
+    bool autoreload = false;
     std::string trace_path;
     std::string trace_format;  // "text" or "jsonl"; "" = text on stdout, jsonl in a file
     bool step = false;
@@ -226,7 +229,11 @@ int serve(const ServeOptions& o) {
 
     {
         httpserver::HTTPServer server(
-            make_demo_app({.static_path = static_path, .log_requests = true}),
+            make_demo_app({.static_path = static_path,
+                           .template_path = o.template_path,
+                           .log_requests = true,
+                           .debug = o.debug,
+                           .autoreload = o.autoreload}),
             demo_server_settings(), &loop);
         std::vector<int> sockets;
         try {
@@ -278,6 +285,14 @@ void add_serve_command(CLI::App& app, int& status) {
         ->capture_default_str();
     serve_cmd->add_option("--static-path", o.static_path, "directory served under /static/")
         ->capture_default_str();
+    serve_cmd->add_option("--template-path", o.template_path,
+                          "directory of the templates render() loads")
+        ->capture_default_str();
+    serve_cmd->add_flag("--debug", o.debug,
+                        "Tornado's debug mode: autoreload, tracebacks on error pages, templates "
+                        "and static hashes read again on each request");
+    serve_cmd->add_flag("--autoreload", o.autoreload,
+                        "re-execute serve when its program changes on disk");
     serve_cmd->add_option("--trace", o.trace_path,
                           "write the live trace to FILE (JSON Lines), or - for one readable line "
                           "per event on standard output");

@@ -51,9 +51,7 @@ class JsonHandler : public RequestHandler {
   public:
     using RequestHandler::RequestHandler;
     Future<void> get() override {
-        // Tornado's write(dict): json.dumps with Python's separators.
-        set_header("Content-Type", "application/json; charset=UTF-8");
-        write(R"({"message": "hello", "items": [1, 2, 3]})");
+        write(nlohmann::ordered_json{{"message", "hello"}, {"items", {1, 2, 3}}});
         return {};
     }
 };
@@ -184,9 +182,8 @@ class IpHandler : public RequestHandler {
   public:
     using RequestHandler::RequestHandler;
     Future<void> get() override {
-        set_header("Content-Type", "application/json; charset=UTF-8");
-        write("{\"remote_ip\": " + escape::json_string(request->remote_ip) +
-              ", \"protocol\": " + escape::json_string(request->protocol) + "}");
+        write(nlohmann::ordered_json{{"remote_ip", request->remote_ip},
+                                     {"protocol", request->protocol}});
         return {};
     }
 };
@@ -262,6 +259,15 @@ class CookieHandler : public RequestHandler {
     }
 };
 
+class ReverseHandler : public RequestHandler {
+  public:
+    using RequestHandler::RequestHandler;
+    Future<void> get() override {
+        write(reverse_url("named", {"2024", "hello-world"}) + " " + reverse_url("form"));
+        return {};
+    }
+};
+
 class AdminHandler : public RequestHandler {
   public:
     using RequestHandler::RequestHandler;
@@ -280,6 +286,10 @@ std::shared_ptr<web::Application> make_demo_app(const DemoOptions& options) {
     settings.static_path = options.static_path;
     settings.cookie_secret = "demo-cookie-secret";
     settings.log_requests = options.log_requests;
+    settings.debug = options.debug;
+    if (options.autoreload) {
+        settings.autoreload = true;
+    }
     auto app = web::Application::create(
         {
             url<HelloHandler>("/"),
@@ -287,7 +297,7 @@ std::shared_ptr<web::Application> make_demo_app(const DemoOptions& options) {
             url<web::RedirectHandler>("/python/(?P<day>[a-zA-Z0-9]+)/(?P<title>[a-zA-Z]+)",
                                       std::string("/index"), true),
             url<PathHandler>("/path/([0-9]+)/([a-z]+)"),
-            url<NamedHandler>("/named/(?P<year>[0-9]{4})/(?P<slug>[a-z-]+)"),
+            url<NamedHandler>("/named/(?P<year>[0-9]{4})/(?P<slug>[a-z-]+)").named("named"),
             url<ArgsHandler>("/args"),
             url<JsonHandler>("/json"),
             url<ChunkedHandler>("/chunked"),
@@ -303,6 +313,7 @@ std::shared_ptr<web::Application> make_demo_app(const DemoOptions& options) {
             url<HeadersHandler>("/headers"),
             url<IpHandler>("/ip"),
             url<BigHandler>("/big"),
+            url<ReverseHandler>("/reverse"),
         },
         settings);
     app->add_handlers(R"(admin\.example\.com)", {url<AdminHandler>("/")});

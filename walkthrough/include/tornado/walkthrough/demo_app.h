@@ -13,9 +13,14 @@ namespace tornado::walkthrough {
 
 struct DemoOptions {
     std::string static_path;
+    std::string template_path{};
     /// Access log lines on stderr (off in scenarios, where the terminal
     /// shows the diagram).
     bool log_requests = true;
+    /// Tornado's `debug` setting (serve --debug).
+    bool debug = false;
+    /// Tornado's `autoreload` setting (serve --autoreload; implied by debug).
+    bool autoreload = false;
 };
 
 /// The demo routes and settings (compress_response, cookie_secret, ...).
