@@ -105,15 +105,23 @@ async function startServer(cmd, logPath) {
       const tail = fs.readFileSync(logPath, 'utf8').trim().split('\n').slice(-5).join('\n  ');
       throw new Error(`server exited (${exited}) before accepting: ${command}\n  ${tail}`);
     }
-    if (Date.now() > deadline) { stopServer(child); throw new Error(`server did not accept within ${START_TIMEOUT_MS} ms: ${command}`); }
+    if (Date.now() > deadline) { await stopServer(child); throw new Error(`server did not accept within ${START_TIMEOUT_MS} ms: ${command}`); }
     await new Promise((r) => setTimeout(r, 50));
   }
   return { child, baseUrl: `http://127.0.0.1:${port}`, command };
 }
 
-function stopServer(child) {
+// SIGTERM to the server's process group, then waits for it (SIGKILL after 10 s).
+async function stopServer(child) {
   if (child.exitCode !== null || child.signalCode !== null) return;
-  try { process.kill(-child.pid, 'SIGTERM'); } catch { /* already gone */ }
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  try { process.kill(-child.pid, 'SIGTERM'); } catch { return; }
+  const timer = setTimeout(() => { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ } }, 10000);
+  await exited;
+  // The shell may have left the server itself still shutting down: wait for the group.
+  const groupAlive = () => { try { process.kill(-child.pid, 0); return true; } catch { return false; } };
+  while (groupAlive()) await new Promise((r) => setTimeout(r, 20));
+  clearTimeout(timer);
 }
 
 // --- checks ---------------------------------------------------------------
@@ -267,7 +275,7 @@ async function main() {
     check('browser.ran_to_the_end', false, err.stack ?? String(err));
   } finally {
     if (browser) await browser.close();
-    if (server) stopServer(server.child);
+    if (server) await stopServer(server.child);
   }
   const failed = results.filter((r) => !r.ok).length;
   const shots = ['form.png', 'done.png'].map((f) => path.join(opts.artifacts, f)).filter((f) => fs.existsSync(f));

@@ -19,6 +19,9 @@ node_major=$(node -p 'process.versions.node.split(".")[0]')
 ((node_major >= 18)) || fail "node >= 18 required (have $(node --version))"
 
 mkdir -p "$BROWSER_HOME"
+# One install at a time (several build trees may run their tests at once).
+exec 9>"$BROWSER_HOME/.install.lock"
+flock 9
 cp "$HERE/package.json" "$HERE/package-lock.json" "$BROWSER_HOME/"
 cd "$BROWSER_HOME"
 
@@ -30,7 +33,7 @@ if [[ -f node_modules/puppeteer-core/package.json && -f $stamp && "$(cat "$stamp
     echo "tests/browser/install.sh: $BROWSER_HOME/node_modules up to date" >&2
 else
     echo "tests/browser/install.sh: npm ci in $BROWSER_HOME" >&2
-    npm ci --no-audit --no-fund --loglevel=error
+    npm ci --no-audit --no-fund --loglevel=error >&2
     echo "$want" > "$stamp"
 fi
 node -e 'console.error("tests/browser/install.sh: puppeteer-core " + require("puppeteer-core/package.json").version)'

@@ -75,14 +75,26 @@ class Server:
             time.sleep(0.05)
 
     def stop(self):
-        if self.proc.poll() is None:
+        """SIGTERM to the server's process group; waits until the whole group is gone (SIGKILL after 10 s)."""
+        try:
             os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + 10
+        while self._group_alive():
+            if time.monotonic() > deadline:
                 os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+            self.proc.poll()  # reaps the shell, so the group can empty
+            time.sleep(0.02)
+        self.proc.wait()
         self.log.close()
+
+    def _group_alive(self):
+        try:
+            os.killpg(self.proc.pid, 0)
+            return True
+        except ProcessLookupError:
+            return False
 
 
 def curl(path, *options):
@@ -353,6 +365,7 @@ def main():
             if opts.log is None:
                 log_dir = tempfile.TemporaryDirectory()
                 opts.log = os.path.join(log_dir.name, "server.log")
+            os.makedirs(os.path.dirname(os.path.abspath(opts.log)), exist_ok=True)
             try:
                 server = Server(opts.server_cmd, opts.log)
             except RuntimeError as err:
