@@ -550,8 +550,8 @@ Future<void> RequestHandler::_execute(std::vector<std::unique_ptr<OutputTransfor
         path_args = std::move(arguments.args);
         path_kwargs = std::move(arguments.kwargs);
         // With xsrf_cookies on, a form submission must carry the token.
-        if (request->method != "GET" && request->method != "HEAD" &&
-            request->method != "OPTIONS" && application->settings().xsrf_cookies) {
+        if (request->method != "GET" && request->method != "HEAD" && request->method != "OPTIONS" &&
+            application->settings().xsrf_cookies) {
             check_xsrf_cookie();
         }
 

@@ -57,9 +57,9 @@ long next_code_point(const std::string& s, std::size_t& i) {
 // each other special character below U+0100 written as \ooo (so "a;b" is
 // "a\073b"). An empty value is written "".
 std::string quote_cookie_value(const std::string& value) {
-    if (!value.empty() &&
-        std::all_of(value.begin(), value.end(),
-                    [](char c) { return legal_cookie_char(static_cast<unsigned char>(c)); })) {
+    if (!value.empty() && std::all_of(value.begin(), value.end(), [](char c) {
+            return legal_cookie_char(static_cast<unsigned char>(c));
+        })) {
         return value;
     }
     if (!escape::is_valid_utf8(value)) {
@@ -540,14 +540,14 @@ std::optional<std::string> RequestHandler::get_secure_cookie(std::string_view na
         decoded = decode_signed_value(secret, name, *value,
                                       {.max_age_days = max_age_days, .min_version = min_version});
     }
-    TRACE_EVENT("RequestHandler.get_secure_cookie", {"name", name},
-                {"present", value.has_value()}, {"valid", decoded.has_value()});
+    TRACE_EVENT("RequestHandler.get_secure_cookie", {"name", name}, {"present", value.has_value()},
+                {"valid", decoded.has_value()});
     return decoded;
 }
 
 // Tornado: tornado/web.py RequestHandler.get_secure_cookie_key_version
-std::optional<int> RequestHandler::get_secure_cookie_key_version(
-    std::string_view name, std::optional<std::string> value) {
+std::optional<int> RequestHandler::get_secure_cookie_key_version(std::string_view name,
+                                                                 std::optional<std::string> value) {
     require_cookie_secret(application->settings());
     if (!value) {
         value = get_cookie(name);

@@ -255,8 +255,7 @@ class RequestHandler : public std::enable_shared_from_this<RequestHandler>, publ
     /// std::runtime_error when there is no cookie_secret.
     void set_secure_cookie(const std::string& name, std::string_view value,
                            std::optional<double> expires_days = 30,
-                           std::optional<int> version = std::nullopt,
-                           CookieOptions options = {});
+                           std::optional<int> version = std::nullopt, CookieOptions options = {});
     /// Signs `value` for `name` with the application's secret (and its
     /// `key_version` when the secret is a map).
     std::string create_signed_value(std::string_view name, std::string_view value,
