@@ -1,6 +1,8 @@
 #include "tornado/walkthrough/demo_app.h"
 
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "tornado/escape.h"
 #include "tornado/gen.h"
@@ -268,6 +270,40 @@ class ReverseHandler : public RequestHandler {
     }
 };
 
+class SecureCookieHandler : public RequestHandler {
+  public:
+    using RequestHandler::RequestHandler;
+    Future<void> get() override {
+        std::vector<std::string> set = get_arguments("set");
+        if (!set.empty()) {
+            set_secure_cookie("user", set.back());
+            write("set");
+            return {};
+        }
+        std::optional<std::string> got = get_secure_cookie("user");
+        if (got && !escape::is_valid_utf8(*got)) {
+            // The reference's got.decode() raises: a 500.
+            throw std::runtime_error("secure cookie value is not UTF-8");
+        }
+        write(got ? *got : "none");
+        return {};
+    }
+};
+
+class XsrfHandler : public RequestHandler {
+  public:
+    using RequestHandler::RequestHandler;
+    Future<void> get() override {
+        write(xsrf_token());
+        return {};
+    }
+    Future<void> post() override {
+        check_xsrf_cookie();
+        write("ok");
+        return {};
+    }
+};
+
 class AdminHandler : public RequestHandler {
   public:
     using RequestHandler::RequestHandler;
@@ -307,6 +343,8 @@ std::shared_ptr<web::Application> make_demo_app(const DemoOptions& options) {
             url<RedirectingHandler>("/redirect"),
             url<EtagHandler>("/etag"),
             url<CookieHandler>("/cookie"),
+            url<SecureCookieHandler>("/secure-cookie"),
+            url<XsrfHandler>("/xsrf"),
             url<StreamHandler>("/stream"),
             url<EchoHandler>("/echo"),
             url<MethodsHandler>("/methods"),

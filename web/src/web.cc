@@ -370,59 +370,6 @@ std::vector<std::string> RequestHandler::get_arguments(std::string_view name) co
     return out;
 }
 
-// Tornado: tornado/web.py RequestHandler.get_cookie
-std::optional<std::string> RequestHandler::get_cookie(
-    std::string_view name, std::optional<std::string> default_value) const {
-    const auto& cookies = request->cookies();
-    auto it = cookies.find(name);
-    return it != cookies.end() ? std::optional<std::string>(it->second) : default_value;
-}
-
-namespace {
-// Python's http.cookies._quote: legal values as they are, others quoted,
-// with '"' and '\\' escaped and other special bytes as \ooo.
-std::string quote_cookie_value(const std::string& value) {
-    auto legal = [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-               std::string_view("!#$%&'*+-.^_`|~:").find(c) != std::string_view::npos;
-    };
-    if (std::all_of(value.begin(), value.end(), legal)) {
-        return value;
-    }
-    std::string out = "\"";
-    for (char c : value) {
-        auto u = static_cast<unsigned char>(c);
-        if (c == '"' || c == '\\') {
-            out.push_back('\\');
-            out.push_back(c);
-        } else if (legal(c) ||
-                   std::string_view(" ()/<=>?@[]{}").find(c) != std::string_view::npos) {
-            out.push_back(c);
-        } else {
-            out += fmt::format("\\{:03o}", u);
-        }
-    }
-    return out + "\"";
-}
-}  // namespace
-
-// Tornado: tornado/web.py RequestHandler.set_cookie
-void RequestHandler::set_cookie(const std::string& name, const std::string& value,
-                                const std::string& path) {
-    for (char c : name + value) {
-        if (static_cast<unsigned char>(c) <= 0x20) {
-            // Don't let a cookie inject header text.
-            throw std::invalid_argument("Invalid cookie " + name + ": " + value);
-        }
-    }
-    std::string header = name + "=" + quote_cookie_value(value);
-    if (!path.empty()) {
-        header += "; Path=" + path;
-    }
-    std::erase_if(new_cookies_, [&](const auto& c) { return c.first == name; });
-    new_cookies_.emplace_back(name, std::move(header));
-}
-
 // Tornado: tornado/web.py RequestHandler.write
 // C++: bytes and str are both std::string; write(dict) is write_json in
 // the demo application.
@@ -639,6 +586,11 @@ Future<void> RequestHandler::_execute(std::vector<std::unique_ptr<OutputTransfor
         }
         path_args = std::move(arguments.args);
         path_kwargs = std::move(arguments.kwargs);
+        // With xsrf_cookies on, a form submission must carry the token.
+        if (request->method != "GET" && request->method != "HEAD" && request->method != "OPTIONS" &&
+            application->settings().xsrf_cookies) {
+            check_xsrf_cookie();
+        }
 
         // Awaited as temporaries, so that this frame does not own what it
         // waits for: if a method waits on a Future that is then dropped, its

@@ -21,6 +21,7 @@
 #include <string_view>
 #include <typeinfo>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -103,6 +104,65 @@ class GZipContentEncoding : public OutputTransform, public trace::Traced {
 };
 
 class Application;
+
+/// A `cookie_secret`: one secret, or secrets by key version (Tornado's dict
+/// form, used with the `key_version` setting to rotate keys).
+using CookieSecret = std::variant<std::string, std::map<int, std::string>>;
+
+// Tornado: tornado/web.py RequestHandler.set_cookie (its keyword arguments)
+/// The options of set_cookie, given with designated initialisers:
+/// `set_cookie("a", "b", {.max_age = 10, .httponly = true})`. Empty strings
+/// and absent values are left out of the Set-Cookie header.
+struct CookieOptions {
+    std::string domain{};
+    /// An absolute time (Unix seconds, Tornado's time.time() form).
+    std::optional<double> expires{};
+    std::string path = "/";
+    /// Days from now; used only when `expires` is not given.
+    std::optional<double> expires_days{};
+    std::optional<std::int64_t> max_age{};
+    bool httponly = false;
+    bool secure = false;
+    std::string samesite{};
+};
+
+// Tornado: tornado/web.py create_signed_value (its keyword arguments)
+struct SignedValueOptions {
+    /// 1 (HMAC-SHA1) or 2 (HMAC-SHA256, the default).
+    std::optional<int> version{};
+    /// Seconds since the epoch; time(nullptr) when empty.
+    std::function<double()> clock{};
+    /// Required when the secret is a map: the key that signs.
+    std::optional<int> key_version{};
+};
+
+// Tornado: tornado/web.py decode_signed_value (its keyword arguments)
+struct DecodeSignedValueOptions {
+    double max_age_days = 31;
+    std::function<double()> clock{};
+    /// The oldest format accepted (default 1: both).
+    std::optional<int> min_version{};
+};
+
+// Tornado: tornado/web.py create_signed_value
+/// Signs and timestamps `value` for `name`: v2 is
+/// `2|<len>:<key_version>|<len>:<ts>|<len>:<name>|<len>:<b64 value>|<hex sig>`.
+/// Throws std::invalid_argument for an unknown version, a map secret with
+/// version 1, or a key_version missing from the map.
+std::string create_signed_value(const CookieSecret& secret, std::string_view name,
+                                std::string_view value, const SignedValueOptions& options = {});
+
+// Tornado: tornado/web.py decode_signed_value
+/// The value signed by create_signed_value for `name`, or nullopt when it is
+/// absent, malformed, badly signed, for another name, or too old. Throws
+/// std::invalid_argument only for min_version > 2.
+std::optional<std::string> decode_signed_value(const CookieSecret& secret, std::string_view name,
+                                               std::optional<std::string_view> value,
+                                               const DecodeSignedValueOptions& options = {});
+
+// Tornado: tornado/web.py get_signature_key_version
+/// The key version of a v2 signed value, or nullopt (v1 or malformed).
+std::optional<int> get_signature_key_version(std::string_view value);
 
 // Tornado: tornado/web.py RequestHandler
 /// Subclass it and override get(), post() and so on. A method may finish
@@ -193,11 +253,57 @@ class RequestHandler : public std::enable_shared_from_this<RequestHandler>, publ
     /// The value of cookie `name` sent by the client, or `default_value`.
     std::optional<std::string> get_cookie(std::string_view name,
                                           std::optional<std::string> default_value = {}) const;
-    /// Sends a cookie (a Set-Cookie header at the first flush); a second
-    /// call for the same name replaces the first. Throws std::invalid_argument
-    /// for names or values with control characters or spaces.
+    /// Sends a cookie (a Set-Cookie header at the first flush, written as
+    /// Python's SimpleCookie does); a second call for the same name replaces
+    /// the first. Throws std::invalid_argument for names or values with
+    /// control characters or spaces, or options with control characters or ';'.
     void set_cookie(const std::string& name, const std::string& value,
-                    const std::string& path = "/");
+                    const CookieOptions& options = {});
+    /// Deletes cookie `name` in the browser (empty, expired a year ago);
+    /// path and domain must be those it was set with.
+    void clear_cookie(const std::string& name, const std::string& path = "/",
+                      const std::string& domain = "");
+    /// clear_cookie for every cookie the request sent.
+    void clear_all_cookies(const std::string& path = "/", const std::string& domain = "");
+    /// Sets a cookie signed with the `cookie_secret` setting, so that it
+    /// cannot be forged (read it with get_secure_cookie). Throws
+    /// std::runtime_error when there is no cookie_secret.
+    void set_secure_cookie(const std::string& name, std::string_view value,
+                           std::optional<double> expires_days = 30,
+                           std::optional<int> version = std::nullopt, CookieOptions options = {});
+    /// Signs `value` for `name` with the application's secret (and its
+    /// `key_version` when the secret is a map).
+    std::string create_signed_value(std::string_view name, std::string_view value,
+                                    std::optional<int> version = std::nullopt) const;
+    /// The value of a signed cookie (or of `value`, when given) if it
+    /// validates and is at most `max_age_days` old; nullopt otherwise.
+    std::optional<std::string> get_secure_cookie(std::string_view name,
+                                                 std::optional<std::string> value = std::nullopt,
+                                                 double max_age_days = 31,
+                                                 std::optional<int> min_version = std::nullopt);
+    /// The key version a signed cookie was signed with (nullopt for v1).
+    std::optional<int> get_secure_cookie_key_version(
+        std::string_view name, std::optional<std::string> value = std::nullopt);
+
+    // --- Users and XSRF ---------------------------------------------------
+    /// The authenticated user: get_current_user(), called once per request
+    /// and cached; or what set_current_user gave.
+    const std::optional<std::string>& current_user();
+    void set_current_user(std::optional<std::string> user) { current_user_ = std::move(user); }
+    /// Override to find the user (e.g. from a secure cookie); none by default.
+    virtual std::optional<std::string> get_current_user() { return std::nullopt; }
+    /// The XSRF token for this request, masked afresh per request
+    /// (`2|mask|masked token|timestamp`, or plain hex when the
+    /// `xsrf_cookie_version` setting is 1). Sets the `_xsrf` cookie (with the
+    /// `xsrf_cookie_kwargs` options) when the request had no valid one.
+    const std::string& xsrf_token();
+    /// Answers 403 (throws HTTPError) unless the `_xsrf` argument, or the
+    /// X-Xsrftoken or X-Csrftoken header, carries the token of the `_xsrf`
+    /// cookie. Run before prepare() for unsafe methods when the
+    /// `xsrf_cookies` setting is on.
+    virtual void check_xsrf_cookie();
+    /// `<input type="hidden" name="_xsrf" value="..."/>` for HTML forms.
+    std::string xsrf_form_html();
 
     void set_etag_header();
     bool check_etag_header() const;
@@ -223,6 +329,20 @@ class RequestHandler : public std::enable_shared_from_this<RequestHandler>, publ
     bool _auto_finish = true;
 
   private:
+    /// The token behind xsrf_token: the cookie's version (none when it was
+    /// made here), the raw token bytes and its timestamp.
+    struct RawXsrfToken {
+        std::optional<int> version;
+        std::string token;
+        double timestamp = 0;
+    };
+    struct DecodedXsrfToken {
+        std::optional<int> version;
+        std::optional<std::string> token;
+        std::optional<double> timestamp;
+    };
+    const RawXsrfToken& _get_raw_xsrf_token();
+    static DecodedXsrfToken _decode_xsrf_token(std::string_view cookie);
     Future<void> call_method();
     void _log();
     std::string _request_summary() const;
@@ -240,6 +360,10 @@ class RequestHandler : public std::enable_shared_from_this<RequestHandler>, publ
     bool finished_ = false;
     std::vector<std::unique_ptr<OutputTransform>> transforms_;
     std::vector<std::pair<std::string, std::string>> new_cookies_;  // name, Set-Cookie value
+    bool current_user_computed_ = false;
+    std::optional<std::string> current_user_;
+    std::optional<std::string> xsrf_token_;
+    std::optional<RawXsrfToken> raw_xsrf_token_;
 };
 
 // Tornado: tornado/web.py ErrorHandler
@@ -249,6 +373,9 @@ class ErrorHandler : public RequestHandler {
     using RequestHandler::RequestHandler;
     void initialize(int status_code) { set_status(status_code); }
     Future<void> prepare() override;
+    // Tornado: tornado/web.py ErrorHandler.check_xsrf_cookie
+    /// No XSRF check: a POST to a wrong URL answers 404, not 403.
+    void check_xsrf_cookie() override {}
 };
 
 // Tornado: tornado/web.py RedirectHandler
@@ -301,7 +428,13 @@ struct ApplicationSettings {
     /// the request came through a proxy (X-Real-Ip); none by default.
     std::optional<std::string> default_host;
     std::string static_path;
-    std::string cookie_secret;
+    /// The HMAC secret of secure cookies: one string, or a map
+    /// key_version -> secret together with `key_version`.
+    CookieSecret cookie_secret;
+    /// The key that signs new secure cookies when cookie_secret is a map.
+    std::optional<int> key_version;
+    /// Check the XSRF token before prepare() for methods other than GET,
+    /// HEAD and OPTIONS.
     bool xsrf_cookies = false;
     /// Requests no route matches go here instead of the 404 ErrorHandler
     /// (Tornado's default_handler_class with default_handler_args).
@@ -314,6 +447,10 @@ struct ApplicationSettings {
     std::optional<bool> autoreload;
     /// Error pages show the exception (type and message) as text/plain.
     std::optional<bool> serve_traceback;
+    /// The format xsrf_token writes: 2 (masked, the default) or 1 (hex).
+    int xsrf_cookie_version = 2;
+    /// Options of the `_xsrf` cookie (e.g. {.httponly = true}).
+    CookieOptions xsrf_cookie_kwargs;
     /// Write an access log line per request (Tornado always logs; the
     /// walkthrough turns it off to keep the terminal for the diagram).
     bool log_requests = true;
