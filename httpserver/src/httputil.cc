@@ -829,10 +829,9 @@ bool py_isdigit(char c) {
 // is the month.
 int month_index(std::string_view word) {
     static constexpr std::string_view kMonths[] = {
-        "jan",     "feb",      "mar",   "apr",   "may",  "jun",     "jul",
-        "aug",     "sep",      "oct",   "nov",   "dec",  "january", "february",
-        "march",   "april",    "may",   "june",  "july", "august",  "september",
-        "october", "november", "december"};
+        "jan", "feb",  "mar",  "apr",    "may",       "jun",      "jul",      "aug",
+        "sep", "oct",  "nov",  "dec",    "january",   "february", "march",    "april",
+        "may", "june", "july", "august", "september", "october",  "november", "december"};
     std::string lower = ascii_lower(word);
     for (std::size_t i = 0; i < sizeof kMonths / sizeof kMonths[0]; ++i) {
         if (lower == kMonths[i]) {

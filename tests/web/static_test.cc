@@ -3,10 +3,10 @@
 // static_url), hostile paths, and a file of several chunks streamed one
 // chunk at a time. Files live in a temporary directory with known mtimes.
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <fmt/format.h>
 #include <zlib.h>
 
 #include <cstdlib>
@@ -215,7 +215,8 @@ TEST_F(StaticFileTest, ContentTypeFollowsTheExtensionAndEncoding) {
 // Tornado: tornado/test/web_test.py StaticFileTest.test_static_304_if_modified_since
 TEST_F(StaticFileTest, IfModifiedSinceEqualToLastModifiedGives304) {
     start_app();
-    RawResponse r = get("/static/robots.txt", "If-Modified-Since: Sun, 13 Sep 2020 12:26:40 GMT\r\n");
+    RawResponse r =
+        get("/static/robots.txt", "If-Modified-Since: Sun, 13 Sep 2020 12:26:40 GMT\r\n");
     EXPECT_EQ(r.start_line, "HTTP/1.1 304 Not Modified");
     EXPECT_FALSE(r.has_header("Content-Length"));
     EXPECT_FALSE(r.has_header("Content-Type"));
@@ -237,20 +238,20 @@ TEST_F(StaticFileTest, IfNoneMatchWithTheEtagGives304) {
 // Tornado: tornado/test/web_test.py StaticFileTest.test_static_if_modified_since_pre_epoch
 TEST_F(StaticFileTest, IfModifiedSinceBeforeTheEpochGives200) {
     start_app();
-    EXPECT_EQ(get("/static/robots.txt", "If-Modified-Since: Fri, 01 Jan 1960 00:00:00 GMT\r\n")
-                  .code(),
-              200);
+    EXPECT_EQ(
+        get("/static/robots.txt", "If-Modified-Since: Fri, 01 Jan 1960 00:00:00 GMT\r\n").code(),
+        200);
 }
 
 // Tornado: tornado/test/web_test.py StaticFileTest.test_static_if_modified_since_time_zone
 TEST_F(StaticFileTest, IfModifiedSinceOneSecondEitherSideOfTheMtime) {
     start_app();
-    EXPECT_EQ(get("/static/robots.txt", "If-Modified-Since: " +
-                                            httputil::format_timestamp(kMtime - 1) + "\r\n")
+    EXPECT_EQ(get("/static/robots.txt",
+                  "If-Modified-Since: " + httputil::format_timestamp(kMtime - 1) + "\r\n")
                   .code(),
               200);
-    EXPECT_EQ(get("/static/robots.txt", "If-Modified-Since: " +
-                                            httputil::format_timestamp(kMtime + 1) + "\r\n")
+    EXPECT_EQ(get("/static/robots.txt",
+                  "If-Modified-Since: " + httputil::format_timestamp(kMtime + 1) + "\r\n")
                   .code(),
               304);
 }
@@ -267,17 +268,17 @@ TEST_F(StaticFileTest, MismatchedIfNoneMatchWinsOverAFutureIfModifiedSince) {
 TEST_F(StaticFileTest, IfModifiedSinceInOtherFormsAndJunk) {
     start_app();
     // RFC 850 and asctime dates parse as Python's email.utils.parsedate does.
-    EXPECT_EQ(get("/static/robots.txt", "If-Modified-Since: Sunday, 13-Sep-20 12:26:40 GMT\r\n")
-                  .code(),
-              304);
+    EXPECT_EQ(
+        get("/static/robots.txt", "If-Modified-Since: Sunday, 13-Sep-20 12:26:40 GMT\r\n").code(),
+        304);
     EXPECT_EQ(get("/static/robots.txt", "If-Modified-Since: Sun Sep 13 12:26:40 2020\r\n").code(),
               304);
     EXPECT_EQ(get("/static/robots.txt", "If-Modified-Since: junk\r\n").code(), 200);
     EXPECT_EQ(get("/static/robots.txt", "If-Modified-Since: \r\n").code(), 200);
     // Parsed but no real date: Tornado 6.2's datetime() raises, a 500.
-    EXPECT_EQ(get("/static/robots.txt", "If-Modified-Since: Sat, 32 Jan 2000 00:00:00 GMT\r\n")
-                  .code(),
-              500);
+    EXPECT_EQ(
+        get("/static/robots.txt", "If-Modified-Since: Sat, 32 Jan 2000 00:00:00 GMT\r\n").code(),
+        500);
 }
 
 TEST(ParsedateTest, FollowsPythonEmailUtils) {
@@ -355,8 +356,8 @@ TEST_F(StaticFileTest, RangeRequestsAnswerAs62Does) {
 TEST_F(StaticFileTest, HeadHasTheGetHeadersAndNoBody) {
     start_app();
     auto stream = connect();
-    RawResponse r = roundtrip(stream, "HEAD /static/robots.txt HTTP/1.1\r\nHost: x\r\n\r\n",
-                              BodyMode::None);
+    RawResponse r =
+        roundtrip(stream, "HEAD /static/robots.txt HTTP/1.1\r\nHost: x\r\n\r\n", BodyMode::None);
     EXPECT_EQ(r.code(), 200);
     EXPECT_EQ(r.header("Content-Length"), "26");
     EXPECT_EQ(r.header("Etag"), kRobotsEtag);
@@ -393,8 +394,8 @@ TEST_F(StaticFileTest, MissingFileIs404ForGetAndHead) {
 
 TEST_F(StaticFileTest, OtherMethodsAre405) {
     start_app();
-    RawResponse r = fetch(
-        "POST /static/robots.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+    RawResponse r =
+        fetch("POST /static/robots.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
     EXPECT_EQ(r.code(), 405);
 }
 
@@ -407,15 +408,15 @@ TEST_F(StaticFileTest, HostilePathsAreRefused) {
         {"/static/sub/../../outside.txt", 403},
         {"/static/..%2foutside.txt", 403},
         {"/static/%2e%2e%2f%2e%2e%2fetc%2fpasswd", 403},
-        {"/static//etc/passwd", 403},      // an absolute path replaces the root
-        {"/static/%2fetc%2fpasswd", 403},  // the same, with the slash encoded
+        {"/static//etc/passwd", 403},            // an absolute path replaces the root
+        {"/static/%2fetc%2fpasswd", 403},        // the same, with the slash encoded
         {"/static/../static-other/x.txt", 403},  // a sibling sharing the prefix
         {"/static/escape.txt", 403},             // a symlink out of the root
         {"/static/escape-dir/outside.txt", 403},
         {"/static/robots.txt%00.html", 404},  // NUL: no such file, not robots.txt
         {"/static/%00", 404},
         {"/static/%ff", 400},  // not UTF-8
-        {"/static/sub", 403},   // a directory, no default_filename
+        {"/static/sub", 403},  // a directory, no default_filename
         {"/static/sub/", 403},
         {"/static/", 403},  // the root itself
         {"/static", 404},   // not under the prefix: no route

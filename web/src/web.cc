@@ -556,8 +556,8 @@ std::string RequestHandler::static_url(const std::string& path, bool include_hos
             "You must define the 'static_path' setting in your application to use static_url");
     }
     std::string base = include_host ? request->protocol + "://" + request->host : "";
-    return base + application->static_handler_class().make_static_url(application->settings(),
-                                                                      path, true);
+    return base +
+           application->static_handler_class().make_static_url(application->settings(), path, true);
 }
 
 // Tornado: tornado/web.py RequestHandler.set_etag_header
@@ -837,8 +837,8 @@ std::string re_escape(std::string_view s) {
 Application::Application(std::vector<routing::URLSpec> handlers, Settings settings)
     : Traced("Application"),
       settings_(std::move(settings)),
-      static_handler_class_(settings_.static_handler_class.value_or(
-          web::static_handler_class<StaticFileHandler>())),
+      static_handler_class_(
+          settings_.static_handler_class.value_or(web::static_handler_class<StaticFileHandler>())),
       not_found_(url<ErrorHandler>(".*", 404)) {
     if (!settings_.static_hash_cache) {
         settings_.static_hash_cache = !settings_.debug;
@@ -846,16 +846,15 @@ Application::Application(std::vector<routing::URLSpec> handlers, Settings settin
     if (!settings_.static_path.empty()) {
         // Each is put in front of the user's handlers, so the last added
         // (robots.txt) is tried first.
-        for (const std::string& pattern : {re_escape(settings_.static_url_prefix) + "(.*)",
-                                           std::string(R"(/(favicon\.ico))"),
-                                           std::string(R"(/(robots\.txt))")}) {
-            handlers.insert(
-                handlers.begin(),
-                routing::URLSpec(pattern,
-                                 static_handler_class_.make_factory(
-                                     settings_.static_path,
-                                     settings_.static_handler_args.default_filename),
-                                 static_handler_class_.name));
+        for (const std::string& pattern :
+             {re_escape(settings_.static_url_prefix) + "(.*)", std::string(R"(/(favicon\.ico))"),
+              std::string(R"(/(robots\.txt))")}) {
+            handlers.insert(handlers.begin(),
+                            routing::URLSpec(pattern,
+                                             static_handler_class_.make_factory(
+                                                 settings_.static_path,
+                                                 settings_.static_handler_args.default_filename),
+                                             static_handler_class_.name));
         }
     }
     rules_.push_back(HostRules{std::nullopt, std::move(handlers)});

@@ -505,8 +505,7 @@ StaticFileHandler::ContentReader StaticFileHandler::get_content(const std::strin
 // Tornado: tornado/web.py StaticFileHandler.get_content_version
 std::string StaticFileHandler::get_content_version(const std::string& abspath) {
     ContentReader content = get_content(abspath);
-    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
-                                                                &EVP_MD_CTX_free);
+    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
     EVP_DigestInit_ex(ctx.get(), EVP_sha512(), nullptr);
     for (std::string chunk = content.next(); !chunk.empty(); chunk = content.next()) {
         EVP_DigestUpdate(ctx.get(), chunk.data(), chunk.size());

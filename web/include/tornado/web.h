@@ -353,8 +353,8 @@ class StaticFileHandler : public RequestHandler {
                                         const std::string& mime_type);
     /// static_url_prefix + path, with "?v=<version>" when include_version
     /// and the file could be read.
-    static std::string make_static_url(const ApplicationSettings& settings,
-                                       const std::string& path, bool include_version = true);
+    static std::string make_static_url(const ApplicationSettings& settings, const std::string& path,
+                                       bool include_version = true);
     /// The URL path (prefix removed) as a path relative to the root.
     virtual std::string parse_url_path(const std::string& url_path);
     /// The version hash of static_path/path (cached), or none.
@@ -407,13 +407,13 @@ StaticHandlerClass static_handler_class() {
     StaticHandlerClass cls;
     cls.name = handler_class_name(typeid(H));
     cls.make_factory = [](std::string path, std::optional<std::string> default_filename) {
-        return routing::HandlerFactory([path = std::move(path), default_filename](
-                                           std::shared_ptr<Application> app,
-                                           std::shared_ptr<HTTPServerRequest> req) {
-            auto handler = std::make_shared<H>(std::move(app), std::move(req));
-            handler->initialize(path, default_filename);
-            return std::shared_ptr<RequestHandler>(std::move(handler));
-        });
+        return routing::HandlerFactory(
+            [path = std::move(path), default_filename](std::shared_ptr<Application> app,
+                                                       std::shared_ptr<HTTPServerRequest> req) {
+                auto handler = std::make_shared<H>(std::move(app), std::move(req));
+                handler->initialize(path, default_filename);
+                return std::shared_ptr<RequestHandler>(std::move(handler));
+            });
     };
     cls.make_static_url = [](const ApplicationSettings& settings, const std::string& path,
                              bool include_version) {
@@ -422,7 +422,6 @@ StaticHandlerClass static_handler_class() {
     cls.reset = [] { H::reset(); };
     return cls;
 }
-
 
 /// Builds a route to handler class H; `args` are passed to H::initialize.
 /// Mirrors a (pattern, HandlerClass, kwargs) tuple in Tornado's handler list.
