@@ -734,3 +734,300 @@ void HTTPServerRequest::_parse_body() {
 }
 
 }  // namespace tornado::httputil
+
+// ---------------------------------------------------------------------------
+// Range requests and HTTP dates (for web.StaticFileHandler)
+
+namespace tornado::httputil {
+
+namespace {
+
+// Far beyond any file size, and far from overflowing when a size or 1 is
+// added: Python's integers have no limit, ours are clamped here.
+constexpr std::int64_t kClamp = std::int64_t{1} << 62;
+
+// Python's int(s) for base 10 on a latin-1 string: surrounding whitespace,
+// a sign, then digits with single underscores between them.
+std::optional<std::int64_t> py_int(std::string_view s) {
+    s = py_strip(s);
+    bool negative = false;
+    if (!s.empty() && (s.front() == '+' || s.front() == '-')) {
+        negative = s.front() == '-';
+        s.remove_prefix(1);
+    }
+    if (s.empty() || s.front() == '_' || s.back() == '_') {
+        return std::nullopt;
+    }
+    std::int64_t value = 0;
+    char previous = 0;
+    for (char c : s) {
+        if (c == '_') {
+            if (previous == '_') {
+                return std::nullopt;
+            }
+        } else if (c >= '0' && c <= '9') {
+            value = value >= kClamp / 10 ? kClamp : value * 10 + (c - '0');
+        } else {
+            return std::nullopt;
+        }
+        previous = c;
+    }
+    return negative ? -value : value;
+}
+
+// Tornado: tornado/httputil.py _int_or_none
+// C++: nullopt for "no number" (an empty part); the outer nullopt is the
+// ValueError Python raises.
+std::optional<std::optional<std::int64_t>> _int_or_none(std::string_view val) {
+    if (py_strip(val).empty()) {
+        return std::optional<std::int64_t>();
+    }
+    std::optional<std::int64_t> n = py_int(val);
+    if (!n) {
+        return std::nullopt;
+    }
+    return n;
+}
+
+// Python's str.partition(sep): (before, after); after is empty when sep is
+// absent.
+std::pair<std::string_view, std::string_view> partition(std::string_view s, char sep) {
+    std::size_t at = s.find(sep);
+    if (at == std::string_view::npos) {
+        return {s, {}};
+    }
+    return {s.substr(0, at), s.substr(at + 1)};
+}
+
+// Python's str.split() with no argument: runs of whitespace separate words.
+std::vector<std::string_view> py_split(std::string_view s) {
+    std::vector<std::string_view> words;
+    std::size_t i = 0;
+    while (i < s.size()) {
+        while (i < s.size() && py_isspace(static_cast<unsigned char>(s[i]))) {
+            ++i;
+        }
+        std::size_t start = i;
+        while (i < s.size() && !py_isspace(static_cast<unsigned char>(s[i]))) {
+            ++i;
+        }
+        if (i > start) {
+            words.push_back(s.substr(start, i - start));
+        }
+    }
+    return words;
+}
+
+// Python's str.isdigit for the first character of a latin-1 word: ASCII
+// digits and the superscripts two, three and one.
+bool py_isdigit(char c) {
+    auto u = static_cast<unsigned char>(c);
+    return (c >= '0' && c <= '9') || u == 0xb2 || u == 0xb3 || u == 0xb9;
+}
+
+// email._parseaddr's month names (24: short, then long); the index mod 12
+// is the month.
+int month_index(std::string_view word) {
+    static constexpr std::string_view kMonths[] = {
+        "jan", "feb",  "mar",  "apr",    "may",       "jun",      "jul",      "aug",
+        "sep", "oct",  "nov",  "dec",    "january",   "february", "march",    "april",
+        "may", "june", "july", "august", "september", "october",  "november", "december"};
+    std::string lower = ascii_lower(word);
+    for (std::size_t i = 0; i < sizeof kMonths / sizeof kMonths[0]; ++i) {
+        if (lower == kMonths[i]) {
+            return static_cast<int>(i % 12) + 1;
+        }
+    }
+    return 0;
+}
+
+bool is_day_name(std::string_view word) {
+    std::string lower = ascii_lower(word);
+    for (std::string_view day : {"mon", "tue", "wed", "thu", "fri", "sat", "sun"}) {
+        if (lower == day) {
+            return true;
+        }
+    }
+    return false;
+}
+
+std::string_view drop_trailing_comma(std::string_view s) {
+    return !s.empty() && s.back() == ',' ? s.substr(0, s.size() - 1) : s;
+}
+
+// days_from_civil (H. Hinnant): days since 1970-01-01 of a proleptic
+// Gregorian date, valid for negative years too.
+std::int64_t days_from_civil(std::int64_t y, std::int64_t m, std::int64_t d) {
+    y -= m <= 2 ? 1 : 0;
+    const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const std::int64_t yoe = y - era * 400;
+    const std::int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    const std::int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+}  // namespace
+
+// Tornado: tornado/httputil.py _parse_request_range
+std::optional<RequestRange> _parse_request_range(std::string_view range_header) {
+    auto [unit, value] = partition(range_header, '=');
+    if (py_strip(unit) != "bytes") {
+        return std::nullopt;
+    }
+    auto [start_b, end_b] = partition(py_strip(value), '-');
+    auto start = _int_or_none(start_b);
+    auto end = _int_or_none(end_b);
+    if (!start || !end) {
+        return std::nullopt;
+    }
+    RequestRange range{*start, *end};
+    if (range.end) {
+        if (!range.start) {
+            // "-N": the last N bytes; "-0" stays (none, 0), which is unsatisfiable.
+            if (*range.end != 0) {
+                range.start = -*range.end;
+                range.end.reset();
+            }
+        } else {
+            // HTTP's last byte is inclusive, a slice's end is not.
+            *range.end += 1;
+        }
+    }
+    return range;
+}
+
+// Tornado: tornado/httputil.py _get_content_range
+std::string _get_content_range(std::optional<std::int64_t> start, std::optional<std::int64_t> end,
+                               std::int64_t total) {
+    // Python's `start or 0` and `end or total`: a 0 counts as absent.
+    std::int64_t first = start.value_or(0);
+    std::int64_t last = (end && *end != 0 ? *end : total) - 1;
+    return fmt::format("bytes {}-{}/{}", first, last, total);
+}
+
+// C++: Python's email._parseaddr._parsedate_tz, step by step, without the
+// time zone (parsedate drops it).
+std::optional<DateFields> parsedate(std::string_view input) {
+    std::vector<std::string_view> data = py_split(input);
+    if (data.empty()) {
+        return std::nullopt;
+    }
+    // A day name ("Sun," or "Sun") is skipped; "Sun,06" keeps what follows.
+    if (data[0].ends_with(',') || is_day_name(data[0])) {
+        data.erase(data.begin());
+    } else if (std::size_t comma = data[0].rfind(','); comma != std::string_view::npos) {
+        data[0] = data[0].substr(comma + 1);
+    }
+    if (data.size() == 3) {
+        // RFC 850: "06-Nov-94 08:49:37 GMT".
+        std::string_view first = data[0];
+        std::size_t d1 = first.find('-');
+        std::size_t d2 = d1 == std::string_view::npos ? d1 : first.find('-', d1 + 1);
+        if (d2 != std::string_view::npos && first.find('-', d2 + 1) == std::string_view::npos) {
+            data = {first.substr(0, d1), first.substr(d1 + 1, d2 - d1 - 1), first.substr(d2 + 1),
+                    data[1], data[2]};
+        }
+    }
+    if (data.size() == 4) {
+        // The zone may be glued to the time: "08:49:37+0000".
+        std::string_view s = data[3];
+        std::size_t sign = s.find('+');
+        if (sign == std::string_view::npos) {
+            sign = s.find('-');
+        }
+        if (sign != std::string_view::npos && sign > 0) {
+            data[3] = s.substr(0, sign);
+            data.push_back(s.substr(sign));
+        } else {
+            data.push_back("");
+        }
+    }
+    if (data.size() < 5) {
+        return std::nullopt;
+    }
+    std::string_view dd = data[0];
+    std::string_view mm = data[1];
+    std::string_view yy = data[2];
+    std::string_view tm = data[3];
+    std::string_view tz = data[4];
+    if (dd.empty() || mm.empty() || yy.empty()) {
+        return std::nullopt;
+    }
+    int month = month_index(mm);
+    if (month == 0) {
+        // "Nov 06 1994": the month came first.
+        std::swap(dd, mm);
+        month = month_index(mm);
+        if (month == 0) {
+            return std::nullopt;
+        }
+    }
+    dd = drop_trailing_comma(dd);
+    if (std::size_t colon = yy.find(':'); colon != std::string_view::npos && colon > 0) {
+        std::swap(yy, tm);  // asctime order: the time before the year
+    }
+    if (yy.back() == ',') {
+        yy = drop_trailing_comma(yy);
+        if (yy.empty()) {
+            return std::nullopt;
+        }
+    }
+    if (!py_isdigit(yy.front())) {
+        std::swap(yy, tz);
+    }
+    tm = drop_trailing_comma(tm);
+    // "08:49:37", "08:49", or the same with dots.
+    std::vector<std::string_view> parts;
+    auto split_on = [&parts](std::string_view s, char sep) {
+        parts.clear();
+        std::size_t from = 0;
+        while (true) {
+            std::size_t at = s.find(sep, from);
+            parts.push_back(s.substr(from, at == std::string_view::npos ? at : at - from));
+            if (at == std::string_view::npos) {
+                break;
+            }
+            from = at + 1;
+        }
+    };
+    split_on(tm, ':');
+    if (parts.size() == 1 && tm.find('.') != std::string_view::npos) {
+        split_on(tm, '.');
+    }
+    if (parts.size() == 2) {
+        parts.push_back("0");
+    }
+    if (parts.size() != 3) {
+        return std::nullopt;
+    }
+    auto year = py_int(yy);
+    auto day = py_int(dd);
+    auto hour = py_int(parts[0]);
+    auto minute = py_int(parts[1]);
+    auto second = py_int(parts[2]);
+    if (!year || !day || !hour || !minute || !second) {
+        return std::nullopt;
+    }
+    // Two-digit years as POSIX reads them: 69-99 -> 19xx, 00-68 -> 20xx.
+    if (*year < 100) {
+        *year += *year > 68 ? 1900 : 2000;
+    }
+    return DateFields{*year, month, *day, *hour, *minute, *second};
+}
+
+std::optional<std::int64_t> date_fields_to_timestamp(const DateFields& f) {
+    static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (f.year < 1 || f.year > 9999 || f.month < 1 || f.month > 12) {
+        return std::nullopt;
+    }
+    bool leap = (f.year % 4 == 0 && f.year % 100 != 0) || f.year % 400 == 0;
+    int month_days = kDays[f.month - 1] + (f.month == 2 && leap ? 1 : 0);
+    if (f.day < 1 || f.day > month_days || f.hour < 0 || f.hour > 23 || f.minute < 0 ||
+        f.minute > 59 || f.second < 0 || f.second > 59) {
+        return std::nullopt;
+    }
+    return days_from_civil(f.year, f.month, f.day) * 86400 + f.hour * 3600 + f.minute * 60 +
+           f.second;
+}
+
+}  // namespace tornado::httputil

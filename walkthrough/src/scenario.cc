@@ -1,8 +1,13 @@
 #include "tornado/walkthrough/scenario.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <stdexcept>
 
@@ -40,6 +45,40 @@ struct Scenario {
     int server_sndbuf = 0;
     /// False: the listening socket is registered only when the script says.
     bool accept_at_start = true;
+    /// True: the demo app serves a temporary static directory (StaticDir).
+    bool serves_static = false;
+};
+
+// The static directory of the static-file story: one small file with a
+// fixed mtime, so that its Etag and Last-Modified are the same every run.
+class StaticDir {
+  public:
+    static constexpr const char* kFile = "hello.txt";
+    static constexpr const char* kContent = "Hello from a static file\n";
+    static constexpr std::int64_t kMtime = 1700000000;  // Tue, 14 Nov 2023 22:13:20 GMT
+
+    StaticDir() {
+        std::string pattern =
+            (std::filesystem::temp_directory_path() / "tornado-walk-static.XXXXXX").string();
+        if (::mkdtemp(pattern.data()) == nullptr) {
+            throw std::runtime_error("cannot create a temporary static directory");
+        }
+        path_ = pattern;
+        std::string file = path_ + "/" + kFile;
+        std::ofstream(file, std::ios::binary) << kContent;
+        struct timespec times[2] = {{kMtime, 0}, {kMtime, 0}};
+        ::utimensat(AT_FDCWD, file.c_str(), times, 0);
+    }
+    ~StaticDir() {
+        std::error_code ignored;
+        std::filesystem::remove_all(path_, ignored);
+    }
+    StaticDir(const StaticDir&) = delete;
+    StaticDir& operator=(const StaticDir&) = delete;
+    const std::string& path() const { return path_; }
+
+  private:
+    std::string path_;
 };
 
 std::string get(const std::string& path, const std::string& extra_headers = "") {
@@ -213,6 +252,36 @@ Future<std::string> two_clients(Env env) {
     co_return answer_a + answer_b;
 }
 
+// The value of header `name` in a response head ("" when absent).
+std::string header_value(const std::string& head, const std::string& name) {
+    std::size_t at = head.find("\r\n" + name + ": ");
+    if (at == std::string::npos) {
+        return "";
+    }
+    at += name.size() + 4;
+    return head.substr(at, head.find("\r\n", at) - at);
+}
+
+Future<std::string> static_file(Env env) {
+    auto client = std::make_shared<Client>();
+    co_await client->connect(env.port);
+    const std::string path = std::string("/static/") + StaticDir::kFile;
+    co_await client->send(get(path));
+    std::string first = co_await client->read_response();
+    // The browser revalidates its copy with the Etag it was given: 304.
+    co_await detail::wait_for(env.recorder,
+                              server_step("HTTP1Connection._read_message", Phase::Suspend, 2));
+    co_await client->send(get(path, "If-None-Match: " + header_value(first, "Etag") + "\r\n"));
+    std::string second = co_await client->read_response();
+    // Then asks for the first five bytes only: 206.
+    co_await detail::wait_for(env.recorder,
+                              server_step("HTTP1Connection._read_message", Phase::Suspend, 3));
+    co_await client->send(get(path, "Range: bytes=0-4\r\n"));
+    std::string third = co_await client->read_response();
+    client->close();
+    co_return first + second + third;
+}
+
 const std::vector<Scenario>& scenarios() {
     static const std::vector<Scenario> all = {
         {{"hello", "one GET / over a new connection: accept, read, route, handle, write, close"},
@@ -273,6 +342,14 @@ const std::vector<Scenario>& scenarios() {
         {{"two-clients",
           "two connections on one IOLoop: the loop switches between them at each suspend"},
          two_clients},
+        {{"static-file",
+          "GET /static/hello.txt three times on one connection: StaticFileHandler sends it "
+          "with an Etag, answers 304 to If-None-Match, then 206 to Range: bytes=0-4"},
+         static_file,
+         nullptr,
+         0,
+         true,
+         true},
     };
     return all;
 }
@@ -300,8 +377,14 @@ ScenarioResult run_traced(const Scenario& scenario) {
         if (scenario.configure != nullptr) {
             scenario.configure(settings);
         }
-        httpserver::HTTPServer server(make_demo_app({.static_path = "", .log_requests = false}),
-                                      settings, &loop);
+        std::unique_ptr<StaticDir> static_dir;
+        if (scenario.serves_static) {
+            static_dir = std::make_unique<StaticDir>();
+        }
+        httpserver::HTTPServer server(
+            make_demo_app(
+                {.static_path = static_dir ? static_dir->path() : "", .log_requests = false}),
+            settings, &loop);
         std::vector<int> sockets = netutil::bind_sockets(0, "127.0.0.1");
         for (int fd : sockets) {
             if (scenario.server_sndbuf > 0) {

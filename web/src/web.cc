@@ -532,6 +532,18 @@ std::optional<std::string> RequestHandler::compute_etag() {
     return "\"" + sha1_hex(write_buffer_) + "\"";
 }
 
+// Tornado: tornado/web.py RequestHandler.static_url
+std::string RequestHandler::static_url(const std::string& path, bool include_host) const {
+    // Tornado: tornado/web.py RequestHandler.require_setting
+    if (application->settings().static_path.empty()) {
+        throw std::runtime_error(
+            "You must define the 'static_path' setting in your application to use static_url");
+    }
+    std::string base = include_host ? request->protocol + "://" + request->host : "";
+    return base +
+           application->static_handler_class().make_static_url(application->settings(), path, true);
+}
+
 // Tornado: tornado/web.py RequestHandler.set_etag_header
 void RequestHandler::set_etag_header() {
     if (auto etag = compute_etag()) {
@@ -802,10 +814,26 @@ std::shared_ptr<Application> Application::create(std::vector<routing::URLSpec> h
     return std::make_shared<Application>(std::move(handlers), std::move(settings));
 }
 
+namespace {
+// Python's re.escape: a backslash before each regex special character.
+std::string re_escape(std::string_view s) {
+    std::string out;
+    for (char c : s) {
+        if (std::string_view("()[]{}?*+-|^$\\.&~# \t\n\r\v\f").find(c) != std::string_view::npos) {
+            out.push_back('\\');
+        }
+        out.push_back(c);
+    }
+    return out;
+}
+}  // namespace
+
 // Tornado: tornado/web.py Application.__init__
 Application::Application(std::vector<routing::URLSpec> handlers, Settings settings)
     : Traced("Application"),
       settings_(std::move(settings)),
+      static_handler_class_(
+          settings_.static_handler_class.value_or(web::static_handler_class<StaticFileHandler>())),
       not_found_(url<ErrorHandler>(".*", 404)) {
     if (settings_.debug) {
         // Tornado's setdefault: what the caller set explicitly stays.
@@ -814,6 +842,23 @@ Application::Application(std::vector<routing::URLSpec> handlers, Settings settin
     }
     if (settings_.default_handler_class) {
         not_found_ = routing::URLSpec(".*", *settings_.default_handler_class);
+    }
+    if (!settings_.static_hash_cache) {
+        settings_.static_hash_cache = !settings_.debug;
+    }
+    if (!settings_.static_path.empty()) {
+        // Each is put in front of the user's handlers, so the last added
+        // (robots.txt) is tried first.
+        for (const std::string& pattern :
+             {re_escape(settings_.static_url_prefix) + "(.*)", std::string(R"(/(favicon\.ico))"),
+              std::string(R"(/(robots\.txt))")}) {
+            handlers.insert(handlers.begin(),
+                            routing::URLSpec(pattern,
+                                             static_handler_class_.make_factory(
+                                                 settings_.static_path,
+                                                 settings_.static_handler_args.default_filename),
+                                             static_handler_class_.name));
+        }
     }
     rules_.push_back(HostRules{std::nullopt, std::move(handlers)});
     if (settings_.autoreload.value_or(false)) {
@@ -990,6 +1035,10 @@ void detail::HandlerDelegate::on_connection_close() {
 // Tornado: tornado/web.py _HandlerDelegate.execute
 Future<void> detail::HandlerDelegate::execute() {
     TRACE_SPAN("_HandlerDelegate.execute", {"handler", spec_->handler_name});
+    if (!application_->settings().static_hash_cache.value_or(true)) {
+        // Changed static files get new versions at once (debug mode).
+        application_->static_handler_class().reset();
+    }
     handler_ = spec_->handler_factory(application_, request_);
     handler_->set_trace_class(spec_->handler_name.c_str());
     std::vector<std::unique_ptr<OutputTransform>> transforms;

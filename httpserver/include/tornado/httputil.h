@@ -297,3 +297,51 @@ class HTTPServerRequest : public trace::Traced {
 };
 
 }  // namespace tornado::httputil
+
+// --- Range requests and HTTP dates (for web.StaticFileHandler) ---------------
+
+namespace tornado::httputil {
+
+/// A parsed Range header as Python slice indexes: `start` may be negative
+/// (a suffix, "bytes=-4" -> start -4) and `end` is exclusive; either may be
+/// absent ("bytes=6-" -> {6, none}; "bytes=-0" -> {none, 0}).
+struct RequestRange {
+    std::optional<std::int64_t> start;
+    std::optional<std::int64_t> end;
+};
+
+// Tornado: tornado/httputil.py _parse_request_range
+/// Parses a single-range "bytes=first-last" header; nothing for another
+/// unit, several ranges or numbers that do not parse (the header is then
+/// ignored). Numbers past +-2^62 are clamped, which changes no outcome.
+std::optional<RequestRange> _parse_request_range(std::string_view range_header);
+
+// Tornado: tornado/httputil.py _get_content_range
+/// The Content-Range value for the slice [start, end) of `total` bytes:
+/// "bytes 1-2/4".
+std::string _get_content_range(std::optional<std::int64_t> start, std::optional<std::int64_t> end,
+                               std::int64_t total);
+
+/// The fields of a date as written (no time zone applied), as the first six
+/// items of Python's email.utils.parsedate tuple.
+struct DateFields {
+    std::int64_t year = 0;
+    std::int64_t month = 0;
+    std::int64_t day = 0;
+    std::int64_t hour = 0;
+    std::int64_t minute = 0;
+    std::int64_t second = 0;
+};
+
+/// Python's email.utils.parsedate: the lenient RFC 2822 parser Tornado uses
+/// for If-Modified-Since (day name optional, RFC 850 dashes, two-digit years
+/// and a trailing zone accepted; the zone is not applied). Nothing if it does
+/// not parse. The fields are not range-checked (Python's parsedate does not).
+std::optional<DateFields> parsedate(std::string_view data);
+
+/// Seconds since the epoch of `fields` read as UTC, as Python's
+/// calendar.timegm(datetime(*fields).utctimetuple()); nothing when datetime()
+/// would refuse the fields (a year outside 1-9999, day 31 of April, hour 24).
+std::optional<std::int64_t> date_fields_to_timestamp(const DateFields& fields);
+
+}  // namespace tornado::httputil

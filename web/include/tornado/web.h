@@ -19,6 +19,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <typeinfo>
 #include <utility>
 #include <variant>
@@ -305,6 +306,12 @@ class RequestHandler : public std::enable_shared_from_this<RequestHandler>, publ
     /// `<input type="hidden" name="_xsrf" value="..."/>` for HTML forms.
     std::string xsrf_form_html();
 
+    // Tornado: tornado/web.py RequestHandler.static_url
+    /// The URL of static file `path` (relative to static_path), with
+    /// "?v=<version hash>"; with include_host, "protocol://host" in front.
+    /// Throws std::runtime_error when the static_path setting is empty.
+    std::string static_url(const std::string& path, bool include_host = false) const;
+
     void set_etag_header();
     bool check_etag_header() const;
     const HTTPHeaders& headers() const { return headers_; }
@@ -398,6 +405,167 @@ class RedirectHandler : public RequestHandler {
 /// The readable class name of a handler type ("HelloHandler").
 std::string handler_class_name(const std::type_info& type);
 
+struct ApplicationSettings;
+
+// Tornado: tornado/web.py StaticFileHandler
+/// Serves the files under a directory: GET and HEAD, with Etag (the
+/// content's sha512), Last-Modified, If-None-Match / If-Modified-Since (304),
+/// a single byte Range (206, 416), and ?v= versioned URLs cached for ten
+/// years. Paths that leave the root, directories and non-files get 403,
+/// missing files 404. Files are read and sent 64 KiB at a time.
+/// C++: Tornado's classmethods are static members; a subclass hides them
+/// (the Application and static_url reach them through static_handler_class<H>).
+class StaticFileHandler : public RequestHandler {
+  public:
+    static constexpr std::int64_t CACHE_MAX_AGE = 86400LL * 365 * 10;  // 10 years
+    /// How many bytes get_content reads and get() sends at a time.
+    static constexpr std::size_t CHUNK_SIZE = 64 * 1024;
+
+    /// Tornado's get_content generator: the file's bytes in [start, end),
+    /// read CHUNK_SIZE at a time. Owns the open file.
+    class ContentReader {
+      public:
+        /// Opens `abspath`; throws std::system_error if it cannot.
+        ContentReader(const std::string& abspath, std::optional<std::int64_t> start,
+                      std::optional<std::int64_t> end);
+        ~ContentReader();
+        ContentReader(ContentReader&& other) noexcept;
+        ContentReader(const ContentReader&) = delete;
+        ContentReader& operator=(const ContentReader&) = delete;
+        ContentReader& operator=(ContentReader&&) = delete;
+        /// The next chunk (at most CHUNK_SIZE bytes); empty at the end.
+        /// Throws std::system_error on a read error.
+        std::string next();
+
+      private:
+        int fd_ = -1;
+        std::optional<std::int64_t> remaining_;
+    };
+
+    using RequestHandler::RequestHandler;
+
+    /// `path`: the root directory; `default_filename`: served for a
+    /// directory (which is otherwise refused).
+    void initialize(std::string path, std::optional<std::string> default_filename = std::nullopt);
+    /// Empties the version cache (static_hash_cache off does it per request).
+    static void reset();
+
+    Future<void> head() override;
+    Future<void> get() override;
+    /// Serves `path` (relative to the root); HEAD passes include_body false.
+    Future<void> get(std::string url_path, bool include_body = true);
+
+    /// The quoted version hash of the whole file (also for a 206), or none.
+    std::optional<std::string> compute_etag() override;
+    /// Accept-Ranges, Etag, Last-Modified, Content-Type, the cache headers.
+    virtual void set_headers();
+    /// If-None-Match first (when present, If-Modified-Since is ignored),
+    /// then If-Modified-Since >= the file's time. Throws
+    /// std::invalid_argument (a 500, as 6.2's datetime() ValueError) for an
+    /// If-Modified-Since that parses but is no real date ("32 Jan").
+    virtual bool should_return_304();
+
+    /// root joined with path, made absolute and normalised (no symlinks
+    /// resolved).
+    static std::string get_absolute_path(const std::string& root, const std::string& path);
+    /// The path to serve, or nothing when it redirected (a directory with
+    /// default_filename, asked without its trailing slash). Throws
+    /// HTTPError 403 (outside the root, not a file) or 404 (missing).
+    virtual std::optional<std::string> validate_absolute_path(const std::string& root,
+                                                              const std::string& absolute_path);
+    /// The file's bytes in [start, end), read lazily.
+    static ContentReader get_content(const std::string& abspath,
+                                     std::optional<std::int64_t> start = std::nullopt,
+                                     std::optional<std::int64_t> end = std::nullopt);
+    /// The sha512 hex digest of the file, read in chunks. Throws
+    /// std::system_error if the file cannot be read.
+    static std::string get_content_version(const std::string& abspath);
+    virtual std::int64_t get_content_size();
+    /// The modification time in whole seconds since the epoch, or none.
+    virtual std::optional<std::int64_t> get_modified_time();
+    /// By extension, from /etc/mime.types; gzip-encoded files are
+    /// application/gzip, other encodings and unknown types
+    /// application/octet-stream.
+    virtual std::string get_content_type();
+    /// For subclasses: more headers for `path`.
+    virtual void set_extra_headers(const std::string& path) { (void)path; }
+    /// Seconds the client may cache the answer: CACHE_MAX_AGE with a "v"
+    /// argument, else 0 (no Expires / Cache-Control).
+    virtual std::int64_t get_cache_time(const std::string& path,
+                                        std::optional<std::int64_t> modified,
+                                        const std::string& mime_type);
+    /// static_url_prefix + path, with "?v=<version>" when include_version
+    /// and the file could be read.
+    static std::string make_static_url(const ApplicationSettings& settings, const std::string& path,
+                                       bool include_version = true);
+    /// The URL path (prefix removed) as a path relative to the root.
+    virtual std::string parse_url_path(const std::string& url_path);
+    /// The version hash of static_path/path (cached), or none.
+    static std::optional<std::string> get_version(const ApplicationSettings& settings,
+                                                  const std::string& path);
+
+  protected:
+    // Tornado's self.root, self.default_filename, and what get() finds out
+    // for subclasses: self.path (from parse_url_path), self.absolute_path
+    // (from validate_absolute_path) and self.modified.
+    std::string root_;
+    std::optional<std::string> default_filename_;
+    std::string path_;
+    std::optional<std::string> absolute_path_;
+    std::optional<std::int64_t> modified_;
+
+  private:
+    /// What _stat keeps of os.stat: the size and the whole-second mtime.
+    struct StatResult {
+        std::int64_t size = 0;
+        std::int64_t mtime = 0;
+    };
+    static std::optional<std::string> _get_cached_version(const std::string& abs_path);
+    const StatResult& _stat();
+    std::optional<StatResult> stat_result_;
+};
+
+/// The static_handler_class setting. Tornado passes a class; C++ passes
+/// what the Application and static_url need from it, made for a handler
+/// class H (StaticFileHandler or a subclass) by static_handler_class<H>():
+///     settings.static_handler_class = web::static_handler_class<MyStaticHandler>();
+struct StaticHandlerClass {
+    /// The class name, for traces and logs.
+    std::string name;
+    /// A factory making H and calling H::initialize(path, default_filename).
+    std::function<routing::HandlerFactory(std::string path,
+                                          std::optional<std::string> default_filename)>
+        make_factory;
+    /// H::make_static_url(settings, path, include_version).
+    std::function<std::string(const ApplicationSettings&, const std::string&, bool)>
+        make_static_url;
+    /// H::reset().
+    std::function<void()> reset;
+};
+
+/// The static_handler_class value for handler class H.
+template <class H>
+StaticHandlerClass static_handler_class() {
+    static_assert(std::is_base_of_v<StaticFileHandler, H>, "H must be a StaticFileHandler");
+    StaticHandlerClass cls;
+    cls.name = handler_class_name(typeid(H));
+    cls.make_factory = [](std::string path, std::optional<std::string> default_filename) {
+        return routing::HandlerFactory(
+            [path = std::move(path), default_filename](std::shared_ptr<Application> app,
+                                                       std::shared_ptr<HTTPServerRequest> req) {
+                auto handler = std::make_shared<H>(std::move(app), std::move(req));
+                handler->initialize(path, default_filename);
+                return std::shared_ptr<RequestHandler>(std::move(handler));
+            });
+    };
+    cls.make_static_url = [](const ApplicationSettings& settings, const std::string& path,
+                             bool include_version) {
+        return H::make_static_url(settings, path, include_version);
+    };
+    cls.reset = [] { H::reset(); };
+    return cls;
+}
+
 /// Handler class H with `args` bound for its initialize(): Tornado's
 /// (HandlerClass, kwargs) pair.
 template <class H, class... Args>
@@ -435,13 +603,26 @@ struct ApplicationSettings {
     std::optional<int> key_version;
     /// Check the XSRF token before prepare() for methods other than GET,
     /// HEAD and OPTIONS.
+    /// The URL prefix of the static route (with its trailing slash).
+    std::string static_url_prefix = "/static/";
+    /// The handler class of the static routes (default: StaticFileHandler),
+    /// from web::static_handler_class<H>().
+    std::optional<StaticHandlerClass> static_handler_class;
+    /// Tornado's static_handler_args: the initialize() arguments besides
+    /// `path` (which is static_path).
+    struct StaticHandlerArgs {
+        std::optional<std::string> default_filename;
+    } static_handler_args;
+    /// Cache static files' version hashes; unset: on, except with debug.
+    std::optional<bool> static_hash_cache;
     bool xsrf_cookies = false;
     /// Requests no route matches go here instead of the 404 ErrorHandler
     /// (Tornado's default_handler_class with default_handler_args).
     std::optional<routing::HandlerClass> default_handler_class;
     /// Called for each finished request instead of the access log line.
     std::function<void(const RequestHandler&)> log_function;
-    /// Development mode: turns on each of the four below that is not set.
+    /// Development mode: autoreload and serve_traceback on, static_hash_cache
+    /// and compiled_template_cache off, each unless set explicitly.
     bool debug = false;
     /// Re-execute the process when its executable changes (tornado.autoreload).
     std::optional<bool> autoreload;
@@ -488,6 +669,8 @@ class Application : public routing::Router,
     void log_request(const RequestHandler& handler) const;
 
     const Settings& settings() const { return settings_; }
+    /// The static_handler_class setting, or StaticFileHandler's.
+    const StaticHandlerClass& static_handler_class() const { return static_handler_class_; }
 
   private:
     struct HostRules {
@@ -501,6 +684,7 @@ class Application : public routing::Router,
         const HTTPServerRequest& request) const;
 
     Settings settings_;
+    StaticHandlerClass static_handler_class_;
     std::vector<HostRules> rules_;  // host-specific first, the wildcard last
     routing::URLSpec not_found_;
 };
