@@ -190,14 +190,32 @@ class IpHandler : public RequestHandler {
     }
 };
 
-// Arguments as JSON: names as latin-1 text, values decoded as UTF-8 with
-// replacement characters, as the reference's _decode does.
-std::string arguments_json(const httputil::Arguments& args) {
+// Arguments as JSON, values decoded as UTF-8 with replacement characters
+// as the reference's _decode does. Names are text in Tornado: latin-1 for
+// urlencoded ones, UTF-8 for multipart ones (`utf8_names`).
+std::string arguments_json(const httputil::Arguments& args, bool utf8_names = false) {
     std::string out = "{";
     for (const auto& [name, values] : args) {
-        out += (out.size() > 1 ? ", " : "") + escape::json_string(name, false) + ": [";
+        out += (out.size() > 1 ? ", " : "") + escape::json_string(name, utf8_names) + ": [";
         for (std::size_t i = 0; i < values.size(); ++i) {
             out += (i > 0 ? ", " : "") + escape::json_string(values[i]);
+        }
+        out += "]";
+    }
+    return out + "}";
+}
+
+// Uploaded files as JSON: field -> [{filename, content_type, size}].
+std::string files_json(const httputil::Files& files) {
+    std::string out = "{";
+    for (const auto& [name, list] : files) {
+        out += (out.size() > 1 ? ", " : "") + escape::json_string(name) + ": [";
+        for (std::size_t i = 0; i < list.size(); ++i) {
+            const httputil::HTTPFile& f = list[i];
+            out += (i > 0 ? ", " : "");
+            out += "{\"filename\": " + escape::json_string(f.filename) +
+                   ", \"content_type\": " + escape::json_string(f.content_type) +
+                   ", \"size\": " + std::to_string(f.body.size()) + "}";
         }
         out += "]";
     }
@@ -209,9 +227,10 @@ class ArgsHandler : public RequestHandler {
     using RequestHandler::RequestHandler;
     Future<void> get() override {
         set_header("Content-Type", "application/json; charset=UTF-8");
-        // (multipart/form-data files are not parsed yet: "files" stays empty)
+        bool multipart = request->headers->get("Content-Type", "").starts_with("multipart/form-data");
         write("{\"query\": " + arguments_json(request->query_arguments) +
-              ", \"body\": " + arguments_json(request->body_arguments) + ", \"files\": {}}");
+              ", \"body\": " + arguments_json(request->body_arguments, multipart) +
+              ", \"files\": " + files_json(request->files) + "}");
         return {};
     }
     Future<void> post() override { return get(); }

@@ -148,6 +148,11 @@ std::size_t decode_utf8(std::string_view s, std::size_t i, std::uint32_t& cp) {
 
 // Tornado: tornado/escape.py json_encode
 std::string json_string(std::string_view value, bool utf8) {
+    // Python's errors="replace": one U+FFFD per maximal invalid subpart.
+    std::string replaced = utf8 ? httputil::utf8_decode_replace(value) : std::string();
+    if (utf8) {
+        value = replaced;
+    }
     std::string out = "\"";
     std::size_t i = 0;
     while (i < value.size()) {
@@ -156,8 +161,7 @@ std::string json_string(std::string_view value, bool utf8) {
         if (utf8) {
             len = decode_utf8(value, i, cp);
             if (len == 0) {
-                // Python's "replace" (close enough for one bad byte at a time).
-                cp = 0xFFFD;
+                cp = 0xFFFD;  // not reached: replaced above
                 len = 1;
             }
         } else {

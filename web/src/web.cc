@@ -335,39 +335,120 @@ void RequestHandler::clear_header(std::string_view name) {
 
 // Tornado: tornado/web.py RequestHandler.get_argument
 std::string RequestHandler::get_argument(std::string_view name,
-                                         std::optional<std::string> default_value) const {
-    std::vector<std::string> values = get_arguments(name);
+                                         std::optional<std::string> default_value,
+                                         bool strip) const {
+    return _get_argument(name, std::move(default_value), request->arguments, strip);
+}
+
+// Tornado: tornado/web.py RequestHandler.get_arguments
+std::vector<std::string> RequestHandler::get_arguments(std::string_view name, bool strip) const {
+    return _get_arguments(name, request->arguments, strip);
+}
+
+// Tornado: tornado/web.py RequestHandler.get_body_argument
+std::string RequestHandler::get_body_argument(std::string_view name,
+                                              std::optional<std::string> default_value,
+                                              bool strip) const {
+    return _get_argument(name, std::move(default_value), request->body_arguments, strip);
+}
+
+// Tornado: tornado/web.py RequestHandler.get_body_arguments
+std::vector<std::string> RequestHandler::get_body_arguments(std::string_view name,
+                                                            bool strip) const {
+    return _get_arguments(name, request->body_arguments, strip);
+}
+
+// Tornado: tornado/web.py RequestHandler.get_query_argument
+std::string RequestHandler::get_query_argument(std::string_view name,
+                                               std::optional<std::string> default_value,
+                                               bool strip) const {
+    return _get_argument(name, std::move(default_value), request->query_arguments, strip);
+}
+
+// Tornado: tornado/web.py RequestHandler.get_query_arguments
+std::vector<std::string> RequestHandler::get_query_arguments(std::string_view name,
+                                                             bool strip) const {
+    return _get_arguments(name, request->query_arguments, strip);
+}
+
+// Tornado: tornado/web.py RequestHandler._get_argument
+std::string RequestHandler::_get_argument(std::string_view name,
+                                          std::optional<std::string> default_value,
+                                          const httputil::Arguments& source, bool strip) const {
+    std::vector<std::string> values = _get_arguments(name, source, strip);
     if (values.empty()) {
         if (!default_value) {
             throw MissingArgumentError(std::string(name));
         }
-        return *default_value;
+        return std::move(*default_value);
     }
-    return values.back();
+    // The last value wins when an argument is repeated.
+    return std::move(values.back());
 }
 
-// Tornado: tornado/web.py RequestHandler.get_arguments
-std::vector<std::string> RequestHandler::get_arguments(std::string_view name) const {
+// Tornado: tornado/web.py RequestHandler._get_arguments
+std::vector<std::string> RequestHandler::_get_arguments(std::string_view name,
+                                                        const httputil::Arguments& source,
+                                                        bool strip) const {
     std::vector<std::string> out;
-    auto it = request->arguments.find(name);
-    if (it == request->arguments.end()) {
+    auto it = source.find(name);
+    if (it == source.end()) {
         return out;
     }
     for (const std::string& raw : it->second) {
-        if (!escape::is_valid_utf8(raw)) {
-            throw HTTPError(400, "Invalid unicode in " + std::string(name));
-        }
-        // Control characters become spaces, then the value is stripped.
-        std::string v = raw;
+        std::string v = decode_argument(raw, name);
+        // Control characters (not \t\n\v\f\r) become spaces: _remove_control_chars_regex.
         for (char& c : v) {
             auto u = static_cast<unsigned char>(c);
             if (u <= 0x08 || (u >= 0x0e && u <= 0x1f)) {
                 c = ' ';
             }
         }
-        out.emplace_back(httputil::py_strip(v));
+        // Python's str.strip(): Unicode whitespace, U+3000 and the like too.
+        out.emplace_back(strip ? httputil::py_unicode_strip(v) : std::string_view(v));
     }
     return out;
+}
+
+namespace {
+
+// Python's repr() of bytes, as Tornado's "%r" of value[:40] prints it.
+std::string bytes_repr(std::string_view b) {
+    bool squote = b.find('\'') != std::string_view::npos && b.find('"') == std::string_view::npos;
+    char q = squote ? '"' : '\'';
+    std::string out = "b";
+    out.push_back(q);
+    for (char c : b) {
+        auto u = static_cast<unsigned char>(c);
+        if (c == q || c == '\\') {
+            out.push_back('\\');
+            out.push_back(c);
+        } else if (c == '\t') {
+            out += "\\t";
+        } else if (c == '\n') {
+            out += "\\n";
+        } else if (c == '\r') {
+            out += "\\r";
+        } else if (u < 0x20 || u >= 0x7f) {
+            out += fmt::format("\\x{:02x}", u);
+        } else {
+            out.push_back(c);
+        }
+    }
+    out.push_back(q);
+    return out;
+}
+
+}  // namespace
+
+// Tornado: tornado/web.py RequestHandler.decode_argument
+std::string RequestHandler::decode_argument(std::string value, std::string_view name) const {
+    if (!httputil::is_utf8(value)) {
+        throw HTTPError(400, fmt::format("Invalid unicode in {}: {}",
+                                         name.empty() ? "url" : name,
+                                         bytes_repr(std::string_view(value).substr(0, 40))));
+    }
+    return value;
 }
 
 // Tornado: tornado/web.py RequestHandler.write
@@ -585,16 +666,17 @@ Future<void> RequestHandler::_execute(std::vector<std::unique_ptr<OutputTransfor
         if (!supported) {
             throw HTTPError(405);
         }
-        // decode_argument: path groups must be UTF-8.
+        if (_body_error) {
+            // C++: Tornado 6.2 parses the body here, in _execute, and turns
+            // its HTTPInputError into this 400; we parse it in
+            // _HandlerDelegate.finish as 4.5.2 does and raise it here.
+            throw HTTPError(400, "Invalid body: " + *_body_error);
+        }
         for (std::string& arg : arguments.args) {
-            if (!escape::is_valid_utf8(arg)) {
-                throw HTTPError(400, "Invalid unicode in path argument");
-            }
+            arg = decode_argument(std::move(arg));
         }
         for (auto& [name, value] : arguments.kwargs) {
-            if (!escape::is_valid_utf8(value)) {
-                throw HTTPError(400, "Invalid unicode in " + name);
-            }
+            value = decode_argument(std::move(value), name);
         }
         path_args = std::move(arguments.args);
         path_kwargs = std::move(arguments.kwargs);
@@ -1016,7 +1098,12 @@ void detail::HandlerDelegate::finish() {
         return;
     }
     request_->body = std::move(body_);
-    request_->_parse_body();
+    try {
+        request_->_parse_body();
+    } catch (const httputil::HTTPInputError& e) {
+        // Answered by _execute, after the 405 check, as Tornado 6.2 does.
+        body_error_ = e.what();
+    }
     execute().quiet();
 }
 
@@ -1050,6 +1137,7 @@ Future<void> detail::HandlerDelegate::execute() {
         body_done_ = Future<void>::make();
         handler_->_body_future = body_done_;
     }
+    handler_->_body_error = std::move(body_error_);
     // _execute never lets an exception escape (it answers with an error
     // page), so its Future is not awaited here.
     handler_->_execute(std::move(transforms), std::move(arguments_)).quiet();

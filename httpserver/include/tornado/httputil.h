@@ -50,6 +50,17 @@ std::string_view py_lstrip(std::string_view s);
 bool is_ows(unsigned char c);
 /// Removes leading and trailing SP / HTAB.
 std::string_view strip_ows(std::string_view s);
+/// Python's str.isspace for one code point, and str.strip() / lstrip() on
+/// UTF-8 text (multipart part headers and decoded arguments are Unicode text
+/// in Tornado, so U+00A0, U+2028, U+3000... count as whitespace there).
+bool py_unicode_isspace(std::uint32_t cp);
+std::string_view py_unicode_strip(std::string_view utf8);
+std::string_view py_unicode_lstrip(std::string_view utf8);
+/// Python's bytes.decode("utf-8", "replace"): each maximal invalid subpart
+/// becomes one U+FFFD, as CPython's decoder does.
+std::string utf8_decode_replace(std::string_view s);
+/// True if `s` is well-formed UTF-8 (what Python's decode("utf-8") accepts).
+bool is_utf8(std::string_view s);
 /// RFC 9110 5.6.2 tchar / token: the characters of a field name.
 bool is_tchar(unsigned char c);
 bool is_token(std::string_view s);
@@ -165,11 +176,53 @@ std::string format_timestamp(std::int64_t unix_seconds);
 std::string url_unescape(std::string_view s, bool plus = true);
 
 /// Arguments as Tornado keeps them: name -> values in order.
+/// C++: names are bytes. Urlencoded names are their raw bytes (Tornado
+/// decodes them as latin-1 text), multipart names their UTF-8 text.
 using Arguments = std::map<std::string, std::vector<std::string>, std::less<>>;
+
+// Tornado: tornado/httputil.py HTTPFile
+/// A file uploaded in a multipart/form-data body.
+struct HTTPFile {
+    std::string filename;      // UTF-8 text
+    std::string body;          // the part's bytes
+    std::string content_type;  // the part's Content-Type, default "application/unknown"
+};
+
+/// Uploaded files by field name, in the order they came.
+using Files = std::map<std::string, std::vector<HTTPFile>, std::less<>>;
 
 // Tornado: tornado/escape.py parse_qs_bytes
 /// Parses a query string, keeping blank values ("a=&b" -> a:[""], b:[""]).
 Arguments parse_qs_bytes(std::string_view qs);
+
+/// Content-Disposition style parameters: lower-cased name -> value.
+using HeaderParams = std::map<std::string, std::string, std::less<>>;
+
+// Tornado: tornado/httputil.py parse_body_arguments
+/// Parses an application/x-www-form-urlencoded or multipart/form-data body
+/// into `arguments` and `files` (other content types are left alone).
+/// Throws HTTPInputError for a body that cannot be parsed: a form body with
+/// a Content-Encoding header, a multipart type without a boundary, or a
+/// malformed multipart body (Tornado 6.2 with the CVE-2025-47287 fix).
+void parse_body_arguments(std::string_view content_type, std::string_view body,
+                          Arguments& arguments, Files& files,
+                          const HTTPHeaders* headers = nullptr);
+
+// Tornado: tornado/httputil.py parse_multipart_form_data
+/// Parses a multipart/form-data body with `boundary` (quotes around it are
+/// dropped). Throws HTTPInputError when the final boundary is missing or a
+/// part has no header block, no form-data disposition, no name, or does
+/// not end in CRLF. Runs in time linear in the size of `data`.
+void parse_multipart_form_data(std::string_view boundary, std::string_view data,
+                               Arguments& arguments, Files& files);
+
+// Tornado: tornado/httputil.py _parse_header
+/// Splits a Content-Disposition-like UTF-8 value into its first part and
+/// its parameters (quoted values unescaped; RFC 2231 `name*=charset'lang'..`
+/// and `name*0=` continuations joined and decoded). Throws HTTPInputError
+/// where Python raises (a continuation number over 4300 digits; numbered
+/// and unnumbered continuations of one name mixed).
+std::pair<std::string, HeaderParams> _parse_header(std::string_view line);
 
 // Tornado: tornado/httpserver.py _HTTPRequestContext
 // C++: declared here because both HTTP1Connection and HTTPServerRequest
@@ -274,6 +327,7 @@ class HTTPServerRequest : public trace::Traced {
     Arguments arguments;
     Arguments query_arguments;
     Arguments body_arguments;
+    Files files;
     std::shared_ptr<HTTPConnection> connection;
 
     /// Writes to the connection (the legacy interface).
@@ -284,7 +338,9 @@ class HTTPServerRequest : public trace::Traced {
     std::string full_url() const;
     /// Seconds since the request started (until finish, then fixed).
     double request_time() const;
-    /// Adds urlencoded body arguments to body_arguments and arguments.
+    /// Parses a form body (parse_body_arguments) into body_arguments and
+    /// files, and adds the body arguments to arguments. Throws
+    /// HTTPInputError for a form body that cannot be parsed.
     void _parse_body();
     /// The request's cookies (Tornado's SimpleCookie drops names it
     /// does not allow, such as "" or "path").

@@ -245,11 +245,31 @@ class RequestHandler : public std::enable_shared_from_this<RequestHandler>, publ
     std::string reverse_url(const std::string& name, const std::vector<std::string>& args = {}) const;
 
     // --- Input ------------------------------------------------------------
-    /// The last value of argument `name` (query or body), stripped; throws
-    /// MissingArgumentError (400) when absent and no default is given.
+    /// The last value of argument `name` (query or body), decoded with
+    /// decode_argument, control characters made spaces and, with `strip`,
+    /// stripped. Throws MissingArgumentError (400) when absent and no
+    /// default is given (the default is returned as it is).
     std::string get_argument(std::string_view name,
-                             std::optional<std::string> default_value = std::nullopt) const;
-    std::vector<std::string> get_arguments(std::string_view name) const;
+                             std::optional<std::string> default_value = std::nullopt,
+                             bool strip = true) const;
+    /// Every value of argument `name` (query and body), decoded as above;
+    /// empty when absent.
+    std::vector<std::string> get_arguments(std::string_view name, bool strip = true) const;
+    /// get_argument / get_arguments over the body arguments only.
+    std::string get_body_argument(std::string_view name,
+                                  std::optional<std::string> default_value = std::nullopt,
+                                  bool strip = true) const;
+    std::vector<std::string> get_body_arguments(std::string_view name, bool strip = true) const;
+    /// get_argument / get_arguments over the query arguments only.
+    std::string get_query_argument(std::string_view name,
+                                   std::optional<std::string> default_value = std::nullopt,
+                                   bool strip = true) const;
+    std::vector<std::string> get_query_arguments(std::string_view name, bool strip = true) const;
+    /// Turns an argument's bytes (percent-decoded) into text; used for the
+    /// get_*argument methods and the route's path groups. The default
+    /// checks UTF-8 and throws HTTPError(400) for anything else. `name` is
+    /// empty for positional path groups.
+    virtual std::string decode_argument(std::string value, std::string_view name = {}) const;
 
     /// The value of cookie `name` sent by the client, or `default_value`.
     std::optional<std::string> get_cookie(std::string_view name,
@@ -331,6 +351,9 @@ class RequestHandler : public std::enable_shared_from_this<RequestHandler>, publ
     /// Resolved when the whole body has been delivered to data_received
     /// (Tornado makes request.body this Future for streaming handlers).
     Future<void> _body_future;
+    /// Why the body could not be parsed (_HandlerDelegate.finish sets it);
+    /// _execute then answers 400 where Tornado 6.2 parses the body.
+    std::optional<std::string> _body_error;
 
   protected:
     bool _auto_finish = true;
@@ -357,6 +380,10 @@ class RequestHandler : public std::enable_shared_from_this<RequestHandler>, publ
     void log_exception(const std::exception_ptr& e);
     void _clear_representation_headers();
     void _write_json(const nlohmann::ordered_json& chunk);
+    std::string _get_argument(std::string_view name, std::optional<std::string> default_value,
+                              const httputil::Arguments& source, bool strip) const;
+    std::vector<std::string> _get_arguments(std::string_view name,
+                                            const httputil::Arguments& source, bool strip) const;
     friend class Application;
 
     int status_code_ = 200;
@@ -713,6 +740,7 @@ class HandlerDelegate : public httputil::HTTPMessageDelegate, public trace::Trac
     const routing::URLSpec* spec_;
     routing::PathArguments arguments_;
     std::string body_;
+    std::optional<std::string> body_error_;  // _parse_body's HTTPInputError
     std::shared_ptr<RequestHandler> handler_;
     Future<void> body_done_;  // streaming handlers: the body is complete
 };
