@@ -185,6 +185,8 @@ bool python_truth(const json& value) {
         case json::value_t::number_float:
             return value.get<double>() != 0.0;
         case json::value_t::string:
+            // (json::empty() is false for every string, so ask the string.)
+            return !value.get_ref<const std::string&>().empty();
         case json::value_t::array:
         case json::value_t::object:
             return !value.empty();

@@ -764,6 +764,66 @@ void RequestHandler::redirect(const std::string& url, bool permanent, int status
     finish().quiet();
 }
 
+// Tornado: tornado/web.py RequestHandler.render
+// C++: no UI modules, so none of Tornado's embedded JS/CSS/html_head parts.
+Future<void> RequestHandler::render(const std::string& template_name,
+                                    const nlohmann::json& kwargs) {
+    TRACE_SPAN("RequestHandler.render", {"template", template_name});
+    if (finished_) {
+        throw std::logic_error("Cannot render() after finish()");
+    }
+    std::string html = render_string(template_name, kwargs);
+    return finish(html);
+}
+
+// Tornado: tornado/web.py RequestHandler.render_string
+std::string RequestHandler::render_string(const std::string& template_name,
+                                          const nlohmann::json& kwargs) {
+    std::string template_path = get_template_path();
+    if (template_path.empty()) {
+        // C++: Tornado falls back to the calling file's directory; a
+        // compiled program has none.
+        throw std::logic_error("render_string needs the template_path setting");
+    }
+    std::shared_ptr<template_::BaseLoader> loader;
+    {
+        std::lock_guard lock(application->_template_loader_lock);
+        auto it = application->_template_loaders.find(template_path);
+        if (it == application->_template_loaders.end()) {
+            loader = create_template_loader(template_path);
+            application->_template_loaders.emplace(template_path, loader);
+        } else {
+            loader = it->second;
+        }
+    }
+    std::shared_ptr<template_::Template> t = loader->load(template_name);
+    template_::Namespace ns = get_template_namespace();
+    ns.update(template_::Namespace::from_json(kwargs));
+    return t->generate(ns);
+}
+
+// Tornado: tornado/web.py RequestHandler.get_template_namespace
+// C++: Tornado also offers handler, request, current_user, locale and the
+// UI modules; no template of ours uses them.
+template_::Namespace RequestHandler::get_template_namespace() {
+    template_::Namespace ns;
+    // MERGE: static_url, reverse_url, xsrf_form_html
+    return ns;
+}
+
+// Tornado: tornado/web.py RequestHandler.create_template_loader
+std::shared_ptr<template_::BaseLoader> RequestHandler::create_template_loader(
+    const std::string& template_path) {
+    const ApplicationSettings& settings = application->settings();
+    return std::make_shared<template_::Loader>(
+        template_path, template_::LoaderOptions{.autoescape = settings.autoescape,
+                                                .namespace_ = {},
+                                                .whitespace = settings.template_whitespace});
+}
+
+// Tornado: tornado/web.py RequestHandler.get_template_path
+std::string RequestHandler::get_template_path() { return application->settings().template_path; }
+
 // Tornado: tornado/web.py ErrorHandler.prepare
 Future<void> ErrorHandler::prepare() {
     TRACE_SPAN("ErrorHandler.prepare", {"status", get_status()});
@@ -812,6 +872,9 @@ Application::Application(std::vector<routing::URLSpec> handlers, Settings settin
     : Traced("Application"),
       settings_(std::move(settings)),
       not_found_(url<ErrorHandler>(".*", 404)) {
+    if (settings_.debug && !settings_.compiled_template_cache) {
+        settings_.compiled_template_cache = false;
+    }
     rules_.push_back(HostRules{std::nullopt, std::move(handlers)});
 }
 
@@ -939,6 +1002,13 @@ void detail::HandlerDelegate::on_connection_close() {
 // Tornado: tornado/web.py _HandlerDelegate.execute
 Future<void> detail::HandlerDelegate::execute() {
     TRACE_SPAN("_HandlerDelegate.execute", {"handler", spec_->handler_name});
+    // Without the template cache (debug), every request parses templates anew.
+    if (!application_->settings().compiled_template_cache.value_or(true)) {
+        std::lock_guard lock(application_->_template_loader_lock);
+        for (auto& [path, loader] : application_->_template_loaders) {
+            loader->reset();
+        }
+    }
     handler_ = spec_->handler_factory(application_, request_);
     handler_->set_trace_class(spec_->handler_name.c_str());
     std::vector<std::unique_ptr<OutputTransform>> transforms;
