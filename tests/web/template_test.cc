@@ -137,8 +137,8 @@ class TempDirTest : public ::testing::Test {
         fs::create_directories(out);
         fs::path ns_file = dir_ / "namespace.json";
         write_file(ns_file, values.dump());
-        std::vector<std::string> args = {"python3", "-c", kPythonRender, root.string(),
-                                         ns_file.string(), out.string()};
+        std::vector<std::string> args = {
+            "python3", "-c", kPythonRender, root.string(), ns_file.string(), out.string()};
         args.insert(args.end(), names.begin(), names.end());
         std::vector<char*> argv;
         for (std::string& a : args) {
@@ -189,8 +189,7 @@ TEST_F(TemplateTest, RawAndModuleAreNotEscaped) {
     ns.set_module("widget", [](const std::vector<json>& args) {
         return "<w " + args.at(0).get<std::string>() + ">";
     });
-    EXPECT_EQ(Template("{% raw note %}|{% module widget('a') %}").generate(ns),
-              "<i>hi</i>|<w a>");
+    EXPECT_EQ(Template("{% raw note %}|{% module widget('a') %}").generate(ns), "<i>hi</i>|<w a>");
 }
 
 TEST_F(TemplateTest, AutoescapeNoneTurnsEscapingOff) {
@@ -217,13 +216,11 @@ TEST_F(TemplateTest, TruthinessIsPythons) {
 }
 
 TEST_F(TemplateTest, ForLoopsOverListsDictKeysAndStringsAndRunsElseAfter) {
-    EXPECT_EQ(render("{% for x in xs %}[{{ x }}]{% else %}done{% end %}",
-                     {{"xs", {1, "b", 2.5}}}),
+    EXPECT_EQ(render("{% for x in xs %}[{{ x }}]{% else %}done{% end %}", {{"xs", {1, "b", 2.5}}}),
               "[1][b][2.5]done");
     EXPECT_EQ(render("{% for k in d %}{{ k }}={{ d[k] }};{% end %}", {{"d", {{"a", 1}, {"b", 2}}}}),
               "a=1;b=2;");
-    EXPECT_EQ(render("{% for c in s %}<{{ c }}>{% end %}", {{"s", "h\xc3\xa9"}}),
-              "<h><\xc3\xa9>");
+    EXPECT_EQ(render("{% for c in s %}<{{ c }}>{% end %}", {{"s", "h\xc3\xa9"}}), "<h><\xc3\xa9>");
     // The loop variable stays set after the loop, as in Python.
     EXPECT_EQ(render("{% for x in xs %}{% end %}{{ x }}", {{"xs", {1, 2}}}), "2");
 }
@@ -246,9 +243,9 @@ TEST_F(TemplateTest, LookupsLiteralsAndCalls) {
 }
 
 TEST_F(TemplateTest, NumbersAndConstantsPrintAsPythonsStr) {
-    json values = {{"i", 42},     {"neg", -7},     {"f", 1.0},    {"big", 1e16},
-                   {"small", 1.5e-05}, {"tiny", 0.0001}, {"mid", 123456.789},
-                   {"nz", -0.0}, {"t", true}, {"n", nullptr}};
+    json values = {{"i", 42},          {"neg", -7},      {"f", 1.0},          {"big", 1e16},
+                   {"small", 1.5e-05}, {"tiny", 0.0001}, {"mid", 123456.789}, {"nz", -0.0},
+                   {"t", true},        {"n", nullptr}};
     EXPECT_EQ(render("{{ i }} {{ neg }} {{ f }} {{ big }} {{ small }} {{ tiny }} {{ mid }} "
                      "{{ nz }} {{ t }} {{ n }}",
                      values),
@@ -270,7 +267,10 @@ TEST_F(TemplateTest, FilterWhitespaceModesMatchTornado) {
     EXPECT_EQ(filter_whitespace("single", text), " a b\nc\nd \f e");
     EXPECT_EQ(filter_whitespace("oneline", text), " a b c d e");
     // U+00A0 is whitespace to Python's \s.
-    EXPECT_EQ(filter_whitespace("oneline", "a\xc2\xa0\xc2\xa0" "b"), "a b");
+    EXPECT_EQ(filter_whitespace("oneline",
+                                "a\xc2\xa0\xc2\xa0"
+                                "b"),
+              "a b");
     EXPECT_THROW(filter_whitespace("none", ""), std::invalid_argument);
 }
 
@@ -290,10 +290,10 @@ TEST_F(TemplateTest, WhitespaceDefaultsByFileNameAndPreIsKept) {
 
 TEST_F(TemplateTest, ExpressionOutsideTheSubsetIsAParseErrorWithFileAndLine) {
     EXPECT_NE(parse_error("line one\n{{ a + b }}").find("at t.html:2"), std::string::npos);
-    for (const char* text :
-         {"{{ a or b }}", "{{ x if y else z }}", "{{ a.b() }}", "{{ f(x=1) }}", "{{ [1] }}",
-          "{{ 1e5 }}", "{{ 'a' 'b' }}", "{{ a == b }}", "{{ lambda: 1 }}", "{% if a and b %}{% end %}",
-          "{% for a, b in c %}{% end %}", "{% raw a | b %}", "{% module x %}"}) {
+    for (const char* text : {"{{ a or b }}", "{{ x if y else z }}", "{{ a.b() }}", "{{ f(x=1) }}",
+                             "{{ [1] }}", "{{ 1e5 }}", "{{ 'a' 'b' }}", "{{ a == b }}",
+                             "{{ lambda: 1 }}", "{% if a and b %}{% end %}",
+                             "{% for a, b in c %}{% end %}", "{% raw a | b %}", "{% module x %}"}) {
         EXPECT_NE(parse_error(text).find("at t.html:1"), std::string::npos) << text;
     }
 }
@@ -304,7 +304,8 @@ TEST_F(TemplateTest, BadBlockStructureIsAParseErrorWithFileAndLine) {
     EXPECT_EQ(parse_error("{% bogus %}"), "unknown operator: 'bogus' at t.html:1");
     EXPECT_EQ(parse_error("\n{% set x = 1 %}"),
               "{% set %} is not supported by tornado-cpp templates at t.html:2");
-    EXPECT_EQ(parse_error("{% else %}"), "else outside {'if', 'for', 'while', 'try'} block at t.html:1");
+    EXPECT_EQ(parse_error("{% else %}"),
+              "else outside {'if', 'for', 'while', 'try'} block at t.html:1");
     EXPECT_EQ(parse_error("{% block b %}{% else %}{% end %}"),
               "else block cannot be attached to block block at t.html:1");
     EXPECT_EQ(parse_error("{% for x in y %}{% elif z %}{% end %}"),
@@ -335,9 +336,11 @@ TEST_F(TemplateTest, RenderErrorsNameTheFileAndLine) {
 class LoaderTest : public TempDirTest {};
 
 TEST_F(LoaderTest, ExtendsBlocksAndIncludeOverFiles) {
-    write_file(dir_ / "base.html", "<t>{% block title %}Base{% end %}</t>{% block body %}{% end %}");
-    write_file(dir_ / "mid.html",
-               "{% extends \"base.html\" %}{% block body %}[mid {% block inner %}i{% end %}]{% end %}");
+    write_file(dir_ / "base.html",
+               "<t>{% block title %}Base{% end %}</t>{% block body %}{% end %}");
+    write_file(
+        dir_ / "mid.html",
+        "{% extends \"base.html\" %}{% block body %}[mid {% block inner %}i{% end %}]{% end %}");
     write_file(dir_ / "sub/page.html",
                "{% extends \"../mid.html\" %}\n{% block title %}{{ t }}{% end %}"
                "{% block inner %}{% include \"part.html\" %}{% end %}");
@@ -376,7 +379,8 @@ TEST_F(LoaderTest, ErrorsInIncludedFilesAndCyclesAreParseErrors) {
         loader.load("c.html");
         ADD_FAILURE() << "no ParseError";
     } catch (const ParseError& e) {
-        EXPECT_EQ(std::string(e.what()), "c.html includes or extends itself (through c.html) at c.html:2");
+        EXPECT_EQ(std::string(e.what()),
+                  "c.html includes or extends itself (through c.html) at c.html:2");
     }
     EXPECT_THROW(loader.load("missing.html"), std::runtime_error);
 }
@@ -397,7 +401,8 @@ TEST_F(TornadoComparisonTest, DemoTemplatesRenderAsTornadoDoes) {
                        {"items", {"one", "<two>", "thr\xc3\xa9\xc3\xa9"}},
                        {"title", "T & <b>"},
                        {"note", "<em>raw</em>"}};
-    expect_same_as_tornado(demo, with_items, {"form.html", "done.html", "footer.html", "base.html"});
+    expect_same_as_tornado(demo, with_items,
+                           {"form.html", "done.html", "footer.html", "base.html"});
     json empty = {{"name", ""}, {"items", json::array()}, {"title", ""}, {"note", ""}};
     expect_same_as_tornado(demo, empty, {"form.html", "done.html"});
 }
@@ -412,11 +417,13 @@ TEST_F(TornadoComparisonTest, WhitespaceEdgeCasesRenderAsTornadoDoes) {
     write_file(dir_ / "ws.html", ws);
     write_file(dir_ / "ws.txt", ws);
     write_file(dir_ / "ws.js", ws);
-    write_file(dir_ / "oneline.html", "a  \n b {% whitespace oneline %} c \n\n d {% whitespace all %} e \n\n f");
+    write_file(dir_ / "oneline.html",
+               "a  \n b {% whitespace oneline %} c \n\n d {% whitespace all %} e \n\n f");
     write_file(dir_ / "trailing.html", "x {");
     write_file(dir_ / "curly.html", "{ {{{ v }}} }}{%! x %}{{! y }}{# c #} {} {x}");
-    expect_same_as_tornado(dir_, {{"v", "<v>"}, {"xs", {1, "b"}}},
-                           {"ws.html", "ws.txt", "ws.js", "oneline.html", "trailing.html", "curly.html"});
+    expect_same_as_tornado(
+        dir_, {{"v", "<v>"}, {"xs", {1, "b"}}},
+        {"ws.html", "ws.txt", "ws.js", "oneline.html", "trailing.html", "curly.html"});
     expect_same_as_tornado(dir_, {{"v", ""}, {"xs", json::array()}}, {"ws.html", "ws.txt"});
 }
 
@@ -430,12 +437,15 @@ TEST_F(TornadoComparisonTest, ValuesLookupsAndBlocksRenderAsTornadoDoes) {
                "{% raw user.html %} {{ user.html }} {% module xsrf_form_html() %}\n"
                "{{ static_url(\"a b.css\") }} {{ reverse_url(\"named\", \"2024\", user.name) }}");
     write_file(dir_ / "layout.html",
-               "<h>{% block head %}H{% end %}</h>\n{% block body %}B{% end %}\n{% include \"inc/f.html\" %}");
+               "<h>{% block head %}H{% end %}</h>\n{% block body %}B{% end %}\n{% include "
+               "\"inc/f.html\" %}");
     write_file(dir_ / "inc/f.html", "<f>{% block foot %}F{{ t }}{% end %}</f>");
-    write_file(dir_ / "page.html",
-               "{% extends \"layout.html\" %}\n{% block body %}  <b>\n    {% block inner %}I{% end %}\n"
-               "  </b>{% end %}{% block foot %}{% autoescape None %}{{ user.html }}{% end %}");
-    write_file(dir_ / "leaf.html", "{% extends \"page.html\" %}{% block inner %}{{ user.name }}{% end %}");
+    write_file(
+        dir_ / "page.html",
+        "{% extends \"layout.html\" %}\n{% block body %}  <b>\n    {% block inner %}I{% end %}\n"
+        "  </b>{% end %}{% block foot %}{% autoescape None %}{{ user.html }}{% end %}");
+    write_file(dir_ / "leaf.html",
+               "{% extends \"page.html\" %}{% block inner %}{{ user.name }}{% end %}");
     json values = {{"i", 42},
                    {"neg", -7},
                    {"f", 1.0},

@@ -253,8 +253,7 @@ std::string dirname(std::string_view path) {
     while (stripped.size() > 1 && stripped.back() == '/') {
         stripped.remove_suffix(1);
     }
-    return std::string(stripped.find_first_not_of('/') == std::string_view::npos ? head
-                                                                                  : stripped);
+    return std::string(stripped.find_first_not_of('/') == std::string_view::npos ? head : stripped);
 }
 
 std::string abspath(std::string_view path) {
@@ -491,9 +490,9 @@ Value Expr::evaluate(Writer& writer, int line) const {
         case Kind::Call: {
             Value callee = lookup_name(writer, name, line);
             if (callee.function == nullptr) {
-                writer.fail(fmt::format("'{}' object is not callable",
-                                        python_type_name(callee.value)),
-                            line);
+                writer.fail(
+                    fmt::format("'{}' object is not callable", python_type_name(callee.value)),
+                    line);
             }
             std::vector<json> args;
             for (const auto& arg : children) {
@@ -739,11 +738,10 @@ class ExpressionParser {
     }
 
     static inline const std::set<std::string, std::less<>> kPythonKeywords = {
-        "and",    "as",     "assert", "async", "await",  "break",    "class",
-        "continue", "def",  "del",    "elif",  "else",   "except",   "finally",
-        "for",    "from",   "global", "if",    "import", "in",       "is",
-        "lambda", "nonlocal", "or",   "pass",  "raise",  "return",   "try",
-        "while",  "with",   "yield"};
+        "and",    "as",    "assert", "async", "await",  "break",   "class",    "continue",
+        "def",    "del",   "elif",   "else",  "except", "finally", "for",      "from",
+        "global", "if",    "import", "in",    "is",     "lambda",  "nonlocal", "or",
+        "pass",   "raise", "return", "try",   "while",  "with",    "yield"};
 
     std::string_view text_;
     const std::string& filename_;
@@ -815,9 +813,11 @@ class File : public Node {
 // Tornado: tornado/template.py _NamedBlock
 class NamedBlock : public Node {
   public:
-    NamedBlock(std::string block_name, std::unique_ptr<ChunkList> block_body,
-               const Template* owner, int lineno)
-        : name(std::move(block_name)), body(std::move(block_body)), template_(owner),
+    NamedBlock(std::string block_name, std::unique_ptr<ChunkList> block_body, const Template* owner,
+               int lineno)
+        : name(std::move(block_name)),
+          body(std::move(block_body)),
+          template_(owner),
           line(lineno) {}
 
     // Tornado: tornado/template.py _NamedBlock.generate
@@ -864,8 +864,7 @@ class ExtendsBlock : public Node {
 class IncludeBlock : public Node {
   public:
     IncludeBlock(std::string included_name, std::string including_name, int lineno)
-        : name(std::move(included_name)), template_name(std::move(including_name)),
-          line(lineno) {}
+        : name(std::move(included_name)), template_name(std::move(including_name)), line(lineno) {}
 
     // Tornado: tornado/template.py _IncludeBlock.generate
     void generate(Writer& writer) const override {
@@ -900,8 +899,8 @@ class IncludeBlock : public Node {
 class ControlBlock : public Node {
   public:
     struct Branch {
-        std::string keyword;           // "if", "elif", "else", "for"
-        std::unique_ptr<Expr> test;    // if / elif: the condition; for: the iterable
+        std::string keyword;         // "if", "elif", "else", "for"
+        std::unique_ptr<Expr> test;  // if / elif: the condition; for: the iterable
         std::unique_ptr<ChunkList> body;
     };
 
@@ -912,8 +911,7 @@ class ControlBlock : public Node {
             return;
         }
         for (const Branch& branch : branches) {
-            if (branch.keyword == "else" ||
-                is_true(branch.test->evaluate(writer, line))) {
+            if (branch.keyword == "else" || is_true(branch.test->evaluate(writer, line))) {
                 branch.body->generate(writer);
                 return;
             }
@@ -961,8 +959,7 @@ class ControlBlock : public Node {
                 i += len;
             }
         } else {
-            writer.fail(fmt::format("'{}' object is not iterable", python_type_name(items)),
-                        line);
+            writer.fail(fmt::format("'{}' object is not iterable", python_type_name(items)), line);
         }
         // for ... else: without break, the else branch always runs after.
         if (branches.size() > 1) {
@@ -1135,16 +1132,16 @@ std::unique_ptr<ChunkList> Parser::_parse(const std::string& in_block, ControlBl
         }
         if (curly > 0) {
             std::string_view cons = reader_.consume(curly);
-            current->chunks.push_back(std::make_unique<Text>(cons, reader_.line,
-                                                             reader_.whitespace));
+            current->chunks.push_back(
+                std::make_unique<Text>(cons, reader_.line, reader_.whitespace));
         }
         std::string_view start_brace = reader_.consume(2);
         int line = reader_.line;
         // "{{!" and "{%!" write the braces themselves.
         if (reader_.remaining() > 0 && reader_[0] == '!') {
             reader_.consume(1);
-            current->chunks.push_back(std::make_unique<Text>(start_brace, line,
-                                                             reader_.whitespace));
+            current->chunks.push_back(
+                std::make_unique<Text>(start_brace, line, reader_.whitespace));
             continue;
         }
         if (start_brace == "{#") {
@@ -1220,8 +1217,8 @@ bool Parser::parse_block(ChunkList& body, std::string_view contents, int line,
         if (operator_ == "extends") {
             body.chunks.push_back(std::make_unique<ExtendsBlock>(std::move(path), line));
         } else {
-            body.chunks.push_back(std::make_unique<IncludeBlock>(std::move(path), reader_.name,
-                                                                 line));
+            body.chunks.push_back(
+                std::make_unique<IncludeBlock>(std::move(path), reader_.name, line));
         }
         return false;
     }
@@ -1258,9 +1255,8 @@ bool Parser::parse_block(ChunkList& body, std::string_view contents, int line,
             reader_.raise_parse_error("block missing name");
         }
         auto block_body = _parse("block");
-        body.chunks.push_back(std::make_unique<NamedBlock>(std::string(suffix),
-                                                           std::move(block_body), &template_,
-                                                           line));
+        body.chunks.push_back(std::make_unique<NamedBlock>(
+            std::string(suffix), std::move(block_body), &template_, line));
         return false;
     }
     if (operator_ == "if" || operator_ == "for") {
@@ -1288,12 +1284,12 @@ void Parser::add_intermediate(std::string_view operator_, std::string_view suffi
     if (in_block.empty()) {
         reader_.raise_parse_error(fmt::format("{} outside {} block", operator_, allowed));
     }
-    bool attaches = control != nullptr && ((operator_ == "else" && (in_block == "if" ||
-                                                                     in_block == "for")) ||
-                                           (operator_ == "elif" && in_block == "if"));
+    bool attaches =
+        control != nullptr && ((operator_ == "else" && (in_block == "if" || in_block == "for")) ||
+                               (operator_ == "elif" && in_block == "if"));
     if (!attaches) {
-        reader_.raise_parse_error(fmt::format("{} block cannot be attached to {} block",
-                                              operator_, in_block));
+        reader_.raise_parse_error(
+            fmt::format("{} block cannot be attached to {} block", operator_, in_block));
     }
     if (control->branches.back().keyword == "else") {
         reader_.raise_parse_error(fmt::format("{} after else", operator_));
@@ -1316,17 +1312,18 @@ std::unique_ptr<Node> Parser::parse_control(std::string_view operator_, std::str
     if (operator_ == "for") {
         // One loop variable: "name in expr" (no tuple unpacking).
         std::size_t in = suffix.find(" in ");
-        std::string_view target = in == std::string_view::npos ? "" : py_strip(suffix.substr(0, in));
+        std::string_view target =
+            in == std::string_view::npos ? "" : py_strip(suffix.substr(0, in));
         bool name_ok = !target.empty() && !(target[0] >= '0' && target[0] <= '9');
         for (char c : target) {
             name_ok = name_ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
                                   (c >= '0' && c <= '9') || c == '_');
         }
         if (!name_ok) {
-            reader_.raise_parse_error(fmt::format(
-                "unsupported for loop '{}' (tornado-cpp templates support "
-                "{{% for name in expression %}})",
-                suffix));
+            reader_.raise_parse_error(
+                fmt::format("unsupported for loop '{}' (tornado-cpp templates support "
+                            "{{% for name in expression %}})",
+                            suffix));
         }
         block->target = std::string(target);
         test = suffix.substr(in + 4);
@@ -1334,9 +1331,9 @@ std::unique_ptr<Node> Parser::parse_control(std::string_view operator_, std::str
     if (py_strip(test).empty()) {
         reader_.raise_parse_error(fmt::format("{} missing expression", operator_));
     }
-    block->branches.push_back(ControlBlock::Branch{
-        std::string(operator_), parse_expression(test, reader_.name, line),
-        std::make_unique<ChunkList>()});
+    block->branches.push_back(ControlBlock::Branch{std::string(operator_),
+                                                   parse_expression(test, reader_.name, line),
+                                                   std::make_unique<ChunkList>()});
     // _parse puts the chunks into the branches; what it returns stays empty.
     _parse(std::string(operator_), block.get());
     return block;
@@ -1372,7 +1369,9 @@ Function string_function(std::string name, std::string (*f)(std::string_view)) {
     };
 }
 
-std::string url_escape_plus(std::string_view value) { return escape::url_escape(value, true); }
+std::string url_escape_plus(std::string_view value) {
+    return escape::url_escape(value, true);
+}
 
 const Namespace& builtin_namespace() {
     static const Namespace ns = [] {
@@ -1463,7 +1462,8 @@ std::vector<const detail::File*> Template::_get_ancestors(BaseLoader* loader) {
             throw ParseError("{% extends %} block found, but no template loader", name_,
                              extends->line);
         }
-        std::shared_ptr<Template> parent = loader->_load_nested(extends->name, name_, extends->line);
+        std::shared_ptr<Template> parent =
+            loader->_load_nested(extends->name, name_, extends->line);
         ancestors = parent->ancestors_;
         parents_.push_back(std::move(parent));
     }

@@ -822,7 +822,9 @@ std::shared_ptr<template_::BaseLoader> RequestHandler::create_template_loader(
 }
 
 // Tornado: tornado/web.py RequestHandler.get_template_path
-std::string RequestHandler::get_template_path() { return application->settings().template_path; }
+std::string RequestHandler::get_template_path() {
+    return application->settings().template_path;
+}
 
 // Tornado: tornado/web.py ErrorHandler.prepare
 Future<void> ErrorHandler::prepare() {
