@@ -313,6 +313,12 @@ TEST_F(TemplateTest, BadBlockStructureIsAParseErrorWithFileAndLine) {
     EXPECT_EQ(parse_error("x\n{% extends \"base.html\" %}"),
               "{% extends %} must be the first tag of the template at t.html:2");
     EXPECT_EQ(parse_error("{{ }}"), "Empty expression at t.html:1");
+    std::string deep;
+    for (int i = 0; i < 200; ++i) {
+        deep += "{% if x %}";
+    }
+    EXPECT_EQ(parse_error(deep), "blocks nested too deeply at t.html:1");
+    EXPECT_NE(parse_error("{{ " + std::string(200, '(') + "x" + std::string(200, ')') + " }}"), "");
     EXPECT_EQ(parse_error("{{ x"), "Missing end expression }} at t.html:1");
     EXPECT_EQ(parse_error("{% include 'x.html' %}"),
               "{% include %} block found, but no template loader at t.html:1");
@@ -420,7 +426,10 @@ TEST_F(TornadoComparisonTest, WhitespaceEdgeCasesRenderAsTornadoDoes) {
     write_file(dir_ / "oneline.html",
                "a  \n b {% whitespace oneline %} c \n\n d {% whitespace all %} e \n\n f");
     write_file(dir_ / "trailing.html", "x {");
-    write_file(dir_ / "curly.html", "{ {{{ v }}} }}{%! x %}{{! y }}{# c #} {} {x}");
+    write_file(dir_ / "curly.html",
+               "{ {{{ v }}} }}{%! x %}{{! y }}{# c #} {} {x} {{{{ v }}}}\n"
+               "{% if v %}  a  {% elif xs %}\t b \t{% else %}\n c \n{% end %}  \n"
+               "{%   raw    v   %}{{v}}{%if not v%}n{%end%}");
     expect_same_as_tornado(
         dir_, {{"v", "<v>"}, {"xs", {1, "b"}}},
         {"ws.html", "ws.txt", "ws.js", "oneline.html", "trailing.html", "curly.html"});

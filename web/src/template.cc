@@ -260,7 +260,6 @@ std::string abspath(std::string_view path) {
     if (path.starts_with('/')) {
         return normpath(path);
     }
-    std::error_code ec;
     char* cwd = ::getcwd(nullptr, 0);
     std::string base = cwd != nullptr ? cwd : "/";
     std::free(cwd);  // NOLINT(cppcoreguidelines-no-malloc): getcwd's buffer
@@ -409,7 +408,7 @@ struct Value {
 //   expr    := "not" expr | postfix
 //   postfix := atom ( "." NAME | "[" expr "]" )*  |  NAME "(" [expr ("," expr)*] ")" ...
 //   atom    := NAME | STRING | NUMBER | "-" NUMBER | True | False | None | "(" expr ")"
-struct Expr {
+struct Expr {  // NOLINT(bugprone-exception-escape): json's default constructor
     enum class Kind { Name, Literal, Attribute, Index, Call, Not };
     Kind kind = Kind::Literal;
     std::string name;  // Name, Attribute (the member), Call (the function)
@@ -579,6 +578,16 @@ class ExpressionParser {
     }
 
     std::unique_ptr<Expr> parse_expr() {
+        // Bounded, so that a pathological template cannot exhaust the stack.
+        if (++depth_ > kMaxDepth) {
+            unsupported();
+        }
+        auto e = parse_not();
+        --depth_;
+        return e;
+    }
+
+    std::unique_ptr<Expr> parse_not() {
         if (peek_keyword("not")) {
             pos_ += 3;
             auto e = std::make_unique<Expr>();
@@ -747,6 +756,8 @@ class ExpressionParser {
     const std::string& filename_;
     int line_;
     std::size_t pos_ = 0;
+    static constexpr int kMaxDepth = 100;
+    int depth_ = 0;
 };
 
 std::unique_ptr<Expr> parse_expression(std::string_view text, const std::string& filename,
@@ -1094,9 +1105,15 @@ class Parser {
 
     TemplateReader& reader_;
     Template& template_;
+    static constexpr int kMaxDepth = 100;
+    int depth_ = 0;
 };
 
 std::unique_ptr<ChunkList> Parser::_parse(const std::string& in_block, ControlBlock* control) {
+    // C++: a bound on nesting keeps a pathological template off the stack's end.
+    if (++depth_ > kMaxDepth) {
+        reader_.raise_parse_error("blocks nested too deeply");
+    }
     auto body = std::make_unique<ChunkList>();
     // The chunks of the current branch of `control` go to its last branch;
     // `current` is where they are appended.
@@ -1116,6 +1133,7 @@ std::unique_ptr<ChunkList> Parser::_parse(const std::string& in_block, ControlBl
                 }
                 current->chunks.push_back(
                     std::make_unique<Text>(reader_.consume(), reader_.line, reader_.whitespace));
+                --depth_;
                 return body;
             }
             char next = reader_[curly + 1];
@@ -1181,6 +1199,7 @@ std::unique_ptr<ChunkList> Parser::_parse(const std::string& in_block, ControlBl
             if (in_block.empty()) {
                 reader_.raise_parse_error("Extra {% end %} block");
             }
+            --depth_;
             return body;
         }
         if (parse_block(*current, contents, line, in_block, control) && control != nullptr) {
