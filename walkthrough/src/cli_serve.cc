@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -31,6 +32,7 @@ struct ServeOptions {
     int port = 8888;
     std::string static_path = "../shared/demo-static";
     std::string template_path = "../shared/demo-templates";
+    bool template_path_given = false;
     bool debug = false;
     bool autoreload = false;
     std::string trace_path;
@@ -161,6 +163,11 @@ int serve(const ServeOptions& o) {
     if (o.step && trace_path == "-") {
         throw UsageError("--step prints the events itself; use --trace FILE or no --trace");
     }
+    if (o.template_path_given && !std::filesystem::is_directory(o.template_path)) {
+        throw UsageError("--template-path: '" + o.template_path + "' is not a directory");
+    }
+    // Templates are found by absolute path, whatever directory a handler runs in.
+    std::string template_path = std::filesystem::absolute(o.template_path).lexically_normal();
     if (app_name != "demo") {
         throw UsageError("unknown app '" + app_name + "' (known: demo)");
     }
@@ -230,7 +237,7 @@ int serve(const ServeOptions& o) {
     {
         httpserver::HTTPServer server(
             make_demo_app({.static_path = static_path,
-                           .template_path = o.template_path,
+                           .template_path = template_path,
                            .log_requests = true,
                            .debug = o.debug,
                            .autoreload = o.autoreload}),
@@ -287,7 +294,8 @@ void add_serve_command(CLI::App& app, int& status) {
         ->capture_default_str();
     serve_cmd->add_option("--template-path", o.template_path,
                           "directory of the templates render() loads")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->each([](const std::string&) { o.template_path_given = true; });
     serve_cmd->add_flag("--debug", o.debug,
                         "Tornado's debug mode: autoreload, tracebacks on error pages, templates "
                         "and static hashes read again on each request");

@@ -280,6 +280,20 @@ class CookieHandler : public RequestHandler {
     }
 };
 
+class FormHandler : public RequestHandler {
+  public:
+    using RequestHandler::RequestHandler;
+    Future<void> get() override {
+        return render("form.html",
+                      {{"name", get_argument("name", "student")}, {"items", get_arguments("item")}});
+    }
+    Future<void> post() override {
+        check_xsrf_cookie();
+        return render("done.html", {{"title", get_body_argument("title")},
+                                    {"note", "<em>rendered by the demo app</em>"}});
+    }
+};
+
 class ReverseHandler : public RequestHandler {
   public:
     using RequestHandler::RequestHandler;
@@ -339,6 +353,7 @@ std::shared_ptr<web::Application> make_demo_app(const DemoOptions& options) {
     web::ApplicationSettings settings;
     settings.compress_response = true;
     settings.static_path = options.static_path;
+    settings.template_path = options.template_path;
     settings.cookie_secret = "demo-cookie-secret";
     settings.log_requests = options.log_requests;
     settings.debug = options.debug;
@@ -370,6 +385,7 @@ std::shared_ptr<web::Application> make_demo_app(const DemoOptions& options) {
             url<HeadersHandler>("/headers"),
             url<IpHandler>("/ip"),
             url<BigHandler>("/big"),
+            url<FormHandler>("/form").named("form"),
             url<ReverseHandler>("/reverse"),
         },
         settings);

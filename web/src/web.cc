@@ -853,6 +853,92 @@ std::string RequestHandler::reverse_url(const std::string& name,
     return application->reverse_url(name, args);
 }
 
+// Tornado: tornado/web.py RequestHandler.render
+// C++: no UI modules, so none of Tornado's embedded JS/CSS/html_head parts.
+Future<void> RequestHandler::render(const std::string& template_name,
+                                    const nlohmann::json& kwargs) {
+    TRACE_SPAN("RequestHandler.render", {"template", template_name});
+    if (finished_) {
+        throw std::logic_error("Cannot render() after finish()");
+    }
+    std::string html = render_string(template_name, kwargs);
+    return finish(html);
+}
+
+// Tornado: tornado/web.py RequestHandler.render_string
+std::string RequestHandler::render_string(const std::string& template_name,
+                                          const nlohmann::json& kwargs) {
+    std::string template_path = get_template_path();
+    if (template_path.empty()) {
+        // C++: Tornado falls back to the calling file's directory; a
+        // compiled program has none.
+        throw std::logic_error("render_string needs the template_path setting");
+    }
+    std::shared_ptr<template_::BaseLoader> loader;
+    {
+        std::lock_guard lock(application->_template_loader_lock);
+        auto it = application->_template_loaders.find(template_path);
+        if (it == application->_template_loaders.end()) {
+            loader = create_template_loader(template_path);
+            application->_template_loaders.emplace(template_path, loader);
+        } else {
+            loader = it->second;
+        }
+    }
+    std::shared_ptr<template_::Template> t = loader->load(template_name);
+    template_::Namespace ns = get_template_namespace();
+    ns.update(template_::Namespace::from_json(kwargs));
+    return t->generate(ns);
+}
+
+// Tornado: tornado/web.py RequestHandler.get_template_namespace
+// C++: Tornado also offers handler, request, current_user, locale and the
+// UI modules; no template of ours uses them.
+template_::Namespace RequestHandler::get_template_namespace() {
+    // A template's arguments as text: strings as they are, numbers as
+    // Python's str() prints them.
+    auto text = [](const nlohmann::json& value) {
+        return value.is_string() ? value.get<std::string>() : value.dump();
+    };
+    template_::Namespace ns;
+    ns.set_function("static_url", [this, text](const std::vector<nlohmann::json>& args) {
+        if (args.size() != 1) {
+            throw std::invalid_argument("static_url() takes one path");
+        }
+        return static_url(text(args[0]));
+    });
+    ns.set_function("reverse_url", [this, text](const std::vector<nlohmann::json>& args) {
+        if (args.empty()) {
+            throw std::invalid_argument("reverse_url() needs a name");
+        }
+        std::vector<std::string> groups;
+        for (std::size_t i = 1; i < args.size(); ++i) {
+            groups.push_back(text(args[i]));
+        }
+        return reverse_url(text(args[0]), groups);
+    });
+    // Both a function and the module of `{% module xsrf_form_html() %}`.
+    auto xsrf = [this](const std::vector<nlohmann::json>& /*args*/) { return xsrf_form_html(); };
+    ns.set_function("xsrf_form_html", xsrf);
+    ns.set_module("xsrf_form_html", xsrf);
+    return ns;
+}
+
+// Tornado: tornado/web.py RequestHandler.create_template_loader
+std::shared_ptr<template_::BaseLoader> RequestHandler::create_template_loader(
+    const std::string& template_path) {
+    const ApplicationSettings& settings = application->settings();
+    return std::make_shared<template_::Loader>(
+        template_path, template_::LoaderOptions{.autoescape = settings.autoescape,
+                                                .namespace_ = {},
+                                                .whitespace = settings.template_whitespace});
+}
+
+// Tornado: tornado/web.py RequestHandler.get_template_path
+std::string RequestHandler::get_template_path() {
+    return application->settings().template_path;
+}
+
 // Tornado: tornado/web.py ErrorHandler.prepare
 Future<void> ErrorHandler::prepare() {
     TRACE_SPAN("ErrorHandler.prepare", {"status", get_status()});
@@ -941,6 +1027,9 @@ Application::Application(std::vector<routing::URLSpec> handlers, Settings settin
                                                  settings_.static_handler_args.default_filename),
                                              static_handler_class_.name));
         }
+    }
+    if (settings_.debug && !settings_.compiled_template_cache) {
+        settings_.compiled_template_cache = false;
     }
     rules_.push_back(HostRules{std::nullopt, std::move(handlers)});
     if (settings_.autoreload.value_or(false)) {
@@ -1125,6 +1214,13 @@ Future<void> detail::HandlerDelegate::execute() {
     if (!application_->settings().static_hash_cache.value_or(true)) {
         // Changed static files get new versions at once (debug mode).
         application_->static_handler_class().reset();
+    }
+    // Without the template cache (debug), every request parses templates anew.
+    if (!application_->settings().compiled_template_cache.value_or(true)) {
+        std::lock_guard lock(application_->_template_loader_lock);
+        for (auto& [path, loader] : application_->_template_loaders) {
+            loader->reset();
+        }
     }
     handler_ = spec_->handler_factory(application_, request_);
     handler_->set_trace_class(spec_->handler_name.c_str());

@@ -15,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -30,6 +31,7 @@
 #include "tornado/concurrent.h"
 #include "tornado/httputil.h"
 #include "tornado/routing.h"
+#include "tornado/template.h"
 #include "tornado/trace.h"
 
 namespace tornado::web {
@@ -243,6 +245,28 @@ class RequestHandler : public std::enable_shared_from_this<RequestHandler>, publ
     void redirect(const std::string& url, bool permanent = false, int status = 0);
     /// Application::reverse_url for this handler's application.
     std::string reverse_url(const std::string& name, const std::vector<std::string>& args = {}) const;
+
+    // --- Templates --------------------------------------------------------
+    /// Renders template `template_name` with `kwargs` (a JSON object) and
+    /// finishes the response with it. Throws std::logic_error after
+    /// finish(), template_::ParseError / RenderError (a 500 from _execute).
+    Future<void> render(const std::string& template_name,
+                        const nlohmann::json& kwargs = nlohmann::json::object());
+    /// The output of template `template_name` (loaded through the
+    /// Application's loader for get_template_path()) over
+    /// get_template_namespace() plus `kwargs`.
+    std::string render_string(const std::string& template_name,
+                              const nlohmann::json& kwargs = nlohmann::json::object());
+    /// The names every template rendered by this handler sees; override to
+    /// add some (call the base and update its result).
+    virtual template_::Namespace get_template_namespace();
+    /// The loader for `template_path` (made once per path and kept by the
+    /// Application); the default is a template_::Loader with the
+    /// `autoescape` and `template_whitespace` settings.
+    virtual std::shared_ptr<template_::BaseLoader> create_template_loader(
+        const std::string& template_path);
+    /// The directory templates are loaded from: the `template_path` setting.
+    virtual std::string get_template_path();
 
     // --- Input ------------------------------------------------------------
     /// The last value of argument `name` (query or body), decoded with
@@ -662,6 +686,15 @@ struct ApplicationSettings {
     /// Write an access log line per request (Tornado always logs; the
     /// walkthrough turns it off to keep the terminal for the diagram).
     bool log_requests = true;
+    /// The directory render() loads templates from.
+    std::string template_path;
+    /// Keep parsed templates between requests. Unset: true, or false when
+    /// `debug` (Tornado's settings.setdefault); false reloads every request.
+    std::optional<bool> compiled_template_cache;
+    /// The escaping function for {{ }}; nullopt is Tornado's autoescape=None.
+    std::optional<std::string> autoescape = "xhtml_escape";
+    /// The loaders' whitespace mode (unset: by file name, "single" for .html).
+    std::optional<std::string> template_whitespace;
 };
 
 // Tornado: tornado/web.py Application
@@ -698,6 +731,16 @@ class Application : public routing::Router,
     const Settings& settings() const { return settings_; }
     /// The static_handler_class setting, or StaticFileHandler's.
     const StaticHandlerClass& static_handler_class() const { return static_handler_class_; }
+
+    // Tornado: tornado/web.py RequestHandler._template_loaders
+    /// One template loader per template path, made by the first handler
+    /// that renders from it. C++: Tornado keeps this dict on the
+    /// RequestHandler class (one per process); here each Application has
+    /// its own, so applications with different settings (tests make many)
+    /// do not share loaders, and the loaders go when the Application does.
+    std::map<std::string, std::shared_ptr<template_::BaseLoader>, std::less<>> _template_loaders;
+    // Tornado: tornado/web.py RequestHandler._template_loader_lock
+    std::mutex _template_loader_lock;
 
   private:
     struct HostRules {
