@@ -439,17 +439,24 @@ Future<std::string> run_script(const Scenario* scenario, Env env,
 }
 
 // `given`, or the shared folder's `sub` of this build, as an absolute path;
-// throws std::invalid_argument naming it when it is not a directory.
-std::string shared_directory(const std::string& given, const char* sub, const char* option,
-                             std::string_view scenario) {
+// throws std::invalid_argument naming it when it is not a directory (or
+// lacks the file `must_hold`).
+std::string shared_directory(const std::string& given, const char* sub, const char* what,
+                             const char* option, std::string_view scenario,
+                             const char* must_hold = nullptr) {
     std::filesystem::path path = given.empty() ? std::filesystem::path(TORNADO_SHARED_DIR) / sub
                                                : std::filesystem::path(given);
     path = std::filesystem::absolute(path).lexically_normal();
     std::error_code ec;
     if (!std::filesystem::is_directory(path, ec)) {
         throw std::invalid_argument("scenario " + std::string(scenario) + " needs the demo's " +
-                                    sub + ", but " + path.string() + " is not a directory (give " +
+                                    what + ", but " + path.string() + " is not a directory (give " +
                                     option + " DIR)");
+    }
+    if (must_hold != nullptr && !std::filesystem::is_regular_file(path / must_hold, ec)) {
+        throw std::invalid_argument("scenario " + std::string(scenario) + " needs the demo's " +
+                                    what + ", but " + path.string() + " has no " + must_hold +
+                                    " (give " + option + " DIR)");
     }
     return path.string();
 }
@@ -458,10 +465,10 @@ std::string shared_directory(const std::string& given, const char* sub, const ch
 ScenarioResult run_traced(const Scenario& scenario, const ScenarioOptions& options) {
     DemoOptions demo{.static_path = "", .log_requests = false};
     if (scenario.renders_templates) {
-        demo.template_path = shared_directory(options.template_path, "demo-templates",
-                                              "--template-path", scenario.info.name);
-        demo.static_path = shared_directory(options.static_path, "demo-static", "--static-path",
-                                            scenario.info.name);
+        demo.template_path = shared_directory(options.template_path, "demo-templates", "templates",
+                                              "--template-path", scenario.info.name, "form.html");
+        demo.static_path = shared_directory(options.static_path, "demo-static", "static files",
+                                            "--static-path", scenario.info.name);
     }
     trace::reset();
     auto recorder = std::make_shared<detail::Recorder>();
