@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -403,6 +404,88 @@ TEST(TwoClientsScenarioTest, EventsOfTheTwoConnectionsInterleave) {
         return e.step == "HTTP1Connection._read_message" && e.ph == Phase::Resume && e.conn == 1;
     });
     expect_in_order({second_waits, first_resumes});
+}
+
+TEST(XsrfFormScenarioTest, FormSetsTheTokenThePostWithItPassesAndOneWithoutItGets403) {
+    Story s("xsrf-form");
+    const std::string& r = s.response();
+    // The page: form.html inside base.html, the hidden field and its cookie.
+    std::size_t page_end = r.find("</html>");
+    ASSERT_NE(page_end, std::string::npos) << r;
+    std::string page = r.substr(0, page_end);
+    EXPECT_TRUE(page.starts_with("HTTP/1.1 200 OK\r\n")) << page;
+    EXPECT_NE(page.find("\r\nSet-Cookie: _xsrf=2|"), std::string::npos) << page;
+    EXPECT_NE(page.find("<title>Hello, Ada</title>"), std::string::npos) << page;
+    EXPECT_NE(page.find("<input type=\"hidden\" name=\"_xsrf\" value=\"2|"), std::string::npos)
+        << page;
+    // The post with the token: done.html, with footer.html's raw note.
+    std::size_t done_end = r.find("</html>", page_end + 1);
+    ASSERT_NE(done_end, std::string::npos) << r;
+    std::string done = r.substr(page_end, done_end - page_end);
+    EXPECT_NE(done.find("HTTP/1.1 200 OK\r\n"), std::string::npos) << done;
+    EXPECT_NE(done.find("Received: Event loops</h1>"), std::string::npos) << done;
+    EXPECT_NE(done.find("<em>rendered by the demo app</em>"), std::string::npos) << done;
+    // The post without it.
+    std::string refused = r.substr(done_end);
+    EXPECT_NE(refused.find("HTTP/1.1 403 Forbidden\r\n"), std::string::npos) << refused;
+    EXPECT_EQ(occurrences(r, "Set-Cookie: _xsrf="), 1u) << r;
+
+    // GET: render loads form.html and its parent, generates it, and the
+    // template's xsrf_form_html() makes a new token (and the cookie).
+    std::size_t render = s.find(server("RequestHandler.render", Phase::Begin, 1));
+    std::size_t load = s.find(server("BaseLoader.load", Phase::Begin), render);
+    std::size_t parent = s.find(server("BaseLoader.load", Phase::Begin), load + 1);
+    std::size_t generate = s.find(server("Template.generate", Phase::Begin), render);
+    std::size_t token = s.find(server("RequestHandler.xsrf_token", Phase::Instant, 1), generate);
+    std::size_t generated = s.find(server("Template.generate", Phase::End), token);
+    std::size_t finish = s.find(server("RequestHandler.finish", Phase::Begin, 1), generated);
+    expect_in_order({render, load, parent, generate, token, generated, finish});
+    EXPECT_EQ(str_arg(s.events()[render], "template"), "form.html");
+    EXPECT_EQ(str_arg(s.events()[load], "name"), "form.html");
+    EXPECT_EQ(str_arg(s.events()[parent], "name"), "base.html");
+    EXPECT_EQ(int_arg(s.events()[token], "new_cookie"), 1);
+    // The template events belong to the render that called them.
+    EXPECT_EQ(s.events()[load].parent, s.events()[render].id);
+    EXPECT_EQ(s.events()[generate].parent, s.events()[render].id);
+
+    // First POST: the check passes, then done.html is rendered; base.html
+    // comes from the loader's cache.
+    auto check_end = [&](std::uint64_t req) {
+        return s.find(server("RequestHandler.check_xsrf_cookie", Phase::End, req));
+    };
+    std::size_t passed = check_end(2);
+    std::size_t done_render = s.find(server("RequestHandler.render", Phase::Begin, 2), passed);
+    std::size_t cached = s.find(both(server("BaseLoader.load", Phase::End),
+                                     [](const Event& e) { return int_arg(e, "cached") == 1; }),
+                                done_render);
+    std::size_t done_finish = s.find(server("RequestHandler.finish", Phase::Begin, 2), cached);
+    expect_in_order({passed, done_render, cached, done_finish});
+    EXPECT_EQ(str_arg(s.events()[passed], "result"), "ok");
+    EXPECT_EQ(str_arg(s.events()[done_render], "template"), "done.html");
+    EXPECT_EQ(int_arg(s.events()[done_finish], "status"), 200);
+
+    // Second POST: the check fails before anything is rendered; send_error writes 403.
+    std::size_t failed = check_end(3);
+    std::size_t send_error = s.find(server("RequestHandler.send_error", Phase::Begin, 3), failed);
+    expect_in_order({passed, failed, send_error});
+    EXPECT_EQ(str_arg(s.events()[failed], "result"), "missing");
+    EXPECT_EQ(int_arg(s.events()[send_error], "status"), 403);
+    EXPECT_EQ(s.count(server("RequestHandler.render", Phase::Begin, 3)), 0u);
+    // The token is made once: the posts read it from the cookie.
+    EXPECT_EQ(s.count(server("RequestHandler.xsrf_token", Phase::Instant)), 1u);
+}
+
+TEST(XsrfFormScenarioTest, MissingTemplateDirectoryIsAnErrorNamingIt) {
+    tornado::walkthrough::ScenarioOptions options;
+    options.template_path = "/nonexistent/demo-templates";
+    try {
+        tornado::walkthrough::run_scenario("xsrf-form", options);
+        FAIL() << "no exception";
+    } catch (const std::invalid_argument& e) {
+        std::string what = e.what();
+        EXPECT_NE(what.find("/nonexistent/demo-templates"), std::string::npos) << what;
+        EXPECT_NE(what.find("--template-path"), std::string::npos) << what;
+    }
 }
 
 }  // namespace

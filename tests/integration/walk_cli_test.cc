@@ -90,6 +90,25 @@ TEST(TornadoWalkTest, UnknownScenarioIsAnErrorNamingIt) {
     EXPECT_NE(r.err.find("no-such-scenario"), std::string::npos) << r.err;
 }
 
+// The test runs in the build tree, where no ../shared is: the scenario finds
+// the demo templates by this build's absolute path.
+TEST(TornadoWalkTest, RunXsrfFormFindsTheDemoTemplatesOutsideTheProjectRoot) {
+    WalkRun r = run_walk({"run", "xsrf-form", "--format", "jsonl"});
+    ASSERT_EQ(exit_code(r), 0) << r.err;
+    for (const char* step :
+         {"\"step\":\"RequestHandler.render\"", "\"step\":\"BaseLoader.load\"",
+          "\"step\":\"Template.generate\"", "\"step\":\"RequestHandler.check_xsrf_cookie\""}) {
+        EXPECT_NE(r.out.find(step), std::string::npos) << step;
+    }
+}
+
+TEST(TornadoWalkTest, RunXsrfFormWithAMissingTemplatePathNamesIt) {
+    WalkRun r = run_walk({"run", "xsrf-form", "--template-path", "/nonexistent/templates"});
+    EXPECT_EQ(exit_code(r), 2);
+    EXPECT_NE(r.err.find("/nonexistent/templates"), std::string::npos) << r.err;
+    EXPECT_EQ(r.out, "");
+}
+
 TEST(TornadoWalkTest, UnknownFormatIsAnErrorNamingIt) {
     WalkRun r = run_walk({"run", "hello", "--format", "svgz"});
     EXPECT_NE(exit_code(r), 0);

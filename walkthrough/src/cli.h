@@ -10,6 +10,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "tornado/walkthrough/scenario.h"
 #include "tornado/walkthrough/view.h"
 
 namespace tornado::walkthrough::cli {
@@ -34,6 +35,10 @@ struct ViewOptions {
 
 /// Adds --view, --request, --conn, --layer, --depth and --hide to `cmd`.
 void add_view_options(CLI::App* cmd, ViewOptions& o);
+
+/// Adds --template-path and --static-path (for the scenarios that render
+/// the demo's templates) to `cmd`.
+void add_scenario_options(CLI::App* cmd, ScenarioOptions& o);
 
 /// The view named by `o` (or `fallback` when none was given) and its
 /// filter; throws UsageError naming a bad value.

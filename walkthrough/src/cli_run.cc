@@ -245,6 +245,15 @@ void add_view_options(CLI::App* cmd, ViewOptions& o) {
     cmd->add_option("--hide", o.hide, "hide client or loop (repeatable)");
 }
 
+void add_scenario_options(CLI::App* cmd, ScenarioOptions& o) {
+    cmd->add_option("--template-path", o.template_path,
+                    "xsrf-form: the demo templates (default: this build's "
+                    "../shared/demo-templates)");
+    cmd->add_option("--static-path", o.static_path,
+                    "xsrf-form: the demo static files static_url() hashes (default: this "
+                    "build's ../shared/demo-static)");
+}
+
 View view_of(const ViewOptions& o, View fallback) {
     if (o.view.empty()) {
         return fallback;
@@ -300,16 +309,18 @@ void write_output(const std::string& text, const std::string& path) {
 void add_run_commands(CLI::App& app, int& status) {
     static DrawOptions run_options;
     static std::string scenario;
+    static ScenarioOptions scenario_options;
     auto* run = app.add_subcommand("run", "run a scenario on loopback and draw its trace");
     run->add_option("scenario", scenario, "scenario name (see `list`)")->required();
     add_draw_options(run, run_options);
+    add_scenario_options(run, scenario_options);
     run->callback([&status] {
         // Check the drawing flags before the scenario runs.
         (void)parse_format(run_options.format.empty() ? "ascii" : run_options.format);
         (void)view_of(run_options.view, View::Full);
         (void)filter_of(run_options.view);
         (void)colour_of(run_options);
-        draw(run_scenario(scenario).events, run_options);
+        draw(run_scenario(scenario, scenario_options).events, run_options);
         status = 0;
     });
 

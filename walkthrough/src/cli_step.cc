@@ -40,10 +40,11 @@ struct StepArgs {
     int width = 0;
     int height = 0;
     std::optional<std::string> source;
+    ScenarioOptions scenario;
 };
 
 // A path that exists or ends in .jsonl is a trace file; anything else names a scenario.
-std::vector<trace::Event> load_events(const std::string& target) {
+std::vector<trace::Event> load_events(const std::string& target, const ScenarioOptions& options) {
     std::error_code ec;
     if (std::filesystem::exists(target, ec) || target.ends_with(".jsonl")) {
         std::ifstream in(target, std::ios::binary);
@@ -59,7 +60,7 @@ std::vector<trace::Event> load_events(const std::string& target) {
     std::string known;
     for (const ScenarioInfo& s : list_scenarios()) {
         if (s.name == target) {
-            return run_scenario(target).events;
+            return run_scenario(target, options).events;
         }
         known += (known.empty() ? "" : ", ") + s.name;
     }
@@ -201,7 +202,8 @@ void show(const std::string& screen, bool tty_out, bool first) {
 int step_through(const StepArgs& a) {
     View view = view_of(a.view, View::Chain);
     Filter filter = filter_of(a.view);
-    std::vector<trace::Event> events = select_events(load_events(a.target), view, filter);
+    std::vector<trace::Event> events =
+        select_events(load_events(a.target, a.scenario), view, filter);
     if (events.empty()) {
         throw UsageError("the view and filters keep no events of " + a.target);
     }
@@ -302,6 +304,7 @@ void add_step_commands(CLI::App& app, int& status) {
     step->add_option("target", step_args.target, "scenario name (see `list`) or trace file")
         ->required();
     add_view_options(step, step_args.view);
+    add_scenario_options(step, step_args.scenario);
     step->add_option("--width", step_args.width,
                      "screen columns (default: the terminal's, else 100)");
     step->add_option("--height", step_args.height,

@@ -11,12 +11,17 @@
 #include <functional>
 #include <stdexcept>
 
+#include "tornado/escape.h"
 #include "tornado/gen.h"
 #include "tornado/httpserver.h"
 #include "tornado/netutil.h"
 #include "tornado/walkthrough/demo_app.h"
 
 #include "scenario_client.h"
+
+#ifndef TORNADO_SHARED_DIR
+#define TORNADO_SHARED_DIR "../shared"
+#endif
 
 namespace tornado::walkthrough {
 
@@ -47,6 +52,9 @@ struct Scenario {
     bool accept_at_start = true;
     /// True: the demo app serves a temporary static directory (StaticDir).
     bool serves_static = false;
+    /// True: the demo app renders the shared demo templates (and hashes the
+    /// shared static files their static_url() calls name).
+    bool renders_templates = false;
 };
 
 // The static directory of the static-file story: one small file with a
@@ -282,6 +290,60 @@ Future<std::string> static_file(Env env) {
     co_return first + second + third;
 }
 
+// The hidden `_xsrf` field of a page, as a browser submits it ("" when absent).
+std::string xsrf_field(const std::string& page) {
+    const std::string marker = "name=\"_xsrf\" value=\"";
+    std::size_t at = page.find(marker);
+    if (at == std::string::npos) {
+        return "";
+    }
+    at += marker.size();
+    // A token has only hex digits, digits and '|': nothing xhtml_escape changes.
+    return page.substr(at, page.find('"', at) - at);
+}
+
+// The cookie a response sets, as a browser sends it back: "name=value".
+std::string cookie_pair(const std::string& head) {
+    std::string set = header_value(head, "Set-Cookie");
+    return set.substr(0, set.find(';'));
+}
+
+std::string form_post(const std::string& path, const std::string& body,
+                      const std::string& extra_headers) {
+    return "POST " + path + " HTTP/1.1\r\nHost: localhost\r\n" + extra_headers +
+           "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+Future<std::string> xsrf_form(Env env) {
+    auto client = std::make_shared<Client>();
+    co_await client->connect(env.port);
+    co_await client->send(get("/form?name=Ada"));
+    std::string page = co_await client->read_response();
+    // What the browser keeps from the page: the token of the hidden field,
+    // and the cookie xsrf_form_html() set with it.
+    std::string token = xsrf_field(page);
+    std::string cookie = cookie_pair(page);
+    if (token.empty() || !cookie.starts_with("_xsrf=")) {
+        throw std::runtime_error("xsrf-form: the form page carries no _xsrf field and cookie");
+    }
+    // The user submits the form: the field in the body, the cookie in the head.
+    co_await detail::wait_for(env.recorder,
+                              server_step("HTTP1Connection._read_message", Phase::Suspend, 2));
+    co_await client->send(form_post("/form",
+                                    "_xsrf=" + escape::url_escape(token) + "&title=Event+loops",
+                                    "Cookie: " + cookie + "\r\n"));
+    std::string done = co_await client->read_response();
+    // A forged post from another site: the browser adds the cookie, but that
+    // site could not read the page, so the body has no token: 403.
+    co_await detail::wait_for(env.recorder,
+                              server_step("HTTP1Connection._read_message", Phase::Suspend, 3));
+    co_await client->send(form_post("/form", "title=Forged", "Cookie: " + cookie + "\r\n"));
+    std::string refused = co_await client->read_response();
+    client->close();
+    co_return page + done + refused;
+}
+
 const std::vector<Scenario>& scenarios() {
     static const std::vector<Scenario> all = {
         {{"hello", "one GET / over a new connection: accept, read, route, handle, write, close"},
@@ -350,6 +412,16 @@ const std::vector<Scenario>& scenarios() {
          0,
          true,
          true},
+        {{"xsrf-form",
+          "GET /form renders form.html (Loader, Template.generate), xsrf_form_html sets the "
+          "_xsrf cookie; the POST with field and cookie passes check_xsrf_cookie and renders "
+          "done.html, a POST without the field gets 403"},
+         xsrf_form,
+         nullptr,
+         0,
+         true,
+         false,
+         true},
     };
     return all;
 }
@@ -366,8 +438,38 @@ Future<std::string> run_script(const Scenario* scenario, Env env,
     co_return answer;
 }
 
+// `given`, or the shared folder's `sub` of this build, as an absolute path;
+// throws std::invalid_argument naming it when it is not a directory (or
+// lacks the file `must_hold`).
+std::string shared_directory(const std::string& given, const char* sub, const char* what,
+                             const char* option, std::string_view scenario,
+                             const char* must_hold = nullptr) {
+    std::filesystem::path path = given.empty() ? std::filesystem::path(TORNADO_SHARED_DIR) / sub
+                                               : std::filesystem::path(given);
+    path = std::filesystem::absolute(path).lexically_normal();
+    std::error_code ec;
+    if (!std::filesystem::is_directory(path, ec)) {
+        throw std::invalid_argument("scenario " + std::string(scenario) + " needs the demo's " +
+                                    what + ", but " + path.string() + " is not a directory (give " +
+                                    option + " DIR)");
+    }
+    if (must_hold != nullptr && !std::filesystem::is_regular_file(path / must_hold, ec)) {
+        throw std::invalid_argument("scenario " + std::string(scenario) + " needs the demo's " +
+                                    what + ", but " + path.string() + " has no " + must_hold +
+                                    " (give " + option + " DIR)");
+    }
+    return path.string();
+}
+
 // Runs `scenario` against a fresh demo server, recording the trace.
-ScenarioResult run_traced(const Scenario& scenario) {
+ScenarioResult run_traced(const Scenario& scenario, const ScenarioOptions& options) {
+    DemoOptions demo{.static_path = "", .log_requests = false};
+    if (scenario.renders_templates) {
+        demo.template_path = shared_directory(options.template_path, "demo-templates", "templates",
+                                              "--template-path", scenario.info.name, "form.html");
+        demo.static_path = shared_directory(options.static_path, "demo-static", "static files",
+                                            "--static-path", scenario.info.name);
+    }
     trace::reset();
     auto recorder = std::make_shared<detail::Recorder>();
     ioloop::IOLoop loop;
@@ -380,11 +482,9 @@ ScenarioResult run_traced(const Scenario& scenario) {
         std::unique_ptr<StaticDir> static_dir;
         if (scenario.serves_static) {
             static_dir = std::make_unique<StaticDir>();
+            demo.static_path = static_dir->path();
         }
-        httpserver::HTTPServer server(
-            make_demo_app(
-                {.static_path = static_dir ? static_dir->path() : "", .log_requests = false}),
-            settings, &loop);
+        httpserver::HTTPServer server(make_demo_app(demo), settings, &loop);
         std::vector<int> sockets = netutil::bind_sockets(0, "127.0.0.1");
         for (int fd : sockets) {
             if (scenario.server_sndbuf > 0) {
@@ -439,10 +539,10 @@ const std::vector<ScenarioInfo>& list_scenarios() {
     return infos;
 }
 
-ScenarioResult run_scenario(std::string_view name) {
+ScenarioResult run_scenario(std::string_view name, const ScenarioOptions& options) {
     for (const Scenario& s : scenarios()) {
         if (s.info.name == name) {
-            return run_traced(s);
+            return run_traced(s, options);
         }
     }
     std::string known;

@@ -59,8 +59,13 @@ constexpr Entry kSteps[] = {
     {"RequestHandler._execute", "web", "tornado/web.py"},
     {"RequestHandler.get", "web", "tornado/web.py"},
     {"RequestHandler.post", "web", "tornado/web.py"},
+    {"RequestHandler.check_xsrf_cookie", "web", "tornado/web.py"},
     {"RequestHandler.send_error", "web", "tornado/web.py"},
     {"RequestHandler.redirect", "web", "tornado/web.py"},
+    // Rendering a template (the xsrf-form scenario).
+    {"RequestHandler.render", "web", "tornado/web.py"},
+    {"BaseLoader.load", "web", "tornado/template.py"},
+    {"Template.generate", "web", "tornado/template.py"},
     // Writing the answer (notes 000 and 003).
     {"RequestHandler.flush", "web", "tornado/web.py"},
     {"RequestHandler.finish", "web", "tornado/web.py"},

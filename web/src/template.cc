@@ -11,12 +11,21 @@
 #include <utility>
 
 #include "tornado/escape.h"
+#include "tornado/trace.h"
 
 namespace tornado::template_ {
 
 namespace {
 
 using nlohmann::json;
+
+constexpr trace::Module kTraceModule{"web", "tornado/template.py"};
+
+// Templates and loaders are not traced objects: their events carry only the
+// step, and the view puts them under the handler's render that called them.
+trace::Context trace_context() {
+    return {};
+}
 
 // --- Python's notion of whitespace, over UTF-8 ------------------------------
 
@@ -1449,11 +1458,13 @@ Template::~Template() = default;
 
 // Tornado: tornado/template.py Template.generate
 std::string Template::generate(const Namespace& kwargs) const {
+    TRACE_SPAN_AS(span, "Template.generate", {"template", name_});
     Namespace ns = builtin_namespace();
     ns.update(namespace_);
     ns.update(kwargs);
     detail::Writer writer{named_blocks_, ancestors_.front()->template_, ns, {}, {}};
     ancestors_.front()->generate(writer);
+    span.end({{"bytes", writer.out.size()}});
     return std::move(writer.out);
 }
 
@@ -1507,9 +1518,11 @@ void BaseLoader::reset() {
 // Tornado: tornado/template.py BaseLoader.load
 std::shared_ptr<Template> BaseLoader::load(const std::string& name,
                                            const std::string& parent_path) {
+    TRACE_SPAN_AS(span, "BaseLoader.load", {"name", name});
     std::string resolved = resolve_path(name, parent_path);
     std::lock_guard lock(lock_);
     if (auto it = templates_.find(resolved); it != templates_.end()) {
+        span.end({{"cached", true}});
         return it->second;
     }
     loading_.insert(resolved);
@@ -1522,6 +1535,7 @@ std::shared_ptr<Template> BaseLoader::load(const std::string& name,
     }
     loading_.erase(resolved);
     templates_.insert_or_assign(resolved, created);
+    span.end({{"cached", false}});
     return created;
 }
 
