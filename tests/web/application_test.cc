@@ -4,6 +4,7 @@
 // over real loopback connections.
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -298,6 +299,63 @@ TEST_F(ApplicationTest, DebugTurnsOnServeTracebackUnlessSetOtherwise) {
     on.debug = true;
     on.autoreload = false;
     EXPECT_EQ(web::Application::create({}, on)->settings().serve_traceback, true);
+}
+
+// A transform that marks each response and upper-cases its body.
+class ShoutTransform : public web::OutputTransform {
+  public:
+    explicit ShoutTransform(const httputil::HTTPServerRequest& /*request*/) {}
+    void transform_first_chunk(int& /*status_code*/, httputil::HTTPHeaders& headers,
+                               std::string& chunk, bool finishing) override {
+        headers.add("X-Transform", "shout");
+        transform_chunk(chunk, finishing);
+    }
+    void transform_chunk(std::string& chunk, bool /*finishing*/) override {
+        for (char& c : chunk) {
+            c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        }
+    }
+};
+
+class TransformsTest : public ServerTest {
+  protected:
+    RawResponse get_big() {
+        return fetch("GET / HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n");
+    }
+    static std::vector<routing::URLSpec> routes() {
+        return {url<TextHandler>("/", std::string(2000, 'a'))};
+    }
+    static web::ApplicationSettings settings() {
+        web::ApplicationSettings s;
+        s.compress_response = true;
+        s.log_requests = false;
+        return s;
+    }
+};
+
+// Tornado: tornado/web.py Application.__init__ (transforms=None: gzip when compress_response)
+TEST_F(TransformsTest, WithoutTransformsCompressResponseInstallsGzip) {
+    start_server(web::Application::create(routes(), settings()));
+    RawResponse r = get_big();
+    EXPECT_EQ(r.header("Content-Encoding"), "gzip");
+}
+
+// Tornado: tornado/web.py Application.__init__ (an explicit transforms list)
+TEST_F(TransformsTest, GivenTransformsReplaceTheDefaultOnes) {
+    start_server(web::Application::create(
+        routes(), settings(), std::vector{web::transform_class<ShoutTransform>()}));
+    RawResponse r = get_big();
+    EXPECT_FALSE(r.header("Content-Encoding").has_value());
+    EXPECT_EQ(r.header("X-Transform"), "shout");
+    EXPECT_EQ(r.body, std::string(2000, 'A'));
+}
+
+// Tornado: tornado/web.py Application.add_transform
+TEST_F(TransformsTest, AddTransformAppliesToLaterResponses) {
+    auto app = web::Application::create(routes(), settings(), std::vector<web::TransformFactory>{});
+    app->add_transform(web::transform_class<ShoutTransform>());
+    start_server(app);
+    EXPECT_EQ(get_big().body, std::string(2000, 'A'));
 }
 
 }  // namespace

@@ -977,9 +977,11 @@ std::string handler_class_name(const std::type_info& type) {
 // ---------------------------------------------------------------------------
 // Application
 
-std::shared_ptr<Application> Application::create(std::vector<routing::URLSpec> handlers,
-                                                 Settings settings) {
-    return std::make_shared<Application>(std::move(handlers), std::move(settings));
+std::shared_ptr<Application> Application::create(
+    std::vector<routing::URLSpec> handlers, Settings settings,
+    std::optional<std::vector<TransformFactory>> transforms) {
+    return std::make_shared<Application>(std::move(handlers), std::move(settings),
+                                         std::move(transforms));
 }
 
 namespace {
@@ -997,12 +999,18 @@ std::string re_escape(std::string_view s) {
 }  // namespace
 
 // Tornado: tornado/web.py Application.__init__
-Application::Application(std::vector<routing::URLSpec> handlers, Settings settings)
+Application::Application(std::vector<routing::URLSpec> handlers, Settings settings,
+                         std::optional<std::vector<TransformFactory>> transforms)
     : Traced("Application"),
       settings_(std::move(settings)),
       static_handler_class_(
           settings_.static_handler_class.value_or(web::static_handler_class<StaticFileHandler>())),
       not_found_(url<ErrorHandler>(".*", 404)) {
+    if (transforms) {
+        transforms_ = std::move(*transforms);
+    } else if (settings_.compress_response) {
+        transforms_.push_back(transform_class<GZipContentEncoding>());
+    }
     if (settings_.debug) {
         // Tornado's setdefault: what the caller set explicitly stays.
         settings_.autoreload = settings_.autoreload.value_or(true);
@@ -1036,6 +1044,11 @@ Application::Application(std::vector<routing::URLSpec> handlers, Settings settin
         // Automatically re-execute when the program changes on disk.
         autoreload::start();
     }
+}
+
+// Tornado: tornado/web.py Application.add_transform
+void Application::add_transform(TransformFactory transform) {
+    transforms_.push_back(std::move(transform));
 }
 
 // Tornado: tornado/web.py Application.add_handlers
@@ -1225,8 +1238,8 @@ Future<void> detail::HandlerDelegate::execute() {
     handler_ = spec_->handler_factory(application_, request_);
     handler_->set_trace_class(spec_->handler_name.c_str());
     std::vector<std::unique_ptr<OutputTransform>> transforms;
-    if (application_->settings().compress_response) {
-        transforms.push_back(std::make_unique<GZipContentEncoding>(*request_));
+    for (const TransformFactory& make_transform : application_->transforms()) {
+        transforms.push_back(make_transform(*request_));
     }
     if (spec_->stream_request_body) {
         handler_->_prepared_future = Future<void>::make();

@@ -106,6 +106,17 @@ class GZipContentEncoding : public OutputTransform, public trace::Traced {
     std::unique_ptr<ZStream> zstream_;
 };
 
+/// Makes the OutputTransform for one request: C++ for Tornado's transform
+/// class, which the Application instantiates per request.
+using TransformFactory =
+    std::function<std::unique_ptr<OutputTransform>(const HTTPServerRequest& request)>;
+
+/// The TransformFactory of transform class T (constructed from the request).
+template <class T>
+TransformFactory transform_class() {
+    return [](const HTTPServerRequest& request) { return std::make_unique<T>(request); };
+}
+
 class Application;
 
 /// A `cookie_secret`: one secret, or secrets by key version (Tornado's dict
@@ -705,10 +716,21 @@ class Application : public routing::Router,
   public:
     using Settings = ApplicationSettings;
 
-    static std::shared_ptr<Application> create(std::vector<routing::URLSpec> handlers,
-                                               Settings settings = Settings{});
+    /// `transforms`: Tornado's argument of that name; when none is given,
+    /// GZipContentEncoding if the compress_response setting is on. (C++: it
+    /// comes last, and default_host is a setting, so that the common call is
+    /// create(handlers, settings).)
+    static std::shared_ptr<Application> create(
+        std::vector<routing::URLSpec> handlers, Settings settings = Settings{},
+        std::optional<std::vector<TransformFactory>> transforms = std::nullopt);
 
-    Application(std::vector<routing::URLSpec> handlers, Settings settings);
+    Application(std::vector<routing::URLSpec> handlers, Settings settings,
+                std::optional<std::vector<TransformFactory>> transforms = std::nullopt);
+
+    /// Adds a transform every later response goes through.
+    void add_transform(TransformFactory transform);
+    /// The transforms each request gets, in order.
+    const std::vector<TransformFactory>& transforms() const { return transforms_; }
 
     /// Adds routes used when the request's host name matches host_pattern
     /// (tried before the default routes, in the order they were added).
@@ -755,6 +777,7 @@ class Application : public routing::Router,
 
     Settings settings_;
     StaticHandlerClass static_handler_class_;
+    std::vector<TransformFactory> transforms_;
     std::vector<HostRules> rules_;  // host-specific first, the wildcard last
     routing::URLSpec not_found_;
 };
