@@ -69,6 +69,12 @@ class ReasonHandler : public web::RequestHandler {
     Future<void> get() override { throw web::HTTPError(682, "", "Foo"); }
 };
 
+class NotModifiedErrorHandler : public web::RequestHandler {
+  public:
+    using RequestHandler::RequestHandler;
+    Future<void> get() override { throw web::HTTPError(304); }
+};
+
 class BoomHandler : public web::RequestHandler {
   public:
     using RequestHandler::RequestHandler;
@@ -183,6 +189,7 @@ class WebServerTest : public ServerTest {
                 url<HeadHandler>("/head"),
                 url<ForbiddenHandler>("/forbidden"),
                 url<ReasonHandler>("/reason"),
+                url<NotModifiedErrorHandler>("/not_modified"),
                 url<BoomHandler>("/boom"),
                 url<AsyncHandler>("/async"),
                 url<FlushingHandler>("/chunked"),
@@ -306,6 +313,19 @@ TEST_F(RequestHandlerTest, HTTPErrorWithReasonUsesTheReasonInStatusLineAndPage) 
     RawResponse r = get("/reason");
     EXPECT_EQ(r.start_line, "HTTP/1.1 682 Foo");
     EXPECT_EQ(r.body, "<html><title>682: Foo</title><body>682: Foo</body></html>");
+}
+
+// Tornado: tornado/web.py RequestHandler.send_error (6.2: no write_error for 304)
+TEST_F(RequestHandlerTest, HTTPError304AnswersWithoutAnErrorPageAndKeepsTheConnection) {
+    start_app(true);
+    auto stream = connect();
+    RawResponse r = roundtrip(stream, "GET /not_modified HTTP/1.1\r\nHost: example.com\r\n\r\n");
+    EXPECT_EQ(r.start_line, "HTTP/1.1 304 Not Modified");
+    EXPECT_EQ(r.body, "");
+    EXPECT_FALSE(r.has_header("Content-Type"));
+    EXPECT_FALSE(r.has_header("Content-Length"));
+    EXPECT_EQ(r.header("Vary"), "Accept-Encoding");
+    EXPECT_EQ(roundtrip(stream, "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n").body, "Hello, world");
 }
 
 // Tornado: tornado/test/web_test.py ExceptionHandlerTest.test_unknown_error and

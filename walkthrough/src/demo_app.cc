@@ -1,6 +1,10 @@
 #include "tornado/walkthrough/demo_app.h"
 
+#include <algorithm>
 #include <optional>
+#include <stdexcept>
+#include <string_view>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -258,24 +262,77 @@ class StreamHandler : public RequestHandler {
     std::size_t received_ = 0;
 };
 
+// The digits of a base-10 integer as Python's int() reads a str: ASCII
+// whitespace around, one optional sign, single underscores between digits;
+// nullopt where int() raises ValueError. Python's numbers have no bound,
+// save the 4300 digits of its conversion limit; so the value stays a
+// string: {negative, digits without leading zeros}.
+std::optional<std::pair<bool, std::string>> python_int(std::string_view text) {
+    constexpr std::string_view space = " \t\n\v\f\r";
+    const auto first = text.find_first_not_of(space);
+    if (first == std::string_view::npos) {
+        return std::nullopt;
+    }
+    text = text.substr(first, text.find_last_not_of(space) - first + 1);
+    bool negative = false;
+    if (text.front() == '+' || text.front() == '-') {
+        negative = text.front() == '-';
+        text.remove_prefix(1);
+    }
+    std::string digits;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (c >= '0' && c <= '9') {
+            digits += c;
+        } else if (c != '_' || i == 0 || i + 1 == text.size() || text[i + 1] == '_') {
+            return std::nullopt;
+        }
+    }
+    if (digits.empty() || digits.size() > 4300) {
+        return std::nullopt;
+    }
+    digits.erase(0, std::min(digits.find_first_not_of('0'), digits.size() - 1));
+    return std::pair{negative && digits != "0", digits};
+}
+
+// str() of the int whose sign and digits these are.
+std::string python_int_str(bool negative, const std::string& digits) {
+    if (digits.size() > 4300) {
+        // Python's str() of an int refuses more digits than its limit.
+        throw std::runtime_error("Exceeds the limit (4300 digits) for integer string conversion");
+    }
+    return (negative ? "-" : "") + digits;
+}
+
+// The decimal digits of |value| + 1 (non-negative) or |value| - 1.
+std::string add_one_to_digits(std::string digits, bool up) {
+    for (std::size_t i = digits.size(); i-- > 0;) {
+        if (up ? digits[i] != '9' : digits[i] != '0') {
+            digits[i] = static_cast<char>(digits[i] + (up ? 1 : -1));
+            break;
+        }
+        digits[i] = up ? '0' : '9';
+        if (i == 0 && up) {
+            digits.insert(digits.begin(), '1');
+        }
+    }
+    digits.erase(0, std::min(digits.find_first_not_of('0'), digits.size() - 1));
+    return digits;
+}
+
 class CookieHandler : public RequestHandler {
   public:
     using RequestHandler::RequestHandler;
     Future<void> get() override {
-        // Python's int(): a value that is not a number counts as 0.
-        std::string raw = get_cookie("visits", "0").value_or("0");
-        long n = 0;
-        try {
-            std::size_t used = 0;
-            n = std::stol(raw, &used);
-            if (used != raw.size()) {
-                n = 0;
-            }
-        } catch (const std::exception&) {
-            n = 0;
-        }
-        set_cookie("visits", std::to_string(n + 1));
-        write("visits=" + std::to_string(n));
+        // Python's int(): a value that is not a number counts as 0; a number
+        // has any size (the counter is kept as decimal digits).
+        auto n = python_int(get_cookie("visits", "0").value_or("0"))
+                     .value_or(std::pair{false, std::string("0")});
+        // n + 1: below zero the magnitude shrinks (-1 + 1 is 0).
+        const bool next_negative = n.first && n.second != "1";
+        const std::string next = add_one_to_digits(n.second, !n.first);
+        set_cookie("visits", python_int_str(next_negative, next));
+        write("visits=" + python_int_str(n.first, n.second));
         return {};
     }
 };

@@ -582,7 +582,10 @@ void RequestHandler::send_error(int status_code, const std::exception_ptr& exc) 
         set_status(status_code);
     }
     try {
-        write_error(status_code, exc);
+        // Tornado 6.2: a 304 carries no body, so it gets no error page.
+        if (status_code != 304) {
+            write_error(status_code, exc);
+        }
     } catch (...) {
         log::app_log.error("Uncaught exception in write_error: {}",
                            log::describe(std::current_exception()));
