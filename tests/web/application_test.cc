@@ -145,6 +145,12 @@ class BoomHandler : public RequestHandler {
     Future<void> get() override { throw std::runtime_error("boom"); }
 };
 
+class ErrorCodeHandler : public RequestHandler {
+  public:
+    using RequestHandler::RequestHandler;
+    Future<void> get() override { throw web::HTTPError(std::stoi(path_args.at(0))); }
+};
+
 class FallbackHandler : public RequestHandler {
   public:
     using RequestHandler::RequestHandler;
@@ -175,6 +181,7 @@ class ApplicationTest : public ServerTest {
                 url<ReverseHandler>("/reverse"),
                 url<JsonHandler>("/json"),
                 url<BoomHandler>("/boom"),
+                url<ErrorCodeHandler>("/error/([0-9]+)"),
             },
             std::move(settings));
         app->add_handlers(R"(admin\.example\.com)",
@@ -299,6 +306,28 @@ TEST_F(ApplicationTest, DebugTurnsOnServeTracebackUnlessSetOtherwise) {
     on.debug = true;
     on.autoreload = false;
     EXPECT_EQ(web::Application::create({}, on)->settings().serve_traceback, true);
+}
+
+// C++: Tornado 6.2 leaves these requests unanswered (RequestHandler.send_error)
+TEST_F(ApplicationTest, HTTPError204AnswersWithoutBodyAndKeepsTheConnection) {
+    start({});
+    auto stream = connect();
+    RawResponse r = roundtrip(stream, "GET /error/204 HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_EQ(r.start_line, "HTTP/1.1 204 No Content");
+    EXPECT_EQ(r.body, "");
+    EXPECT_FALSE(r.header("Content-Length").has_value());
+    EXPECT_EQ(roundtrip(stream, "GET / HTTP/1.1\r\nHost: x\r\n\r\n").body, "wildcard");
+}
+
+TEST_F(ApplicationTest, HTTPErrorWithAnInformationalCodeAnswers500) {
+    start({});
+    for (const char* code : {"100", "101", "199"}) {
+        RawResponse r = get(std::string("/error/") + code);
+        EXPECT_EQ(r.start_line, "HTTP/1.1 500 Internal Server Error") << code;
+        EXPECT_EQ(r.body,
+                  "<html><title>500: Internal Server Error</title><body>500: Internal Server "
+                  "Error</body></html>");
+    }
 }
 
 // A transform that marks each response and upper-cases its body.

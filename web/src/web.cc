@@ -564,8 +564,17 @@ void RequestHandler::send_error(int status_code, const std::exception_ptr& exc) 
         return;
     }
     clear();
+    // C++: Tornado 6.2 never answers HTTPError(204) or a 1xx code: the error
+    // page makes finish() refuse ("Cannot send body with 204") twice and the
+    // request hangs until the client gives up. A 204 goes out without a
+    // body, as a 304 does; a 1xx cannot be a final answer (RFC 9110 15.2),
+    // so it becomes a 500.
+    if (status_code >= 100 && status_code < 200) {
+        log::app_log.error("HTTP {} is not a final status; answering 500", status_code);
+        status_code = 500;
+    }
     std::string reason;
-    if (exc) {
+    if (exc && status_code != 500) {
         try {
             std::rethrow_exception(exc);
         } catch (const HTTPError& e) {
@@ -582,8 +591,9 @@ void RequestHandler::send_error(int status_code, const std::exception_ptr& exc) 
         set_status(status_code);
     }
     try {
-        // Tornado 6.2: a 304 carries no body, so it gets no error page.
-        if (status_code != 304) {
+        // Tornado 6.2: a 304 carries no body, so it gets no error page
+        // (nor, here, a 204).
+        if (status_code != 304 && status_code != 204) {
             write_error(status_code, exc);
         }
     } catch (...) {
