@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tornado/escape.h"
+#include "tornado/gen.h"
 #include "tornado/routing.h"
 #include "tornado/web.h"
 
@@ -165,6 +166,33 @@ class FallbackHandler : public RequestHandler {
     int status_ = 200;
 };
 
+// prepare() as a coroutine: it waits a loop iteration and a 10 ms timer,
+// then either lets get() run or finishes the request itself.
+class AsyncPrepareHandler : public RequestHandler {
+  public:
+    using RequestHandler::RequestHandler;
+    void initialize(std::shared_ptr<std::vector<std::string>> events) { events_ = std::move(events); }
+    Future<void> prepare() override {
+        auto self = shared_from_this();
+        events_->push_back("prepare " + request->path);
+        co_await gen::moment;
+        co_await gen::sleep(0.01);
+        set_header("X-Prepared", "yes");
+        if (request->path == "/prepare/finish") {
+            finish("finished in prepare").quiet();
+        }
+    }
+    Future<void> get() override {
+        events_->push_back("get " + request->path);
+        write("get ran");
+        return {};
+    }
+    void on_finish() override { events_->push_back("on_finish " + request->path); }
+
+  private:
+    std::shared_ptr<std::vector<std::string>> events_;
+};
+
 class ApplicationTest : public ServerTest {
   protected:
     void start(web::ApplicationSettings settings) {
@@ -182,6 +210,7 @@ class ApplicationTest : public ServerTest {
                 url<JsonHandler>("/json"),
                 url<BoomHandler>("/boom"),
                 url<ErrorCodeHandler>("/error/([0-9]+)"),
+                url<AsyncPrepareHandler>("/prepare/.*", events_),
             },
             std::move(settings));
         app->add_handlers(R"(admin\.example\.com)",
@@ -197,7 +226,21 @@ class ApplicationTest : public ServerTest {
     }
 
     std::shared_ptr<web::Application> app_;
+    std::shared_ptr<std::vector<std::string>> events_ = std::make_shared<std::vector<std::string>>();
 };
+
+// Tornado: tornado/test/web_test.py FinishInPrepareTest and an asynchronous prepare
+// (RequestHandler._execute awaits prepare(), then the method, then on_finish)
+TEST_F(ApplicationTest, CoroutinePrepareRunsBeforeTheMethodAndMayFinishTheRequest) {
+    start({});
+    RawResponse r = get("/prepare/go");
+    EXPECT_EQ(r.body, "get ran");
+    EXPECT_EQ(r.header("X-Prepared"), "yes");
+    r = get("/prepare/finish");
+    EXPECT_EQ(r.body, "finished in prepare");
+    EXPECT_EQ(*events_, (Strings{"prepare /prepare/go", "get /prepare/go", "on_finish /prepare/go",
+                                 "prepare /prepare/finish", "on_finish /prepare/finish"}));
+}
 
 // Tornado: tornado/test/web_test.py WSGISafeWebTest.test_reverse_url
 TEST_F(ApplicationTest, ReverseUrlFindsNamedRoutesOfEveryHost) {
