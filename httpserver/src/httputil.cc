@@ -1,11 +1,11 @@
 #include "tornado/httputil.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
 #include <ctime>
 #include <iterator>
-
-#include <fmt/format.h>
 
 #include "tornado/ioloop.h"
 
@@ -42,6 +42,20 @@ bool py_unicode_isspace(std::uint32_t cp) {
 }
 
 namespace {
+
+// The value of a hexadecimal digit, or -1 for any other character.
+int hex_digit(char c) {
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
 
 // Decodes one well-formed UTF-8 sequence at s[i] into `cp`; returns its
 // length, or 0 when the bytes there are not one (what Python rejects:
@@ -89,7 +103,10 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i, std::uint32_t& cp) 
 // start byte and the continuation bytes that could still have completed it.
 std::size_t utf8_invalid_run(std::string_view s, std::size_t i) {
     auto c = static_cast<unsigned char>(s[i]);
-    std::size_t len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    std::size_t len = c >= 0xc2 && c <= 0xdf   ? 2
+                      : c >= 0xe0 && c <= 0xef ? 3
+                      : c >= 0xf0 && c <= 0xf4 ? 4
+                                               : 0;
     if (len == 0) {
         return 1;
     }
@@ -670,24 +687,12 @@ std::string format_timestamp(std::int64_t unix_seconds) {
 }
 
 std::string url_unescape(std::string_view s, bool plus) {
-    auto hex = [](char c) -> int {
-        if (c >= '0' && c <= '9') {
-            return c - '0';
-        }
-        if (c >= 'a' && c <= 'f') {
-            return c - 'a' + 10;
-        }
-        if (c >= 'A' && c <= 'F') {
-            return c - 'A' + 10;
-        }
-        return -1;
-    };
     std::string out;
     out.reserve(s.size());
     for (std::size_t i = 0; i < s.size(); ++i) {
         char c = s[i];
-        if (c == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
-            out.push_back(static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2])));
+        if (c == '%' && i + 2 < s.size() && hex_digit(s[i + 1]) >= 0 && hex_digit(s[i + 2]) >= 0) {
+            out.push_back(static_cast<char>(hex_digit(s[i + 1]) * 16 + hex_digit(s[i + 2])));
             i += 2;
         } else if (c == '+' && plus) {
             out.push_back(' ');
@@ -1062,8 +1067,8 @@ void parse_body_arguments(std::string_view content_type, std::string_view body,
         std::size_t start = 0;
         while (start <= content_type.size()) {
             std::size_t semi = content_type.find(';', start);
-            std::string_view field = py_strip(content_type.substr(
-                start, semi == std::string_view::npos ? semi : semi - start));
+            std::string_view field = py_strip(
+                content_type.substr(start, semi == std::string_view::npos ? semi : semi - start));
             std::size_t eq = field.find('=');
             if (eq != std::string_view::npos && field.substr(0, eq) == "boundary" &&
                 eq + 1 < field.size()) {
@@ -1268,22 +1273,12 @@ bool match_continuation(std::string_view name, std::string& base,
 // urllib.parse.unquote(s, encoding="latin-1"): each valid %XX becomes the
 // character U+00XX (written here as UTF-8).
 std::string percent_decode_latin1(std::string_view s) {
-    auto hex = [](char c) -> int {
-        if (c >= '0' && c <= '9') {
-            return c - '0';
-        }
-        if (c >= 'a' && c <= 'f') {
-            return c - 'a' + 10;
-        }
-        if (c >= 'A' && c <= 'F') {
-            return c - 'A' + 10;
-        }
-        return -1;
-    };
     std::string out;
     for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
-            append_utf8(out, static_cast<std::uint32_t>(hex(s[i + 1]) * 16 + hex(s[i + 2])));
+        if (s[i] == '%' && i + 2 < s.size() && hex_digit(s[i + 1]) >= 0 &&
+            hex_digit(s[i + 2]) >= 0) {
+            append_utf8(out,
+                        static_cast<std::uint32_t>(hex_digit(s[i + 1]) * 16 + hex_digit(s[i + 2])));
             i += 2;
         } else {
             out.push_back(s[i]);
@@ -1313,15 +1308,18 @@ Charset lookup_charset(std::string_view name) {
             pending = true;
         }
     }
-    static constexpr std::string_view kUtf8[] = {"utf_8", "utf8", "u8", "utf", "utf8_ucs2",
-                                                 "utf8_ucs4", "cp65001"};
+    static constexpr std::string_view kUtf8[] = {"utf_8",     "utf8",      "u8",     "utf",
+                                                 "utf8_ucs2", "utf8_ucs4", "cp65001"};
     static constexpr std::string_view kLatin1[] = {
-        "latin_1", "latin1", "iso8859_1", "iso_8859_1", "8859", "cp819", "iso_ir_100", "l1",
-        "latin", "iso_8859_1_1987", "csisolatin1", "ibm819", "iso8859"};
+        "latin_1", "latin1", "iso8859_1",       "iso_8859_1",  "8859",   "cp819",  "iso_ir_100",
+        "l1",      "latin",  "iso_8859_1_1987", "csisolatin1", "ibm819", "iso8859"};
     static constexpr std::string_view kAscii[] = {
-        "ascii", "us_ascii", "us", "646", "ansi_x3.4_1968", "ansi_x3_4_1968", "ansi_x3.4_1986",
-        "cp367", "csascii", "ibm367", "iso646_us", "iso_646.irv_1991", "iso_ir_6"};
-    auto in = [&](auto& list) { return std::find(std::begin(list), std::end(list), norm) != std::end(list); };
+        "ascii",          "us_ascii",         "us",      "646",     "ansi_x3.4_1968",
+        "ansi_x3_4_1968", "ansi_x3.4_1986",   "cp367",   "csascii", "ibm367",
+        "iso646_us",      "iso_646.irv_1991", "iso_ir_6"};
+    auto in = [&](auto& list) {
+        return std::find(std::begin(list), std::end(list), norm) != std::end(list);
+    };
     if (in(kUtf8)) {
         return Charset::kUtf8;
     }
