@@ -41,9 +41,6 @@ bool py_unicode_isspace(std::uint32_t cp) {
            cp == 0x202f || cp == 0x205f || cp == 0x3000;
 }
 
-namespace {
-
-// The value of a hexadecimal digit, or -1 for any other character.
 int hex_digit(char c) {
     if (c >= '0' && c <= '9') {
         return c - '0';
@@ -56,6 +53,8 @@ int hex_digit(char c) {
     }
     return -1;
 }
+
+namespace {
 
 // Decodes one well-formed UTF-8 sequence at s[i] into `cp`; returns its
 // length, or 0 when the bytes there are not one (what Python rejects:

@@ -77,6 +77,15 @@ std::vector<std::string_view> find_etags(std::string_view header) {
     return out;
 }
 
+// The C++ spelling of a type's name ("std::runtime_error").
+std::string demangle(const std::type_info& type) {
+    int status = 0;
+    char* demangled = abi::__cxa_demangle(type.name(), nullptr, nullptr, &status);
+    std::string name = status == 0 && demangled != nullptr ? demangled : type.name();
+    std::free(demangled);
+    return name;
+}
+
 // "std::runtime_error" for the exception in `exc` (the last line of a
 // Python traceback names the class the same way).
 std::string exception_type_name(const std::exception_ptr& exc) {
@@ -87,11 +96,7 @@ std::string exception_type_name(const std::exception_ptr& exc) {
         if (type == nullptr) {
             return "unknown exception";
         }
-        int status = 0;
-        char* demangled = abi::__cxa_demangle(type->name(), nullptr, nullptr, &status);
-        std::string name = status == 0 && demangled != nullptr ? demangled : type->name();
-        std::free(demangled);
-        return name;
+        return demangle(*type);
     }
 }
 
@@ -978,10 +983,7 @@ Future<void> RedirectHandler::get() {
 }
 
 std::string handler_class_name(const std::type_info& type) {
-    int status = 0;
-    char* demangled = abi::__cxa_demangle(type.name(), nullptr, nullptr, &status);
-    std::string name = status == 0 && demangled != nullptr ? demangled : type.name();
-    std::free(demangled);
+    std::string name = demangle(type);
     // Only the class itself: "tornado::walkthrough::HelloHandler" -> "HelloHandler".
     std::size_t colon = name.rfind("::");
     return colon == std::string::npos ? name : name.substr(colon + 2);
@@ -1078,24 +1080,33 @@ void Application::add_handlers(const std::string& host_pattern,
 // C++: the 4.x method the notes walk through; 4.5.2 spreads the same rules
 // over its routers (HostMatches, then the wildcard router with its
 // DefaultHostMatches rules), which is the order kept here.
-std::vector<const std::vector<routing::URLSpec>*> Application::_get_host_handlers(
-    const HTTPServerRequest& request) const {
-    std::vector<const std::vector<routing::URLSpec>*> out;
-    for (const HostRules& rules : rules_) {
+// C++: a cursor instead of a list, so that routing allocates nothing.
+const std::vector<routing::URLSpec>* Application::_get_host_handlers(
+    const HTTPServerRequest& request, std::size_t& cursor) const {
+    const std::size_t n = rules_.size();
+    // First pass: every host pattern the request's host matches, then the
+    // wildcard list (always last in rules_).
+    for (; cursor < n; ++cursor) {
+        const HostRules& rules = rules_[cursor];
         if (!rules.host || rules.host->match(request)) {
-            out.push_back(&rules.specs);
+            ++cursor;
+            return &rules.specs;
         }
     }
     // Tornado: tornado/routing.py DefaultHostMatches.match
-    // Behind a load balancer (X-Real-Ip) the default host does not apply.
-    if (settings_.default_host && !request.headers->contains("X-Real-Ip")) {
-        for (const HostRules& rules : rules_) {
-            if (rules.host && rules.host->match_host(*settings_.default_host)) {
-                out.push_back(&rules.specs);
-            }
+    // Second pass: the lists whose pattern matches default_host, except
+    // behind a load balancer (X-Real-Ip).
+    if (!settings_.default_host || request.headers->contains("X-Real-Ip")) {
+        return nullptr;
+    }
+    for (; cursor < 2 * n; ++cursor) {
+        const HostRules& rules = rules_[cursor - n];
+        if (rules.host && rules.host->match_host(*settings_.default_host)) {
+            ++cursor;
+            return &rules.specs;
         }
     }
-    return out;
+    return nullptr;
 }
 
 // Tornado: tornado/web.py Application.find_handler
@@ -1104,7 +1115,8 @@ std::shared_ptr<httputil::HTTPMessageDelegate> Application::find_handler(
     set_trace_ids(request->trace_conn(), request->trace_req());
     TRACE_EVENT("Application.find_handler", {"host", request->host_name}, {"path", request->path});
     // Every matching host's routes are tried, in order, until one matches.
-    for (const std::vector<routing::URLSpec>* specs : _get_host_handlers(*request)) {
+    std::size_t cursor = 0;
+    while (const std::vector<routing::URLSpec>* specs = _get_host_handlers(*request, cursor)) {
         for (const routing::URLSpec& spec : *specs) {
             if (auto arguments = spec.matcher.match(*request)) {
                 // Tornado: tornado/routing.py PathMatches.match (its result)

@@ -135,19 +135,6 @@ std::string b2a_hex(std::string_view data) {
     return out;
 }
 
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 // binascii.a2b_hex: nullopt for an odd length or a non-hex digit.
 std::optional<std::string> a2b_hex(std::string_view hex) {
     if (hex.size() % 2 != 0) {
@@ -156,8 +143,8 @@ std::optional<std::string> a2b_hex(std::string_view hex) {
     std::string out;
     out.reserve(hex.size() / 2);
     for (std::size_t i = 0; i < hex.size(); i += 2) {
-        int hi = hex_value(hex[i]);
-        int lo = hex_value(hex[i + 1]);
+        int hi = httputil::hex_digit(hex[i]);
+        int lo = httputil::hex_digit(hex[i + 1]);
         if (hi < 0 || lo < 0) {
             return std::nullopt;
         }

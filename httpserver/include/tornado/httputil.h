@@ -44,6 +44,9 @@ class HTTPOutputError : public std::runtime_error {
 bool py_isspace(unsigned char c);
 /// Python's str.strip() / lstrip() on a latin-1 string.
 std::string_view py_strip(std::string_view s);
+
+/// The value of a hexadecimal digit (either case), or -1 for any other character.
+int hex_digit(char c);
 std::string_view py_lstrip(std::string_view s);
 /// RFC 9110 5.6.3 whitespace (OWS): only SP and HTAB. Field values are
 /// trimmed with these, not with Python's str.strip() set (see parse_line).

@@ -769,11 +769,13 @@ class Application : public routing::Router,
         std::optional<routing::HostMatches> host;  // none: any host
         std::vector<routing::URLSpec> specs;
     };
-    /// The route lists to try for this request, in order: those of every
-    /// host pattern the request's host matches, then the wildcard list, then
-    /// (no X-Real-Ip header) the lists whose pattern matches default_host.
-    std::vector<const std::vector<routing::URLSpec>*> _get_host_handlers(
-        const HTTPServerRequest& request) const;
+    /// The next route list to try for this request, from `cursor` on (start
+    /// at 0; it is advanced), or null when none is left. In order: the lists
+    /// of every host pattern the request's host matches, then the wildcard
+    /// list, then (no X-Real-Ip header) those whose pattern matches
+    /// default_host.
+    const std::vector<routing::URLSpec>* _get_host_handlers(const HTTPServerRequest& request,
+                                                            std::size_t& cursor) const;
 
     Settings settings_;
     StaticHandlerClass static_handler_class_;
