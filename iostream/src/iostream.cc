@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -142,12 +143,43 @@ Future<std::string> BaseIOStream::read_bytes(std::size_t num_bytes, bool partial
     return start_read(std::move(future));
 }
 
+// Tornado: tornado/iostream.py BaseIOStream.read_bytes (with streaming_callback)
+Future<std::string> BaseIOStream::read_bytes(std::size_t num_bytes,
+                                             StreamingCallback streaming_callback, bool partial) {
+    TRACE_SPAN("BaseIOStream.read_bytes", {"num_bytes", num_bytes}, {"partial", partial},
+               {"buffered", read_buffer_.size()}, {"streaming", true});
+    Future<std::string> future = _set_read_callback("BaseIOStream.read_bytes");
+    read_bytes_ = num_bytes;
+    read_partial_ = partial;
+    streaming_callback_ = std::move(streaming_callback);
+    return start_read(std::move(future));
+}
+
 // Tornado: tornado/iostream.py BaseIOStream.read_until_close
 Future<std::string> BaseIOStream::read_until_close() {
     TRACE_SPAN("BaseIOStream.read_until_close", {"buffered", read_buffer_.size()});
     Future<std::string> future = _set_read_callback("BaseIOStream.read_until_close");
     if (closed()) {
         // Tornado: the buffered data is still delivered after a close.
+        _run_read_callback(read_buffer_.size());
+        return future;
+    }
+    read_until_close_ = true;
+    return start_read(std::move(future));
+}
+
+// Tornado: tornado/iostream.py BaseIOStream.read_until_close (with streaming_callback)
+Future<std::string> BaseIOStream::read_until_close(StreamingCallback streaming_callback) {
+    TRACE_SPAN("BaseIOStream.read_until_close", {"buffered", read_buffer_.size()},
+               {"streaming", true});
+    Future<std::string> future = _set_read_callback("BaseIOStream.read_until_close");
+    streaming_callback_ = std::move(streaming_callback);
+    if (closed()) {
+        // Everything buffered goes to the streaming callback; the Future
+        // gets the (empty) rest.
+        if (streaming_callback_) {
+            _run_read_callback(read_buffer_.size(), true);
+        }
         _run_read_callback(read_buffer_.size());
         return future;
     }
@@ -169,6 +201,8 @@ Future<std::string> BaseIOStream::start_read(Future<std::string> future) {
         read_delimiter_.reset();
         read_bytes_.reset();
         read_max_bytes_.reset();
+        read_until_close_ = false;
+        streaming_callback_ = nullptr;
         future.quiet();
         throw;
     }
@@ -223,6 +257,9 @@ void BaseIOStream::close(std::exception_ptr exc) {
             error_ = std::move(exc);
         }
         if (read_until_close_) {
+            if (streaming_callback_ && read_buffer_.size() > 0) {
+                _run_read_callback(read_buffer_.size(), true);
+            }
             read_until_close_ = false;
             _run_read_callback(read_buffer_.size());
         }
@@ -248,6 +285,8 @@ void BaseIOStream::_maybe_run_close_callback() {
         Future<std::string> f = std::exchange(read_future_, Future<std::string>());
         f.set_exception(closed_error());
     }
+    // C++: the callback may hold the stream; drop it to break the cycle.
+    streaming_callback_ = nullptr;
     while (!write_futures_.empty()) {
         Future<void> f = std::move(write_futures_.front().second);
         write_futures_.pop_front();
@@ -361,6 +400,7 @@ std::optional<std::size_t> BaseIOStream::_read_to_buffer_loop() {
         if (_read_to_buffer() == 0) {
             break;
         }
+        _run_streaming_callback();
         if (target_bytes && read_buffer_.size() >= *target_bytes) {
             break;
         }
@@ -406,8 +446,15 @@ Future<std::string> BaseIOStream::_set_read_callback(const char* origin) {
 }
 
 // Tornado: tornado/iostream.py BaseIOStream._run_read_callback
-void BaseIOStream::_run_read_callback(std::size_t size) {
+void BaseIOStream::_run_read_callback(std::size_t size, bool streaming) {
+    if (streaming) {
+        TRACE_SPAN("BaseIOStream._run_read_callback", {"bytes", size}, {"streaming", true});
+        // A copy: the streaming callback stays set for the next chunk.
+        _run_callback(streaming_callback_, _consume(size));
+        return;
+    }
     TRACE_SPAN("BaseIOStream._run_read_callback", {"bytes", size});
+    streaming_callback_ = nullptr;
     if (read_future_.valid()) {
         Future<std::string> future = std::exchange(read_future_, Future<std::string>());
         // Completing the Future queues the waiting coroutine on the IOLoop;
@@ -417,9 +464,43 @@ void BaseIOStream::_run_read_callback(std::size_t size) {
     _maybe_add_error_listener();
 }
 
+// Tornado: tornado/iostream.py BaseIOStream._run_callback
+// C++: only the streaming callback goes through here (reads and writes
+// complete Futures). It runs on the next iteration and counts as pending,
+// so that the close callback waits for it.
+void BaseIOStream::_run_callback(StreamingCallback callback, std::string data) {
+    ++pending_callbacks_;
+    io_loop_->add_callback([self = shared_from_this(), callback = std::move(callback),
+                            data = std::move(data)]() mutable {
+        --self->pending_callbacks_;
+        try {
+            callback(std::move(data));
+        } catch (...) {
+            log::app_log.error("Uncaught exception, closing connection: {}",
+                               log::describe(std::current_exception()));
+            self->close(std::current_exception());
+        }
+        self->_maybe_add_error_listener();
+    });
+}
+
+// Tornado: tornado/iostream.py BaseIOStream._run_streaming_callback
+void BaseIOStream::_run_streaming_callback() {
+    if (!streaming_callback_ || read_buffer_.size() == 0) {
+        return;
+    }
+    std::size_t bytes_to_consume = read_buffer_.size();
+    if (read_bytes_) {
+        bytes_to_consume = std::min(*read_bytes_, bytes_to_consume);
+        *read_bytes_ -= bytes_to_consume;
+    }
+    _run_read_callback(bytes_to_consume, true);
+}
+
 // Tornado: tornado/iostream.py BaseIOStream._try_inline_read
 void BaseIOStream::_try_inline_read() {
     TRACE_SPAN("BaseIOStream._try_inline_read", {"buffered", read_buffer_.size()});
+    _run_streaming_callback();
     // First see whether the buffer already holds what was asked for.
     if (auto pos = _find_read_pos()) {
         _read_from_buffer(*pos);
@@ -719,24 +800,33 @@ ssize_t IOStream::write_to_fd(const char* data, std::size_t size) {
 }
 
 // Tornado: tornado/iostream.py IOStream.connect
-Future<void> IOStream::connect(const sockaddr* address, socklen_t address_len) {
+Future<void> IOStream::connect(const sockaddr* address, socklen_t address_len,
+                               std::string server_hostname) {
     TRACE_SPAN("IOStream.connect", {"fd", socket_});
     connecting_ = true;
+    server_hostname_ = std::move(server_hostname);
     connect_future_ = Future<void>::make();
     connect_future_.set_origin("IOStream.connect");
     Future<void> future = connect_future_;
+    _connect_to(address, address_len);
+    return future;
+}
+
+void IOStream::_connect_to(const sockaddr* address, socklen_t address_len) {
     if (::connect(socket_, address, address_len) < 0) {
         int err = errno;
         if (err != EINPROGRESS && err != EWOULDBLOCK) {
             close(os_error(err, "connect"));
-            return future;
+            return;
         }
     }
     _add_io_state(IOLoop::WRITE);
-    return future;
 }
 
-Future<void> IOStream::connect(const std::string& host, int port) {
+// Tornado: tornado/iostream.py IOStream.connect (an (host, port) address)
+// C++: a name goes to the Resolver (off the loop) instead of blocking in
+// socket.connect; numeric addresses connect at once, as before.
+Future<void> IOStream::connect(const std::string& host, int port, std::string server_hostname) {
     sockaddr_storage ss{};
     socklen_t len = 0;
     auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
@@ -749,10 +839,96 @@ Future<void> IOStream::connect(const std::string& host, int port) {
         v6->sin6_family = AF_INET6;
         v6->sin6_port = htons(static_cast<std::uint16_t>(port));
         len = sizeof(sockaddr_in6);
-    } else {
-        throw std::invalid_argument("connect: not a numeric IP address: " + host);
     }
-    return connect(reinterpret_cast<const sockaddr*>(&ss), len);
+    if (len != 0) {
+        _ensure_family(ss.ss_family);
+        return connect(reinterpret_cast<const sockaddr*>(&ss), len, std::move(server_hostname));
+    }
+    std::weak_ptr<BaseIOStream> weak = weak_from_this();
+    if (weak.expired()) {
+        throw std::logic_error("IOStream::connect to a host name needs a shared_ptr-owned stream");
+    }
+    TRACE_SPAN("IOStream.connect", {"fd", socket_}, {"port", port});
+    connecting_ = true;
+    server_hostname_ = std::move(server_hostname);
+    connect_future_ = Future<void>::make();
+    connect_future_.set_origin("IOStream.connect");
+    Future<void> future = connect_future_;
+    Future<netutil::Resolver::Result> addresses = resolver()->resolve(host, port, AF_UNSPEC);
+    addresses.add_done_callback([weak](const Future<netutil::Resolver::Result>& f) {
+        if (auto self = weak.lock()) {
+            static_cast<IOStream*>(self.get())->_handle_resolved(f);
+        }
+        // else: the stream is gone, and nobody waits for the connect.
+    });
+    return future;
+}
+
+// C++ only: the second half of connect(host, port), once the Resolver has
+// answered (Tornado's blocking socket.connect had both halves in one call).
+void IOStream::_handle_resolved(const Future<netutil::Resolver::Result>& addresses) {
+    if (closed()) {
+        return;  // closed while resolving: close() failed the Future
+    }
+    try {
+        const netutil::Resolver::Result& found = addresses.result();
+        if (found.empty()) {
+            throw netutil::GAIError(EAI_NONAME, ::gai_strerror(EAI_NONAME));
+        }
+        const netutil::Address& address = found.front().second;
+        TRACE_SPAN("IOStream.connect", {"fd", socket_}, {"family", address.family()});
+        _ensure_family(address.family());
+        _connect_to(reinterpret_cast<const sockaddr*>(&address.storage), address.length);
+    } catch (...) {
+        // Tornado: the gaierror of socket.connect becomes error().
+        close(std::current_exception());
+    }
+}
+
+std::shared_ptr<netutil::Resolver> IOStream::resolver() const {
+    return resolver_ ? resolver_ : netutil::Resolver::configured();
+}
+
+std::shared_ptr<IOStream> IOStream::create(int family, IOLoop* io_loop, Options options) {
+    int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        throw std::system_error(errno, std::generic_category(), "socket");
+    }
+    return std::make_shared<IOStream>(fd, io_loop, options);
+}
+
+void IOStream::_ensure_family(int family) {
+    int current = 0;
+    socklen_t len = sizeof current;
+    if (socket_ < 0 || ::getsockopt(socket_, SOL_SOCKET, SO_DOMAIN, &current, &len) < 0 ||
+        current == family) {
+        return;
+    }
+    int fresh = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fresh < 0) {
+        throw std::system_error(errno, std::generic_category(), "socket");
+    }
+    // The old socket leaves epoll when its last descriptor closes: take the
+    // handler off first and put it back on the new socket.
+    std::uint32_t state = state_;
+    if (state_ != 0) {
+        io_loop_->remove_handler(socket_);
+        state_ = 0;
+    }
+    // Same fd number, so that anything that noted fileno() stays right.
+    int rc = ::dup3(fresh, socket_, O_CLOEXEC);
+    int err = errno;
+    ::close(fresh);
+    if (rc < 0) {
+        throw std::system_error(err, std::generic_category(), "dup3");
+    }
+    if (nodelay_) {
+        nodelay_ = false;
+        set_nodelay(true);
+    }
+    if (state != 0) {
+        _add_io_state(state & ~IOLoop::ERROR);
+    }
 }
 
 // Tornado: tornado/iostream.py IOStream._handle_connect

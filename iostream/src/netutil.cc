@@ -10,6 +10,7 @@
 #include <cstring>
 #include <memory>
 #include <system_error>
+#include <thread>
 
 #include "tornado/log.h"
 
@@ -258,6 +259,153 @@ int bound_port(int sock) {
         return 0;
     }
     return a.port();
+}
+
+
+// ---------------------------------------------------------------------------
+// Resolver
+
+namespace {
+
+std::mutex g_resolver_mutex;
+std::shared_ptr<Resolver> g_resolver;
+
+}  // namespace
+
+std::shared_ptr<Resolver> Resolver::configured() {
+    std::lock_guard<std::mutex> lock(g_resolver_mutex);
+    if (!g_resolver) {
+        g_resolver = std::make_shared<ThreadedResolver>();
+    }
+    return g_resolver;
+}
+
+void Resolver::configure(std::shared_ptr<Resolver> resolver) {
+    std::lock_guard<std::mutex> lock(g_resolver_mutex);
+    g_resolver = std::move(resolver);
+}
+
+// Tornado: tornado/netutil.py _resolve_addr
+Resolver::Result resolve_addr(const std::string& host, int port, int family) {
+    addrinfo hints{};
+    hints.ai_family = family;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* found = nullptr;
+    std::string service = std::to_string(port);
+    int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &found);
+    if (rc != 0) {
+        // Python's gaierror carries strerror's text for EAI_SYSTEM.
+        std::string text = rc == EAI_SYSTEM ? std::strerror(errno) : ::gai_strerror(rc);
+        throw GAIError(rc, text);
+    }
+    std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> owner(found, &::freeaddrinfo);
+    Resolver::Result results;
+    for (addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
+        Address address;
+        std::memcpy(&address.storage, ai->ai_addr, ai->ai_addrlen);
+        address.length = ai->ai_addrlen;
+        results.emplace_back(ai->ai_family, address);
+    }
+    return results;
+}
+
+// Tornado: tornado/netutil.py BlockingResolver.resolve
+Future<Resolver::Result> BlockingResolver::resolve(const std::string& host, int port,
+                                                   int family) {
+    try {
+        return Future<Result>::ready(resolve_addr(host, port, family));
+    } catch (...) {
+        return Future<Result>::failed(std::current_exception());
+    }
+}
+
+// Tornado: tornado/netutil.py ThreadedResolver.__init__
+ThreadedResolver::ThreadedResolver(std::size_t num_threads)
+    : num_threads_(std::max<std::size_t>(num_threads, 1)) {}
+
+ThreadedResolver::~ThreadedResolver() { close(); }
+
+// Tornado: tornado/netutil.py ExecutorResolver.resolve
+// C++: a queue and worker threads instead of a concurrent.futures executor;
+// the result comes back through IOLoop::add_callback, the one IOLoop call
+// that is safe from another thread.
+Future<Resolver::Result> ThreadedResolver::resolve(const std::string& host, int port,
+                                                   int family) {
+    Future<Result> future = Future<Result>::make();
+    future.set_origin("ThreadedResolver.resolve");
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (closing_) {
+        future.set_exception(std::make_exception_ptr(std::runtime_error("Resolver is closed")));
+        return future;
+    }
+    jobs_.push_back(Job{host, port, family, ioloop::IOLoop::current(), future});
+    // A new thread only when none is idle: a slow lookup (a DNS timeout
+    // takes seconds) must not hold up the others.
+    if (idle_ == 0 && threads_.size() < num_threads_) {
+        threads_.emplace_back([this] { _worker(); });
+    }
+    wake_.notify_one();
+    return future;
+}
+
+// Tornado: tornado/netutil.py ExecutorResolver.close
+void ThreadedResolver::close() {
+    std::vector<std::thread> threads;
+    std::deque<Job> dropped;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        closing_ = true;
+        threads.swap(threads_);
+        dropped.swap(jobs_);
+    }
+    wake_.notify_all();
+    for (std::thread& t : threads) {
+        t.join();
+    }
+    // Queued lookups that never started: their Futures are simply dropped
+    // (the loop that made them may be gone).
+}
+
+ThreadedResolver::Result ThreadedResolver::_resolve_blocking(const std::string& host, int port,
+                                                             int family) {
+    return resolve_addr(host, port, family);
+}
+
+void ThreadedResolver::_worker() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (true) {
+        ++idle_;
+        wake_.wait(lock, [this] { return closing_ || !jobs_.empty(); });
+        --idle_;
+        if (closing_) {
+            return;
+        }
+        Job job = std::move(jobs_.front());
+        jobs_.pop_front();
+        lock.unlock();
+        std::exception_ptr error;
+        Result result;
+        try {
+            result = _resolve_blocking(job.host, job.port, job.family);
+        } catch (...) {
+            error = std::current_exception();
+        }
+        lock.lock();
+        if (closing_) {
+            // close() is waiting: the loop may be going away, post nothing.
+            lock.unlock();
+            job.future = Future<Result>();
+            return;
+        }
+        job.loop->add_callback(
+            [future = std::move(job.future), result = std::move(result), error]() mutable {
+                if (error) {
+                    future.set_exception(error);
+                } else {
+                    future.set_result(std::move(result));
+                }
+            });
+    }
 }
 
 }  // namespace tornado::netutil

@@ -14,16 +14,19 @@
 #include <cstdint>
 #include <deque>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 #include "tornado/callback.h"
 #include "tornado/concurrent.h"
 #include "tornado/ioloop.h"
+#include "tornado/netutil.h"
 #include "tornado/re.h"
 #include "tornado/trace.h"
 
@@ -89,6 +92,10 @@ class ReadBuffer {
 /// the fd and the raw reads and writes.
 class BaseIOStream : public std::enable_shared_from_this<BaseIOStream>, public trace::Traced {
   public:
+    /// Called with each chunk of a streaming read as it arrives (on a later
+    /// loop iteration, as Tornado's _run_callback).
+    using StreamingCallback = std::function<void(std::string)>;
+
     /// Tornado's keyword arguments.
     struct Options {
         std::size_t max_buffer_size = 104857600;  // 100 MB
@@ -125,8 +132,26 @@ class BaseIOStream : public std::enable_shared_from_this<BaseIOStream>, public t
     /// Reads exactly `num_bytes`; with `partial`, resolves with whatever is
     /// available (at least one byte, at most `num_bytes`).
     Future<std::string> read_bytes(std::size_t num_bytes, bool partial = false);
+    /// read_bytes with a `streaming_callback`: each chunk (up to the
+    /// `num_bytes` still wanted) goes to it as it arrives, and the Future
+    /// resolves with what the callback did not get (empty once all
+    /// `num_bytes` were streamed).
+    Future<std::string> read_bytes(std::size_t num_bytes, StreamingCallback streaming_callback,
+                                   bool partial = false);
+    /// C++: takes any callable (a captureless lambda would otherwise also
+    /// convert to `bool partial`, making the call ambiguous).
+    template <class F, std::enable_if_t<std::is_invocable_v<F&, std::string>, int> = 0>
+    Future<std::string> read_bytes(std::size_t num_bytes, F&& streaming_callback,
+                                   bool partial = false) {
+        return read_bytes(num_bytes, StreamingCallback(std::forward<F>(streaming_callback)),
+                          partial);
+    }
     /// Reads everything until the peer closes.
     Future<std::string> read_until_close();
+    /// read_until_close with a `streaming_callback` that gets every chunk;
+    /// the Future resolves with an empty string at the close. There is no
+    /// back-pressure: use read_bytes(n, true) in a loop for that.
+    Future<std::string> read_until_close(StreamingCallback streaming_callback);
 
     /// Queues `data` and tries to send it at once. Resolves when this data
     /// has been handed to the kernel; fails with StreamClosedError if the
@@ -141,7 +166,9 @@ class BaseIOStream : public std::enable_shared_from_this<BaseIOStream>, public t
     /// fail with StreamClosedError.
     void close(std::exception_ptr exc = nullptr);
 
+    /// A read is pending.
     bool reading() const { return read_future_.valid(); }
+    /// Written data waits in the buffer for the socket.
     bool writing() const { return write_buffer_size() > 0; }
     bool closed() const { return closed_; }
     /// Turns Nagle's algorithm off (true) or on; a no-op where meaningless.
@@ -172,7 +199,11 @@ class BaseIOStream : public std::enable_shared_from_this<BaseIOStream>, public t
     std::optional<std::size_t> _read_to_buffer_loop();
     void _handle_read();
     Future<std::string> _set_read_callback(const char* origin);
-    void _run_read_callback(std::size_t size);
+    void _run_read_callback(std::size_t size, bool streaming = false);
+    void _run_streaming_callback();
+    // Tornado's _run_callback, for the streaming callback (the only
+    // callback left in the Future-only C++ API).
+    void _run_callback(StreamingCallback callback, std::string data);
     void _try_inline_read();
     std::size_t _read_to_buffer();
     void _read_from_buffer(std::size_t pos);
@@ -206,6 +237,7 @@ class BaseIOStream : public std::enable_shared_from_this<BaseIOStream>, public t
     std::optional<std::size_t> read_bytes_;
     bool read_partial_ = false;
     bool read_until_close_ = false;
+    StreamingCallback streaming_callback_;
     Future<std::string> read_future_;
 
     std::string write_buffer_;
@@ -230,6 +262,12 @@ class IOStream : public BaseIOStream {
     explicit IOStream(int socket_fd, IOLoop* io_loop = nullptr, Options options = Options{});
     ~IOStream() override;
 
+    /// C++ only (Python callers pass socket.socket()): a stream over a new
+    /// TCP socket of `family`, for connect(). connect() to a host name
+    /// replaces the socket when the address found is of another family.
+    static std::shared_ptr<IOStream> create(int family = AF_INET, IOLoop* io_loop = nullptr,
+                                            Options options = Options{});
+
     int fileno() const override { return socket_; }
     void close_fd() override;
     ssize_t write_to_fd(const char* data, std::size_t size) override;
@@ -239,19 +277,45 @@ class IOStream : public BaseIOStream {
     /// Connects the socket to `address` without blocking. Resolves when
     /// connected (Tornado resolves with the stream itself); fails with
     /// StreamClosedError (the OS error inside) if the connection fails.
-    /// Writes issued while connecting are queued.
-    Future<void> connect(const sockaddr* address, socklen_t address_len);
-    /// connect() to a numeric IPv4/IPv6 address and port.
-    Future<void> connect(const std::string& host, int port);
+    /// Writes issued while connecting are queued. `server_hostname` is kept
+    /// for SSLIOStream (SNI and certificate checks).
+    Future<void> connect(const sockaddr* address, socklen_t address_len,
+                         std::string server_hostname = {});
+    /// connect() to `host` (a numeric IPv4/IPv6 address, or a name) and
+    /// `port`. A name is resolved first, off the loop thread, by resolver()
+    /// (C++: Tornado 4.5.2 resolves it synchronously inside socket.connect,
+    /// blocking the loop); the first address found is used, and the socket
+    /// is remade if that address is of another family. A failed lookup
+    /// fails the Future with StreamClosedError whose real_error is a
+    /// netutil::GAIError (also error()). Writes issued meanwhile are queued.
+    /// The stream must be owned by a std::shared_ptr for a name.
+    Future<void> connect(const std::string& host, int port, std::string server_hostname = {});
+
+    /// The resolver connect() uses for names: the one set here, else
+    /// netutil::Resolver::configured().
+    void set_resolver(std::shared_ptr<netutil::Resolver> resolver) {
+        resolver_ = std::move(resolver);
+    }
+    std::shared_ptr<netutil::Resolver> resolver() const;
 
     void set_nodelay(bool value) override;
 
   protected:
     void _handle_connect() override;
+    // C++: makes the socket one of `family` (keeping its fd number and
+    // handler state) if it is not; before connecting only.
+    void _ensure_family(int family);
+    // The connect(2) step, once the address is known.
+    void _connect_to(const sockaddr* address, socklen_t address_len);
+    void _handle_resolved(const Future<netutil::Resolver::Result>& addresses);
+
+    /// The name the peer is expected to have (SSLIOStream); empty if none.
+    std::string server_hostname_;
 
   private:
     int socket_;
     bool nodelay_ = false;
+    std::shared_ptr<netutil::Resolver> resolver_;
 };
 
 }  // namespace tornado::iostream

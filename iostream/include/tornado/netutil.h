@@ -4,8 +4,16 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
 #include <functional>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "tornado/ioloop.h"
@@ -60,5 +68,102 @@ bool is_valid_ip(const std::string& ip);
 
 /// The port a bound socket listens on.
 int bound_port(int sock);
+
+
+// ---------------------------------------------------------------------------
+// Resolver: host names to addresses without blocking the IOLoop.
+
+// Tornado: socket.gaierror (raised by getaddrinfo)
+/// A failed name lookup: `code()` is the EAI_* value, what() gai_strerror's
+/// text (strerror's for EAI_SYSTEM).
+class GAIError : public std::runtime_error {
+  public:
+    GAIError(int code, const std::string& message) : std::runtime_error(message), code_(code) {}
+    int code() const { return code_; }
+
+  private:
+    int code_;
+};
+
+// Tornado: tornado/netutil.py Resolver
+/// Resolves host names; Tornado's Configurable becomes configure() and
+/// configured(), the process-wide resolver IOStream::connect uses.
+class Resolver {
+  public:
+    /// (family, address) pairs in getaddrinfo's order.
+    using Result = std::vector<std::pair<int, Address>>;
+
+    virtual ~Resolver() = default;
+
+    /// Resolves `host` and `port` to the addresses of SOCK_STREAM sockets
+    /// for `family` (AF_UNSPEC: any). Call on the thread of the IOLoop the
+    /// Future belongs to. Fails with GAIError.
+    virtual Future<Result> resolve(const std::string& host, int port, int family = AF_UNSPEC) = 0;
+    /// Releases the resources (threads) of the resolver.
+    virtual void close() {}
+
+    /// The resolver to use when none is given: a ThreadedResolver unless
+    /// configure() chose another. C++: Tornado 4.5.2's default is the
+    /// BlockingResolver, which stalls the loop for the whole DNS round
+    /// trip; here a lookup must never block the loop, hence threads.
+    static std::shared_ptr<Resolver> configured();
+    /// Replaces the default resolver (null: back to a ThreadedResolver).
+    static void configure(std::shared_ptr<Resolver> resolver);
+};
+
+// Tornado: tornado/netutil.py _resolve_addr
+/// getaddrinfo(host, port, family, SOCK_STREAM) as a list; throws GAIError.
+/// Blocks for the whole lookup.
+Resolver::Result resolve_addr(const std::string& host, int port, int family = AF_UNSPEC);
+
+// Tornado: tornado/netutil.py BlockingResolver
+/// Resolves on the calling thread (blocking the IOLoop); the Future is done
+/// when resolve returns.
+class BlockingResolver : public Resolver {
+  public:
+    Future<Result> resolve(const std::string& host, int port, int family = AF_UNSPEC) override;
+};
+
+// Tornado: tornado/netutil.py ThreadedResolver
+/// Runs getaddrinfo on a pool of `num_threads` worker threads (started on
+/// the first lookup) and completes the Future on the calling IOLoop via
+/// add_callback. C++: the pool belongs to the instance (Tornado shares one
+/// per process); close() and the destructor wait for lookups in flight and
+/// drop their results. An IOLoop must outlive the lookups it started, or
+/// the resolver must be closed before the loop goes (getaddrinfo cannot be
+/// cancelled, and its result is posted to the loop).
+class ThreadedResolver : public Resolver {
+  public:
+    explicit ThreadedResolver(std::size_t num_threads = 4);
+    ~ThreadedResolver() override;
+    ThreadedResolver(const ThreadedResolver&) = delete;
+    ThreadedResolver& operator=(const ThreadedResolver&) = delete;
+
+    Future<Result> resolve(const std::string& host, int port, int family = AF_UNSPEC) override;
+    void close() override;
+
+  protected:
+    /// The blocking lookup, run on a worker thread (resolve_addr); tests
+    /// override it to observe the thread or to fail.
+    virtual Result _resolve_blocking(const std::string& host, int port, int family);
+
+  private:
+    struct Job {
+        std::string host;
+        int port;
+        int family;
+        ioloop::IOLoop* loop;
+        Future<Result> future;  // touched only on `loop`'s thread
+    };
+    void _worker();
+
+    std::size_t num_threads_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::deque<Job> jobs_;
+    std::vector<std::thread> threads_;
+    std::size_t idle_ = 0;  // workers waiting for a job
+    bool closing_ = false;
+};
 
 }  // namespace tornado::netutil
