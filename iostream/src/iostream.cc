@@ -808,6 +808,12 @@ Future<void> IOStream::connect(const sockaddr* address, socklen_t address_len,
     connect_future_ = Future<void>::make();
     connect_future_.set_origin("IOStream.connect");
     Future<void> future = connect_future_;
+    try {
+        _ensure_family(address->sa_family);
+    } catch (...) {
+        close(std::current_exception());
+        return future;
+    }
     _connect_to(address, address_len);
     return future;
 }
@@ -841,7 +847,6 @@ Future<void> IOStream::connect(const std::string& host, int port, std::string se
         len = sizeof(sockaddr_in6);
     }
     if (len != 0) {
-        _ensure_family(ss.ss_family);
         return connect(reinterpret_cast<const sockaddr*>(&ss), len, std::move(server_hostname));
     }
     std::weak_ptr<BaseIOStream> weak = weak_from_this();
@@ -854,7 +859,13 @@ Future<void> IOStream::connect(const std::string& host, int port, std::string se
     connect_future_ = Future<void>::make();
     connect_future_.set_origin("IOStream.connect");
     Future<void> future = connect_future_;
-    Future<netutil::Resolver::Result> addresses = resolver()->resolve(host, port, AF_UNSPEC);
+    Future<netutil::Resolver::Result> addresses;
+    try {
+        addresses = resolver()->resolve(host, port, AF_UNSPEC);
+    } catch (...) {
+        close(std::current_exception());
+        return future;
+    }
     addresses.add_done_callback([weak](const Future<netutil::Resolver::Result>& f) {
         if (auto self = weak.lock()) {
             static_cast<IOStream*>(self.get())->_handle_resolved(f);

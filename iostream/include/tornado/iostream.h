@@ -277,8 +277,9 @@ class IOStream : public BaseIOStream {
     /// Connects the socket to `address` without blocking. Resolves when
     /// connected (Tornado resolves with the stream itself); fails with
     /// StreamClosedError (the OS error inside) if the connection fails.
-    /// Writes issued while connecting are queued. `server_hostname` is kept
-    /// for SSLIOStream (SNI and certificate checks).
+    /// Writes issued while connecting are queued. C++: a socket of another
+    /// family than `address` is first remade (same fd number). The
+    /// `server_hostname` is kept for SSLIOStream (SNI, certificate checks).
     Future<void> connect(const sockaddr* address, socklen_t address_len,
                          std::string server_hostname = {});
     /// connect() to `host` (a numeric IPv4/IPv6 address, or a name) and
