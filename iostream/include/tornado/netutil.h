@@ -5,10 +5,13 @@
 #include <sys/socket.h>
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "tornado/ioloop.h"
+
+struct ssl_ctx_st;  // OpenSSL's SSL_CTX
 
 namespace tornado::netutil {
 
@@ -60,5 +63,54 @@ bool is_valid_ip(const std::string& ip);
 
 /// The port a bound socket listens on.
 int bound_port(int sock);
+
+// ---------------------------------------------------------------------------
+// TLS (iostream/src/netutil_ssl.cc)
+
+// Tornado: ssl.CERT_NONE, ssl.CERT_OPTIONAL, ssl.CERT_REQUIRED
+enum class CertReqs { none, optional, required };
+
+/// Tornado's `ssl_options` dictionary (the keys ssl_options_to_context
+/// reads); empty strings are absent keys.
+struct SSLOptions {
+    std::string certfile;  // PEM certificate chain (the server's own)
+    std::string keyfile;   // PEM private key; empty: inside certfile
+    std::string ca_certs;  // PEM CAs to verify the peer against
+    std::string ciphers;   // OpenSSL cipher list (TLS 1.2 and below)
+    CertReqs cert_reqs = CertReqs::none;
+    /// C++ only: the highest TLS version, "1.2" or "1.3" (empty: OpenSSL's
+    /// default); Tornado passes `ssl_version` for the same purpose.
+    std::string max_version;
+};
+
+// Tornado: ssl.SSLContext
+/// Owns an OpenSSL SSL_CTX, shared by every stream made from it.
+class SSLContext {
+  public:
+    /// Takes ownership of `ctx`.
+    SSLContext(ssl_ctx_st* ctx, CertReqs verify_mode) : ctx_(ctx), verify_mode_(verify_mode) {}
+    ~SSLContext();
+    SSLContext(const SSLContext&) = delete;
+    SSLContext& operator=(const SSLContext&) = delete;
+
+    ssl_ctx_st* get() const { return ctx_; }
+    CertReqs verify_mode() const { return verify_mode_; }
+
+  private:
+    ssl_ctx_st* ctx_;
+    CertReqs verify_mode_;
+};
+
+// Tornado: tornado/netutil.py ssl_options_to_context
+/// Builds a context usable on either side: certificate chain and key,
+/// verification mode and CAs, ciphers; TLS compression off. Throws
+/// std::invalid_argument naming the file and OpenSSL's reason when a file
+/// cannot be loaded or the key does not match the certificate.
+std::shared_ptr<const SSLContext> ssl_options_to_context(const SSLOptions& options);
+
+// Tornado: tornado/iostream.py _client_ssl_defaults (ssl.create_default_context())
+/// The client's default: verify the server against the system CAs and
+/// check its host name. One shared instance.
+std::shared_ptr<const SSLContext> client_ssl_defaults();
 
 }  // namespace tornado::netutil
