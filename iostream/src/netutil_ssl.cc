@@ -1,15 +1,29 @@
 // tornado.netutil's TLS half: ssl_options to an OpenSSL context.
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
+#include "tornado/iostream.h"
 #include "tornado/netutil.h"
+#include "tornado/trace.h"
 
 namespace tornado::netutil {
 
 namespace {
+
+constexpr trace::Module kTraceModule{"iostream", "tornado/netutil.py"};
+
+// Module-level functions have no object; their events carry only the step.
+trace::Context trace_context() {
+    return {};
+}
 
 // OpenSSL's reason for the last failure ("no such file", "key values
 // mismatch"...), emptying its error queue.
@@ -51,6 +65,74 @@ SSL_CTX* new_ctx() {
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION);
     return ctx;
+}
+
+// C++ only: OpenSSL's socket BIO writes with write(), which raises SIGPIPE
+// when the peer has gone (Python ignores SIGPIPE at startup, so Tornado
+// never sees it). This BIO sends with MSG_NOSIGNAL, as IOStream does, and
+// otherwise behaves as the socket BIO: EAGAIN asks for a retry, and a read
+// of 0 marks the EOF that SSL_read reports.
+int fd_of(BIO* bio) {
+    return static_cast<int>(reinterpret_cast<std::intptr_t>(BIO_get_data(bio)));
+}
+
+bool would_block(int err) {
+    return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
+}
+
+int bio_write(BIO* bio, const char* data, std::size_t size, std::size_t* written) {
+    BIO_clear_retry_flags(bio);
+    ssize_t n = ::send(fd_of(bio), data, size, MSG_NOSIGNAL);
+    if (n < 0) {
+        if (would_block(errno)) {
+            BIO_set_retry_write(bio);
+        }
+        return 0;
+    }
+    *written = static_cast<std::size_t>(n);
+    return 1;
+}
+
+int bio_read(BIO* bio, char* buffer, std::size_t size, std::size_t* read) {
+    BIO_clear_retry_flags(bio);
+    ssize_t n = ::recv(fd_of(bio), buffer, size, 0);
+    if (n < 0) {
+        if (would_block(errno)) {
+            BIO_set_retry_read(bio);
+        }
+        return 0;
+    }
+    if (n == 0) {
+        BIO_set_flags(bio, BIO_FLAGS_IN_EOF);
+        return 0;
+    }
+    *read = static_cast<std::size_t>(n);
+    return 1;
+}
+
+long bio_ctrl(BIO* bio, int cmd, long /*num*/, void* /*ptr*/) {
+    switch (cmd) {
+        case BIO_CTRL_FLUSH:
+            return 1;  // nothing is buffered here
+        case BIO_CTRL_EOF:
+            return BIO_test_flags(bio, BIO_FLAGS_IN_EOF) != 0 ? 1 : 0;
+        case BIO_C_GET_FD:
+            return fd_of(bio);
+        default:
+            return 0;
+    }
+}
+
+BIO_METHOD* nosignal_socket_method() {
+    static BIO_METHOD* method = [] {
+        BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR,
+                                     "tornado socket");
+        BIO_meth_set_write_ex(m, bio_write);
+        BIO_meth_set_read_ex(m, bio_read);
+        BIO_meth_set_ctrl(m, bio_ctrl);
+        return m;
+    }();
+    return method;
 }
 
 }  // namespace
@@ -108,6 +190,40 @@ std::shared_ptr<const SSLContext> client_ssl_defaults() {
         return context;
     }();
     return defaults;
+}
+
+// Tornado: tornado/netutil.py netutil.ssl_wrap_socket
+// C++: returns the OpenSSL connection over `fd` (the stream keeps the fd);
+// Tornado returns a new ssl.SSLSocket. No close_notify is ever sent, as
+// Python closes an SSLSocket without one.
+ssl_st* ssl_wrap_socket(int fd, const SSLContext& context, bool server_side,
+                        const std::string& server_hostname) {
+    TRACE_SPAN("netutil.ssl_wrap_socket", {"fd", fd}, {"server_side", server_side});
+    SSL* ssl = SSL_new(context.get());
+    BIO* bio = ssl != nullptr ? BIO_new(nosignal_socket_method()) : nullptr;
+    if (bio == nullptr) {
+        SSL_free(ssl);
+        throw iostream::SSLError(SSL_ERROR_SSL, "ssl_wrap_socket: " + last_ssl_error());
+    }
+    BIO_set_data(bio, reinterpret_cast<void*>(static_cast<std::intptr_t>(fd)));
+    BIO_set_init(bio, 1);
+    SSL_set_bio(ssl, bio, bio);
+    // The retry after an incomplete SSL_write passes the same bytes, but the
+    // write buffer may have moved (appends reallocate it); and each call
+    // may send fewer bytes than asked, one record at a time.
+    SSL_set_mode(ssl, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE);
+    if (server_side) {
+        SSL_set_accept_state(ssl);
+        return ssl;
+    }
+    SSL_set_connect_state(ssl);
+    if (!server_hostname.empty() && !is_valid_ip(server_hostname)) {
+        // SNI; RFC 6066 allows no IP addresses there. (SSL_set_tlsext_host_name
+        // without the macro's C cast.)
+        SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+                 const_cast<char*>(server_hostname.c_str()));
+    }
+    return ssl;
 }
 
 }  // namespace tornado::netutil

@@ -7,7 +7,6 @@
 // write buffer are TLS's own.
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -85,74 +84,6 @@ bool is_connected(int fd) {
     return ::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0;
 }
 
-// C++ only: OpenSSL's socket BIO writes with write(), which raises SIGPIPE
-// when the peer has gone (Python ignores SIGPIPE at startup, so Tornado
-// never sees it). This BIO sends with MSG_NOSIGNAL, as IOStream does, and
-// otherwise behaves as the socket BIO: EAGAIN asks for a retry, and a read
-// of 0 marks the EOF that SSL_read reports.
-int fd_of(BIO* bio) {
-    return static_cast<int>(reinterpret_cast<std::intptr_t>(BIO_get_data(bio)));
-}
-
-bool would_block(int err) {
-    return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
-}
-
-int bio_write(BIO* bio, const char* data, std::size_t size, std::size_t* written) {
-    BIO_clear_retry_flags(bio);
-    ssize_t n = ::send(fd_of(bio), data, size, MSG_NOSIGNAL);
-    if (n < 0) {
-        if (would_block(errno)) {
-            BIO_set_retry_write(bio);
-        }
-        return 0;
-    }
-    *written = static_cast<std::size_t>(n);
-    return 1;
-}
-
-int bio_read(BIO* bio, char* buffer, std::size_t size, std::size_t* read) {
-    BIO_clear_retry_flags(bio);
-    ssize_t n = ::recv(fd_of(bio), buffer, size, 0);
-    if (n < 0) {
-        if (would_block(errno)) {
-            BIO_set_retry_read(bio);
-        }
-        return 0;
-    }
-    if (n == 0) {
-        BIO_set_flags(bio, BIO_FLAGS_IN_EOF);
-        return 0;
-    }
-    *read = static_cast<std::size_t>(n);
-    return 1;
-}
-
-long bio_ctrl(BIO* bio, int cmd, long /*num*/, void* /*ptr*/) {
-    switch (cmd) {
-        case BIO_CTRL_FLUSH:
-            return 1;  // nothing is buffered here
-        case BIO_CTRL_EOF:
-            return BIO_test_flags(bio, BIO_FLAGS_IN_EOF) != 0 ? 1 : 0;
-        case BIO_C_GET_FD:
-            return fd_of(bio);
-        default:
-            return 0;
-    }
-}
-
-BIO_METHOD* nosignal_socket_method() {
-    static BIO_METHOD* method = [] {
-        BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR,
-                                     "tornado socket");
-        BIO_meth_set_write_ex(m, bio_write);
-        BIO_meth_set_read_ex(m, bio_read);
-        BIO_meth_set_ctrl(m, bio_ctrl);
-        return m;
-    }();
-    return method;
-}
-
 }  // namespace
 
 // Tornado: tornado/iostream.py SSLIOStream.__init__
@@ -176,37 +107,11 @@ SSLIOStream::~SSLIOStream() {
     SSL_free(ssl_);
 }
 
-// Tornado: tornado/netutil.py ssl_wrap_socket
-// C++: no SSL_shutdown at close, as Tornado (Python closes the socket
-// without sending close_notify).
+// C++: the wrapping itself is netutil::ssl_wrap_socket; the stream keeps
+// the OpenSSL connection it returns.
 void SSLIOStream::ssl_wrap_socket() {
-    TRACE_SPAN("SSLIOStream.ssl_wrap_socket", {"fd", fileno()}, {"server_side", server_side_});
-    ssl_ = SSL_new(ssl_context_->get());
-    if (ssl_ == nullptr) {
-        throw SSLError(SSL_ERROR_SSL, ssl_error_text(nullptr, "SSL_new failed"));
-    }
-    BIO* bio = BIO_new(nosignal_socket_method());
-    if (bio == nullptr) {
-        throw SSLError(SSL_ERROR_SSL, ssl_error_text(nullptr, "BIO_new failed"));
-    }
-    BIO_set_data(bio, reinterpret_cast<void*>(static_cast<std::intptr_t>(fileno())));
-    BIO_set_init(bio, 1);
-    SSL_set_bio(ssl_, bio, bio);
-    // The retry after an incomplete SSL_write passes the same bytes, but the
-    // write buffer may have moved (appends reallocate it); and each call
-    // may send fewer bytes than asked, one record at a time.
-    SSL_set_mode(ssl_, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE);
-    if (server_side_) {
-        SSL_set_accept_state(ssl_);
-        return;
-    }
-    SSL_set_connect_state(ssl_);
-    if (server_hostname_ && !netutil::is_valid_ip(*server_hostname_)) {
-        // SNI; RFC 6066 allows no IP addresses there.
-        // (SSL_set_tlsext_host_name without the macro's C cast.)
-        SSL_ctrl(ssl_, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
-                 const_cast<char*>(server_hostname_->c_str()));
-    }
+    ssl_ = netutil::ssl_wrap_socket(fileno(), *ssl_context_, server_side_,
+                                    server_hostname_.value_or(""));
 }
 
 // Tornado: tornado/iostream.py SSLIOStream.reading

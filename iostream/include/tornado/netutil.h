@@ -12,6 +12,7 @@
 #include "tornado/ioloop.h"
 
 struct ssl_ctx_st;  // OpenSSL's SSL_CTX
+struct ssl_st;      // OpenSSL's SSL
 
 namespace tornado::netutil {
 
@@ -107,6 +108,14 @@ class SSLContext {
 /// std::invalid_argument naming the file and OpenSSL's reason when a file
 /// cannot be loaded or the key does not match the certificate.
 std::shared_ptr<const SSLContext> ssl_options_to_context(const SSLOptions& options);
+
+// Tornado: tornado/netutil.py ssl_wrap_socket
+/// A new OpenSSL connection over the connected socket `fd` (which stays the
+/// caller's), in accept or connect state, sending `server_hostname` as SNI
+/// unless it is empty or an IP address. Its I/O sends with MSG_NOSIGNAL, so
+/// a vanished peer gives EPIPE and never SIGPIPE. The caller SSL_free()s it.
+ssl_st* ssl_wrap_socket(int fd, const SSLContext& context, bool server_side,
+                        const std::string& server_hostname = "");
 
 // Tornado: tornado/iostream.py _client_ssl_defaults (ssl.create_default_context())
 /// The client's default: verify the server against the system CAs and
