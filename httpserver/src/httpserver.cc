@@ -14,6 +14,7 @@ tcpserver::TCPServerOptions stream_options(const HTTPServerSettings& s) {
     tcpserver::TCPServerOptions o;
     o.max_buffer_size = s.max_buffer_size.value_or(0);
     o.read_chunk_size = s.chunk_size.value_or(0);
+    o.ssl_options = s.ssl_options;
     return o;
 }
 
@@ -97,7 +98,15 @@ Future<void> HTTPServer::handle_stream(std::shared_ptr<iostream::IOStream> strea
     } else {
         context->remote_ip = "0.0.0.0";  // Unix sockets have no peer address
     }
-    context->protocol = protocol_.empty() ? "http" : protocol_;
+    // Tornado: _HTTPRequestContext: the protocol given, else "https" over an
+    // SSLIOStream, else "http".
+    if (!protocol_.empty()) {
+        context->protocol = protocol_;
+    } else if (dynamic_cast<const iostream::SSLIOStream*>(stream.get()) != nullptr) {
+        context->protocol = "https";
+    } else {
+        context->protocol = "http";
+    }
     context->orig_remote_ip = context->remote_ip;
     context->orig_protocol = context->protocol;
     auto conn = std::make_shared<http1connection::HTTP1ServerConnection>(std::move(stream),

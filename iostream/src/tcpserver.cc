@@ -1,6 +1,9 @@
 #include "tornado/tcpserver.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <stdexcept>
 
 #include "tornado/log.h"
 
@@ -14,7 +17,23 @@ constexpr trace::Module kTraceModule{"iostream", "tornado/tcpserver.py"};
 TCPServer::TCPServer(ioloop::IOLoop* io_loop, Options options, const char* trace_class)
     : Traced(trace_class),
       io_loop_(io_loop != nullptr ? io_loop : ioloop::IOLoop::current()),
-      options_(options) {}
+      options_(std::move(options)) {
+    if (options_.ssl_options) {
+        const netutil::SSLOptions& ssl = *options_.ssl_options;
+        // Tornado: the dict must name a certfile, and the files must exist.
+        if (ssl.certfile.empty()) {
+            throw std::invalid_argument("missing key \"certfile\" in ssl_options");
+        }
+        struct stat st{};
+        if (::stat(ssl.certfile.c_str(), &st) != 0) {
+            throw std::invalid_argument("certfile \"" + ssl.certfile + "\" does not exist");
+        }
+        if (!ssl.keyfile.empty() && ::stat(ssl.keyfile.c_str(), &st) != 0) {
+            throw std::invalid_argument("keyfile \"" + ssl.keyfile + "\" does not exist");
+        }
+        ssl_context_ = netutil::ssl_options_to_context(ssl);
+    }
+}
 
 TCPServer::~TCPServer() {
     stop();
@@ -74,7 +93,16 @@ void TCPServer::_handle_connection(int connection, const netutil::Address& addre
         if (options_.read_chunk_size != 0) {
             stream_options.read_chunk_size = options_.read_chunk_size;
         }
-        auto stream = std::make_shared<iostream::IOStream>(connection, io_loop_, stream_options);
+        std::shared_ptr<iostream::IOStream> stream;
+        if (ssl_context_) {
+            // Tornado: ssl_wrap_socket(server_side=True,
+            // do_handshake_on_connect=False); the handshake starts on the
+            // stream's first events.
+            stream = std::make_shared<iostream::SSLIOStream>(connection, ssl_context_, true,
+                                                             io_loop_, stream_options);
+        } else {
+            stream = std::make_shared<iostream::IOStream>(connection, io_loop_, stream_options);
+        }
         stream->set_trace_ids(conn_id, 0);
         Future<void> future = handle_stream(std::move(stream), address);
         if (!future.done()) {

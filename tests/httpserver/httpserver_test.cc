@@ -18,7 +18,9 @@
 #include "tornado/gen.h"
 #include "tornado/httputil.h"
 #include "tornado/iostream.h"
+#include "tornado/netutil.h"
 
+#include "common/test_cert.h"
 #include "httpserver/raw_client.h"
 
 namespace tornado::httpserver_test {
@@ -31,6 +33,7 @@ using httputil::HTTPHeaders;
 //   /         -> "Hello world"
 //   /echo     -> the request body
 //   /headers  -> one "Name: value\n" line per request header
+//   /protocol -> the request context's protocol ("http", "https")
 //   otherwise -> "<method> <path> <version>"
 class TinyRequest : public httputil::HTTPMessageDelegate {
   public:
@@ -59,6 +62,8 @@ class TinyRequest : public httputil::HTTPMessageDelegate {
             for (const auto& [name, value] : headers_->get_all()) {
                 out.append(name).append(": ").append(value).append("\n");
             }
+        } else if (line_.path == "/protocol") {
+            out = connection_->context()->protocol;
         } else {
             out = line_.method + " " + line_.path + " " + line_.version;
         }
@@ -469,6 +474,46 @@ TEST_F(HTTPServerTest, NoKeepAliveClosesEvenAnHttp11Connection) {
     EXPECT_EQ(r.body, "Hello world");
     EXPECT_EQ(r.header("Connection"), "close");
     EXPECT_EQ(read_until_close(stream), "");
+}
+
+// Tornado: tornado/test/httpserver_test.py SSLTestMixin.test_ssl and
+// HTTPConnectionTest's request.protocol over TLS.
+TEST_F(HTTPServerTest, SslOptionsServeGetOverTlsWithProtocolHttps) {
+    testing::TestCert cert;
+    httpserver::HTTPServerSettings settings;
+    settings.ssl_options = netutil::SSLOptions{};
+    settings.ssl_options->certfile = cert.certfile();
+    settings.ssl_options->keyfile = cert.keyfile();
+    start(settings);
+    auto tls_client = [&] {
+        auto stream = std::make_shared<iostream::SSLIOStream>(
+            ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0),
+            netutil::ssl_options_to_context({}), false, loop_.get());
+        clients_.push_back(stream);
+        run([&] { return stream->connect("127.0.0.1", port_, "localhost"); });
+        return std::static_pointer_cast<IOStream>(stream);
+    };
+    auto stream = tls_client();
+    RawResponse hello = roundtrip(stream, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    EXPECT_EQ(hello.head, kHelloHead);
+    EXPECT_EQ(hello.body, "Hello world");
+    // The same connection again (keep-alive over TLS), then the protocol.
+    RawResponse protocol =
+        roundtrip(stream, "GET /protocol HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    EXPECT_EQ(protocol.body, "https");
+    EXPECT_FALSE(stream->closed());
+    // A plain client gets no HTTP answer from the TLS port.
+    auto plain = connect();
+    std::string reply = run([&]() -> Future<std::string> {
+        co_await plain->write("GET / HTTP/1.0\r\n\r\n");
+        co_return co_await plain->read_until_close();
+    });
+    EXPECT_EQ(reply.find("HTTP/1"), std::string::npos);
+}
+
+TEST_F(HTTPServerTest, PlainServerSaysProtocolHttp) {
+    start();
+    EXPECT_EQ(fetch("GET /protocol HTTP/1.0\r\n\r\n").body, "http");
 }
 
 }  // namespace

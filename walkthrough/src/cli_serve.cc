@@ -11,6 +11,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
+#include <stdexcept>
 #include <string>
 
 #include "tornado/httpserver.h"
@@ -38,6 +40,10 @@ struct ServeOptions {
     std::string trace_path;
     std::string trace_format;  // "text" or "jsonl"; "" = text on stdout, jsonl in a file
     bool step = false;
+    // TLS (--tls --certfile F --keyfile F)
+    bool tls = false;
+    std::string certfile;
+    std::string keyfile;
 };
 
 // Puts a terminal into cbreak mode (keys arrive one at a time, unechoed)
@@ -147,6 +153,40 @@ class LiveStepper {
     bool free_running_ = false;
 };
 
+// The ssl_options of --tls, checked before anything starts: each file must
+// be readable and hold what it should (a bad one is a usage error that
+// names the option, not a failure at the first connection).
+std::optional<netutil::SSLOptions> tls_options(const ServeOptions& o) {
+    if (!o.tls) {
+        if (!o.certfile.empty() || !o.keyfile.empty()) {
+            throw UsageError(std::string(o.certfile.empty() ? "--keyfile" : "--certfile") +
+                             " needs --tls");
+        }
+        return std::nullopt;
+    }
+    if (o.certfile.empty() || o.keyfile.empty()) {
+        throw UsageError(std::string("--tls needs ") +
+                         (o.certfile.empty() ? "--certfile" : "--keyfile") + " FILE");
+    }
+    auto check_readable = [](const char* option, const std::string& file) {
+        if (::access(file.c_str(), R_OK) != 0 || std::filesystem::is_directory(file)) {
+            throw UsageError(std::string(option) + ": cannot read '" + file + "'");
+        }
+    };
+    check_readable("--certfile", o.certfile);
+    check_readable("--keyfile", o.keyfile);
+    netutil::SSLOptions ssl;
+    ssl.certfile = o.certfile;
+    ssl.keyfile = o.keyfile;
+    try {
+        netutil::ssl_options_to_context(ssl);
+    } catch (const std::invalid_argument& e) {
+        // e.what() starts with the option's name ("certfile ...", "keyfile ...").
+        throw UsageError(std::string("--") + e.what());
+    }
+    return ssl;
+}
+
 int serve(const ServeOptions& o) {
     const std::string& app_name = o.app_name;
     const std::string& address = o.address;
@@ -174,6 +214,7 @@ int serve(const ServeOptions& o) {
     if (port < 0 || port > 65535) {
         throw UsageError("port must be between 0 and 65535");
     }
+    const std::optional<netutil::SSLOptions> ssl = tls_options(o);
     ioloop::IOLoop loop;
 
     // SIGINT and SIGTERM stop the loop cleanly: they arrive on a signalfd
@@ -241,7 +282,12 @@ int serve(const ServeOptions& o) {
                            .log_requests = true,
                            .debug = o.debug,
                            .autoreload = o.autoreload}),
-            demo_server_settings(), &loop);
+            [&ssl] {
+                httpserver::HTTPServerSettings settings = demo_server_settings();
+                settings.ssl_options = ssl;
+                return settings;
+            }(),
+            &loop);
         std::vector<int> sockets;
         try {
             sockets = netutil::bind_sockets(port, address);
@@ -252,8 +298,8 @@ int serve(const ServeOptions& o) {
         int bound = netutil::bound_port(sockets.front());
         server.add_sockets(sockets);
         // The address line is the CLI's own output, shown whatever the log level.
-        std::fprintf(stderr, "tornado-walk: serving the demo app on http://%s:%d/ (Ctrl-C stops)\n",
-                     address.c_str(), bound);
+        std::fprintf(stderr, "tornado-walk: serving the demo app on %s://%s:%d/ (Ctrl-C stops)\n",
+                     ssl ? "https" : "http", address.c_str(), bound);
         std::fflush(stderr);
         loop.start();
         // Stop as Tornado's docs advise: no new connections, then close the
@@ -308,6 +354,9 @@ void add_serve_command(CLI::App& app, int& status) {
                           "text or jsonl (default: text for -, jsonl for a file)");
     serve_cmd->add_flag("--step", o.step,
                         "pause at each event until a key is pressed (q: run freely)");
+    serve_cmd->add_flag("--tls", o.tls, "serve HTTPS (needs --certfile and --keyfile)");
+    serve_cmd->add_option("--certfile", o.certfile, "PEM certificate chain for --tls");
+    serve_cmd->add_option("--keyfile", o.keyfile, "PEM private key for --tls");
     serve_cmd->callback([&status] { status = serve(o); });
 }
 

@@ -37,6 +37,7 @@ struct Env {
     int port;
     const detail::Recorder* recorder;
     std::function<void()> start_accepting;
+    std::string tls_certfile;  // the tls story's certificate (its CA too)
 };
 
 using Script = Future<std::string> (*)(Env);
@@ -55,6 +56,8 @@ struct Scenario {
     /// True: the demo app renders the shared demo templates (and hashes the
     /// shared static files their static_url() calls name).
     bool renders_templates = false;
+    /// True: the server has ssl_options (TLSFiles) and the client speaks TLS.
+    bool tls = false;
 };
 
 // The static directory of the static-file story: one small file with a
@@ -84,6 +87,54 @@ class StaticDir {
     StaticDir(const StaticDir&) = delete;
     StaticDir& operator=(const StaticDir&) = delete;
     const std::string& path() const { return path_; }
+
+  private:
+    std::string path_;
+};
+
+// The tls story's certificate: self-signed for localhost (SAN DNS:localhost,
+// IP:127.0.0.1), EC P-256, valid until 2126. A fixed pair, as Tornado's own
+// tornado/test/test.crt and test.key; it protects nothing.
+constexpr const char* kTlsCert =
+    "-----BEGIN CERTIFICATE-----\n"
+    "MIIBmzCCAUGgAwIBAgIUY9FgzrvE9/UF2kvaxKuaejUxAOswCgYIKoZIzj0EAwIw\n"
+    "FDESMBAGA1UEAwwJbG9jYWxob3N0MCAXDTI2MTIwMjA0NTMyM1oYDzIxMjYxMTA4\n"
+    "MDQ1MzIzWjAUMRIwEAYDVQQDDAlsb2NhbGhvc3QwWTATBgcqhkjOPQIBBggqhkjO\n"
+    "PQMBBwNCAARrV/lNL/nRm29AJqUYXKzPHS5zKy0ZXucY2LMFavvd53Re0Okw2uNV\n"
+    "MHO6eZlv3yd0oU83i/Ds6a9Jcv7+6Iano28wbTAdBgNVHQ4EFgQUROMk/RYJef2X\n"
+    "q1fBoPljIj8cc2YwHwYDVR0jBBgwFoAUROMk/RYJef2Xq1fBoPljIj8cc2YwDwYD\n"
+    "VR0TAQH/BAUwAwEB/zAaBgNVHREEEzARgglsb2NhbGhvc3SHBH8AAAEwCgYIKoZI\n"
+    "zj0EAwIDSAAwRQIgbYeVpBGekYRM2XxdWRRafQkQJSu8NRwet5NpgTXRM7ECIQDW\n"
+    "PyJ2WxWZw8xax8oG9fm1JRug2AIJmNRHYMEx3MitBQ==\n"
+    "-----END CERTIFICATE-----\n";
+constexpr const char* kTlsKey =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgmh48fl8gP+Khuc6R\n"
+    "DnyE3mM+GGYJNC2xYveHObH9vUKhRANCAARrV/lNL/nRm29AJqUYXKzPHS5zKy0Z\n"
+    "XucY2LMFavvd53Re0Okw2uNVMHO6eZlv3yd0oU83i/Ds6a9Jcv7+6Ian\n"
+    "-----END PRIVATE KEY-----\n";
+
+// The tls story's PEM files in a temporary directory, removed afterwards.
+class TLSFiles {
+  public:
+    TLSFiles() {
+        std::string pattern =
+            (std::filesystem::temp_directory_path() / "tornado-walk-tls.XXXXXX").string();
+        if (::mkdtemp(pattern.data()) == nullptr) {
+            throw std::runtime_error("cannot create a temporary directory for the certificate");
+        }
+        path_ = pattern;
+        std::ofstream(certfile(), std::ios::binary) << kTlsCert;
+        std::ofstream(keyfile(), std::ios::binary) << kTlsKey;
+    }
+    ~TLSFiles() {
+        std::error_code ignored;
+        std::filesystem::remove_all(path_, ignored);
+    }
+    TLSFiles(const TLSFiles&) = delete;
+    TLSFiles& operator=(const TLSFiles&) = delete;
+    std::string certfile() const { return path_ + "/cert.pem"; }
+    std::string keyfile() const { return path_ + "/key.pem"; }
 
   private:
     std::string path_;
@@ -344,6 +395,19 @@ Future<std::string> xsrf_form(Env env) {
     co_return page + done + refused;
 }
 
+Future<std::string> tls(Env env) {
+    auto client = std::make_shared<Client>();
+    // The client checks the server against the certificate itself as its
+    // CA, and its name; TLS 1.3 is pinned so the handshake's steps are the
+    // same with any OpenSSL default.
+    netutil::SSLOptions ssl;
+    ssl.ca_certs = env.tls_certfile;
+    ssl.cert_reqs = netutil::CertReqs::required;
+    ssl.max_version = "1.3";
+    client->use_tls(netutil::ssl_options_to_context(ssl), "localhost");
+    co_return co_await client->fetch(env.port, get("/"));
+}
+
 const std::vector<Scenario>& scenarios() {
     static const std::vector<Scenario> all = {
         {{"hello", "one GET / over a new connection: accept, read, route, handle, write, close"},
@@ -422,6 +486,18 @@ const std::vector<Scenario>& scenarios() {
          true,
          false,
          true},
+        // TLS: a separate entry (tls = true).
+        {{"tls",
+          "one GET / over TLS: TCPServer wraps the connection in an SSLIOStream, "
+          "_do_ssl_handshake runs from _handle_read/_handle_write until done, then the same "
+          "read/route/write over SSL_read/SSL_write"},
+         tls,
+         nullptr,
+         0,
+         true,
+         false,
+         false,
+         true},
     };
     return all;
 }
@@ -484,6 +560,14 @@ ScenarioResult run_traced(const Scenario& scenario, const ScenarioOptions& optio
             static_dir = std::make_unique<StaticDir>();
             demo.static_path = static_dir->path();
         }
+        std::unique_ptr<TLSFiles> tls_files;
+        if (scenario.tls) {
+            tls_files = std::make_unique<TLSFiles>();
+            settings.ssl_options = netutil::SSLOptions{};
+            settings.ssl_options->certfile = tls_files->certfile();
+            settings.ssl_options->keyfile = tls_files->keyfile();
+            settings.ssl_options->max_version = "1.3";
+        }
         httpserver::HTTPServer server(make_demo_app(demo), settings, &loop);
         std::vector<int> sockets = netutil::bind_sockets(0, "127.0.0.1");
         for (int fd : sockets) {
@@ -505,7 +589,8 @@ ScenarioResult run_traced(const Scenario& scenario, const ScenarioOptions& optio
         }
 
         trace::add_sink(recorder);
-        Env env{port, recorder.get(), start_accepting};
+        Env env{port, recorder.get(), start_accepting,
+                tls_files ? tls_files->certfile() : std::string()};
         try {
             result.response =
                 loop.run_sync([&] { return run_script(&scenario, env, &server); }, 10.0);

@@ -82,9 +82,29 @@ std::shared_ptr<iostream::IOStream> Client::open_stream() {
         // Before connect, so that the window the client offers stays small.
         ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf_, sizeof rcvbuf_);
     }
-    auto stream = std::make_shared<iostream::IOStream>(fd);
+    std::shared_ptr<iostream::IOStream> stream;
+    if (tls_) {
+        stream = std::make_shared<iostream::SSLIOStream>(fd, tls_);
+    } else {
+        stream = std::make_shared<iostream::IOStream>(fd);
+    }
     stream->set_trace_role("client");
     return stream;
+}
+
+void Client::use_tls(std::shared_ptr<const netutil::SSLContext> context,
+                     std::string server_hostname) {
+    tls_ = std::move(context);
+    server_hostname_ = std::move(server_hostname);
+}
+
+// Over TLS, SSLIOStream::connect also waits for the handshake.
+Future<void> Client::connect_stream(int port) {
+    if (tls_) {
+        auto tls = std::static_pointer_cast<iostream::SSLIOStream>(stream_);
+        return tls->connect("127.0.0.1", port, server_hostname_);
+    }
+    return stream_->connect("127.0.0.1", port);
 }
 
 Future<std::string> Client::fetch(int port, std::string request) {
@@ -92,7 +112,7 @@ Future<std::string> Client::fetch(int port, std::string request) {
     auto self = shared_from_this();
     auto stream = open_stream();
     stream_ = stream;
-    co_await stream->connect("127.0.0.1", port);
+    co_await connect_stream(port);
     co_await stream->write(std::move(request));
     std::string head = co_await stream->read_until("\r\n\r\n");
     std::string body;
@@ -109,7 +129,7 @@ Future<void> Client::connect(int port) {
     TRACE_SPAN("Client.connect");
     auto self = shared_from_this();
     stream_ = open_stream();
-    co_await stream_->connect("127.0.0.1", port);
+    co_await connect_stream(port);
 }
 
 Future<void> Client::send(std::string data) {

@@ -11,6 +11,7 @@
 
 #include "tornado/concurrent.h"
 #include "tornado/iostream.h"
+#include "tornado/netutil.h"
 #include "tornado/trace.h"
 
 namespace tornado::walkthrough::detail {
@@ -49,6 +50,9 @@ class Client : public trace::Traced, public std::enable_shared_from_this<Client>
   public:
     /// `rcvbuf` > 0 sets SO_RCVBUF on the socket before it connects.
     explicit Client(int rcvbuf = 0);
+    /// Speak TLS (an SSLIOStream with `context`) on the next connection,
+    /// sending `server_hostname` as SNI.
+    void use_tls(std::shared_ptr<const netutil::SSLContext> context, std::string server_hostname);
 
     /// One request on a new connection, answer read, connection closed.
     Future<std::string> fetch(int port, std::string request);
@@ -66,7 +70,11 @@ class Client : public trace::Traced, public std::enable_shared_from_this<Client>
     std::shared_ptr<iostream::IOStream> open_stream();
     Future<std::string> read_chunked_body();
 
+    Future<void> connect_stream(int port);
+
     int rcvbuf_;
+    std::shared_ptr<const netutil::SSLContext> tls_;
+    std::string server_hostname_;
     std::shared_ptr<iostream::IOStream> stream_;
 };
 

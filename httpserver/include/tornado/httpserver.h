@@ -27,6 +27,9 @@ struct HTTPServerSettings {
     std::optional<double> body_timeout;
     std::optional<std::size_t> max_body_size;
     std::optional<std::size_t> max_buffer_size;
+    /// Set: TLS on every connection (TCPServer's ssl_options); requests
+    /// then say protocol "https" unless `protocol` is given.
+    std::optional<netutil::SSLOptions> ssl_options;
 };
 
 // Tornado: tornado/httpserver.py HTTPServer

@@ -30,6 +30,12 @@
 #include "tornado/re.h"
 #include "tornado/trace.h"
 
+// OpenSSL's connection type, and the context holder (tornado/netutil.h).
+struct ssl_st;
+namespace tornado::netutil {
+class SSLContext;
+}
+
 namespace tornado::iostream {
 
 using ioloop::IOLoop;
@@ -166,10 +172,9 @@ class BaseIOStream : public std::enable_shared_from_this<BaseIOStream>, public t
     /// fail with StreamClosedError.
     void close(std::exception_ptr exc = nullptr);
 
-    /// A read is pending.
-    bool reading() const { return read_future_.valid(); }
-    /// Written data waits in the buffer for the socket.
-    bool writing() const { return write_buffer_size() > 0; }
+    // Virtual: SSLIOStream also counts a handshake waiting for READ/WRITE.
+    virtual bool reading() const { return read_future_.valid(); }
+    virtual bool writing() const { return write_buffer_size() > 0; }
     bool closed() const { return closed_; }
     /// Turns Nagle's algorithm off (true) or on; a no-op where meaningless.
     virtual void set_nodelay(bool value);
@@ -195,9 +200,10 @@ class BaseIOStream : public std::enable_shared_from_this<BaseIOStream>, public t
     void _handle_events(int fd, std::uint32_t events);
     /// Overridden by IOStream to finish a non-blocking connect.
     virtual void _handle_connect() {}
-    void _maybe_run_close_callback();
+    // Virtual (with _handle_read and _handle_write): overridden by SSLIOStream.
+    virtual void _maybe_run_close_callback();
     std::optional<std::size_t> _read_to_buffer_loop();
-    void _handle_read();
+    virtual void _handle_read();
     Future<std::string> _set_read_callback(const char* origin);
     void _run_read_callback(std::size_t size, bool streaming = false);
     void _run_streaming_callback();
@@ -209,7 +215,7 @@ class BaseIOStream : public std::enable_shared_from_this<BaseIOStream>, public t
     void _read_from_buffer(std::size_t pos);
     std::optional<std::size_t> _find_read_pos();
     void _check_max_bytes(std::string_view delimiter, std::size_t size);
-    void _handle_write();
+    virtual void _handle_write();
     std::string _consume(std::size_t loc);
     void _check_closed() const;
     void _maybe_add_error_listener();
@@ -317,6 +323,110 @@ class IOStream : public BaseIOStream {
     int socket_;
     bool nodelay_ = false;
     std::shared_ptr<netutil::Resolver> resolver_;
+};
+
+// ---------------------------------------------------------------------------
+// TLS (iostream/src/ssliostream.cc)
+
+// Tornado: ssl.SSLError (Python's exception, raised through tornado/iostream.py)
+/// A TLS failure: a handshake or record error from OpenSSL, or the peer
+/// ending the TLS session. `code` is OpenSSL's SSL_get_error() value.
+class SSLError : public std::runtime_error {
+  public:
+    SSLError(int code, const std::string& what) : std::runtime_error(what), code_(code) {}
+    int code() const { return code_; }
+
+  private:
+    int code_;
+};
+
+// Tornado: tornado/netutil.py SSLCertificateError (ssl.CertificateError)
+/// The peer's certificate does not name the host the client asked for.
+class SSLCertificateError : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+// Tornado: tornado/iostream.py SSLIOStream
+/// An IOStream over TLS (OpenSSL). The handshake runs through the same
+/// _handle_events/_handle_read/_handle_write path as the data: until it is
+/// done, READ and WRITE events drive _do_ssl_handshake instead. Reads and
+/// writes may be issued at once; they wait for the handshake.
+///
+/// A socket that is already connected (an accepted connection, or a client
+/// socket connected elsewhere) starts its handshake on the next loop
+/// iteration, as the server (`server_side`) or the client. An unconnected
+/// one is connected with connect(), which resolves after the handshake.
+class SSLIOStream : public IOStream {
+  public:
+    /// Takes ownership of `socket_fd`. `ssl_context` null: the client
+    /// defaults (netutil::client_ssl_defaults(): verify the server against
+    /// the system CAs and check its name).
+    explicit SSLIOStream(int socket_fd, std::shared_ptr<const netutil::SSLContext> ssl_context = {},
+                         bool server_side = false, IOLoop* io_loop = nullptr,
+                         Options options = Options{});
+    ~SSLIOStream() override;
+
+    bool reading() const override;
+    bool writing() const override;
+    ssize_t write_to_fd(const char* data, std::size_t size) override;
+    ssize_t read_from_fd(char* buffer, std::size_t size) override;
+
+    /// Connects, then runs the client handshake. `server_hostname` is sent
+    /// as SNI (unless it is an IP address) and, when the context verifies
+    /// certificates, checked against the server's certificate. Resolves
+    /// after the handshake; fails with StreamClosedError (SSLError or
+    /// SSLCertificateError inside) if the handshake or the check fails.
+    Future<void> connect(const sockaddr* address, socklen_t address_len,
+                         std::optional<std::string> server_hostname = std::nullopt);
+    /// connect() to `host` (numeric or a name, resolved as IOStream does) and port.
+    Future<void> connect(const std::string& host, int port,
+                         std::optional<std::string> server_hostname = std::nullopt);
+
+    /// Resolves once the handshake is done (at once if it already is);
+    /// fails with StreamClosedError if the stream closes first. Only one
+    /// wait at a time (throws std::logic_error otherwise); connect() waits
+    /// itself.
+    Future<void> wait_for_handshake();
+
+    /// Whether the handshake is still under way (Tornado's _ssl_accepting).
+    bool ssl_accepting() const { return ssl_accepting_; }
+    /// The OpenSSL connection (Tornado's self.socket, an ssl.SSLSocket);
+    /// null until a client socket is connected.
+    ssl_st* ssl_object() const { return ssl_; }
+    /// Server side: the host name the client sent as SNI, or empty.
+    std::string sni_hostname() const;
+    /// C++ only, test instrumentation: how many SSL_write calls could not
+    /// finish and froze the write buffer (see write_to_fd).
+    std::uint64_t frozen_writes() const { return frozen_writes_; }
+
+  protected:
+    void _handle_read() override;
+    void _handle_write() override;
+    void _handle_connect() override;
+    void _maybe_run_close_callback() override;
+    void _do_ssl_handshake();
+    void _run_ssl_connect_callback();
+    bool _verify_cert();
+    void _got_empty_write(std::size_t size);
+
+  private:
+    /// Tornado: netutil.ssl_wrap_socket; makes the SSL object for the fd.
+    void ssl_wrap_socket();
+
+    std::shared_ptr<const netutil::SSLContext> ssl_context_;
+    bool server_side_;
+    ssl_st* ssl_ = nullptr;
+    bool ssl_accepting_ = true;
+    bool handshake_reading_ = false;
+    bool handshake_writing_ = false;
+    Future<void> ssl_connect_future_;
+    // Tornado: _write_buffer_frozen. After an SSL_write that could not
+    // finish, OpenSSL must be given the same bytes again: the length it was
+    // given (the bytes themselves stay at the front of the write buffer,
+    // and later writes only append).
+    std::size_t write_frozen_ = 0;
+    std::uint64_t frozen_writes_ = 0;
 };
 
 }  // namespace tornado::iostream

@@ -18,6 +18,9 @@
 
 #include "tornado/ioloop.h"
 
+struct ssl_ctx_st;  // OpenSSL's SSL_CTX
+struct ssl_st;      // OpenSSL's SSL
+
 namespace tornado::netutil {
 
 namespace detail {
@@ -165,5 +168,61 @@ class ThreadedResolver : public Resolver {
     std::size_t idle_ = 0;  // workers waiting for a job
     bool closing_ = false;
 };
+// ---------------------------------------------------------------------------
+// TLS (iostream/src/netutil_ssl.cc)
+
+// Tornado: ssl.CERT_NONE, ssl.CERT_OPTIONAL, ssl.CERT_REQUIRED
+enum class CertReqs { none, optional, required };
+
+/// Tornado's `ssl_options` dictionary (the keys ssl_options_to_context
+/// reads); empty strings are absent keys.
+struct SSLOptions {
+    std::string certfile;  // PEM certificate chain (the server's own)
+    std::string keyfile;   // PEM private key; empty: inside certfile
+    std::string ca_certs;  // PEM CAs to verify the peer against
+    std::string ciphers;   // OpenSSL cipher list (TLS 1.2 and below)
+    CertReqs cert_reqs = CertReqs::none;
+    /// C++ only: the highest TLS version, "1.2" or "1.3" (empty: OpenSSL's
+    /// default); Tornado passes `ssl_version` for the same purpose.
+    std::string max_version;
+};
+
+// Tornado: ssl.SSLContext
+/// Owns an OpenSSL SSL_CTX, shared by every stream made from it.
+class SSLContext {
+  public:
+    /// Takes ownership of `ctx`.
+    SSLContext(ssl_ctx_st* ctx, CertReqs verify_mode) : ctx_(ctx), verify_mode_(verify_mode) {}
+    ~SSLContext();
+    SSLContext(const SSLContext&) = delete;
+    SSLContext& operator=(const SSLContext&) = delete;
+
+    ssl_ctx_st* get() const { return ctx_; }
+    CertReqs verify_mode() const { return verify_mode_; }
+
+  private:
+    ssl_ctx_st* ctx_;
+    CertReqs verify_mode_;
+};
+
+// Tornado: tornado/netutil.py ssl_options_to_context
+/// Builds a context usable on either side: certificate chain and key,
+/// verification mode and CAs, ciphers; TLS compression off. Throws
+/// std::invalid_argument naming the file and OpenSSL's reason when a file
+/// cannot be loaded or the key does not match the certificate.
+std::shared_ptr<const SSLContext> ssl_options_to_context(const SSLOptions& options);
+
+// Tornado: tornado/netutil.py ssl_wrap_socket
+/// A new OpenSSL connection over the connected socket `fd` (which stays the
+/// caller's), in accept or connect state, sending `server_hostname` as SNI
+/// unless it is empty or an IP address. Its I/O sends with MSG_NOSIGNAL, so
+/// a vanished peer gives EPIPE and never SIGPIPE. The caller SSL_free()s it.
+ssl_st* ssl_wrap_socket(int fd, const SSLContext& context, bool server_side,
+                        const std::string& server_hostname = "");
+
+// Tornado: tornado/iostream.py _client_ssl_defaults (ssl.create_default_context())
+/// The client's default: verify the server against the system CAs and
+/// check its host name. One shared instance.
+std::shared_ptr<const SSLContext> client_ssl_defaults();
 
 }  // namespace tornado::netutil

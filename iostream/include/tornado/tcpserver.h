@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,9 @@ namespace tornado::tcpserver {
 struct TCPServerOptions {
     std::size_t max_buffer_size = 0;
     std::size_t read_chunk_size = 0;
+    /// Set: every connection is an SSLIOStream (server side) with a context
+    /// built from these by the constructor.
+    std::optional<netutil::SSLOptions> ssl_options;
 };
 
 // Tornado: tornado/tcpserver.py TCPServer
@@ -27,6 +31,9 @@ class TCPServer : public trace::Traced {
   public:
     using Options = TCPServerOptions;
 
+    /// Throws std::invalid_argument when ssl_options name a missing or
+    /// unloadable certfile or keyfile (Tornado checks the files exist here;
+    /// C++ also loads them, so that a bad file fails now, not per connection).
     explicit TCPServer(ioloop::IOLoop* io_loop = nullptr, Options options = {},
                        const char* trace_class = "TCPServer");
     virtual ~TCPServer();
@@ -51,12 +58,15 @@ class TCPServer : public trace::Traced {
     /// The listening fds (for tests and tools).
     std::vector<int> sockets() const;
     ioloop::IOLoop* io_loop() const { return io_loop_; }
+    /// The TLS context of the connections, or null without ssl_options.
+    const std::shared_ptr<const netutil::SSLContext>& ssl_context() const { return ssl_context_; }
 
   protected:
     void _handle_connection(int connection, const netutil::Address& address);
 
     ioloop::IOLoop* io_loop_;
     Options options_;
+    std::shared_ptr<const netutil::SSLContext> ssl_context_;
 
   private:
     // Tornado: tornado/tcpserver.py TCPServer._handlers
