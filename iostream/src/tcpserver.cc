@@ -2,7 +2,10 @@
 
 #include <unistd.h>
 
+#include <stdexcept>
+
 #include "tornado/log.h"
+#include "tornado/process.h"
 
 namespace tornado::tcpserver {
 
@@ -13,11 +16,14 @@ constexpr trace::Module kTraceModule{"iostream", "tornado/tcpserver.py"};
 // Tornado: tornado/tcpserver.py TCPServer.__init__
 TCPServer::TCPServer(ioloop::IOLoop* io_loop, Options options, const char* trace_class)
     : Traced(trace_class),
-      io_loop_(io_loop != nullptr ? io_loop : ioloop::IOLoop::current()),
+      io_loop_(io_loop),
       options_(options) {}
 
 TCPServer::~TCPServer() {
     stop();
+    for (int sock : pending_sockets_) {
+        ::close(sock);
+    }
 }
 
 // Tornado: tornado/tcpserver.py TCPServer.listen
@@ -25,8 +31,44 @@ void TCPServer::listen(int port, const std::string& address) {
     add_sockets(netutil::bind_sockets(port, address));
 }
 
+// ---- bind + start, pre-forked processes (tornado issue 8) ----
+
+// Tornado: tornado/tcpserver.py TCPServer.bind
+void TCPServer::bind(int port, const std::string& address, int family, int backlog,
+                     bool reuse_port) {
+    std::vector<int> sockets = netutil::bind_sockets(port, address, family, backlog, reuse_port);
+    if (started_) {
+        add_sockets(sockets);
+    } else {
+        pending_sockets_.insert(pending_sockets_.end(), sockets.begin(), sockets.end());
+    }
+}
+
+// Tornado: tornado/tcpserver.py TCPServer.start
+// C++: max_restarts is passed on to fork_processes (Tornado 4.5.2 always
+// uses its default; 6.2 added the argument).
+void TCPServer::start(int num_processes, int max_restarts) {
+    if (started_) {
+        throw std::logic_error("TCPServer.start called twice");
+    }
+    started_ = true;
+    if (num_processes != 1) {
+        process::fork_processes(num_processes, max_restarts);
+    }
+    std::vector<int> sockets = std::move(pending_sockets_);
+    pending_sockets_.clear();
+    add_sockets(sockets);
+}
+
+// ---- end of bind + start ----
+
 // Tornado: tornado/tcpserver.py TCPServer.add_sockets
+// C++: as Tornado 4.5.2, a server made without a loop takes the current one
+// here, so that a server may be made (and bound) before fork_processes.
 void TCPServer::add_sockets(const std::vector<int>& sockets) {
+    if (io_loop_ == nullptr) {
+        io_loop_ = ioloop::IOLoop::current();
+    }
     for (int sock : sockets) {
         handlers_[sock] = netutil::add_accept_handler(
             sock,
@@ -54,7 +96,7 @@ void TCPServer::stop() {
 }
 
 std::vector<int> TCPServer::sockets() const {
-    std::vector<int> out;
+    std::vector<int> out = pending_sockets_;
     for (const auto& [fd, remove] : handlers_) {
         out.push_back(fd);
     }
