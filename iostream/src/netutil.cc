@@ -125,8 +125,7 @@ std::vector<int> bind_sockets(int port, const std::string& address, int family, 
                 }
             }
             if (::bind(sock, reinterpret_cast<sockaddr*>(&addr), ai->ai_addrlen) < 0) {
-                if (errno == EADDRNOTAVAIL && address == "localhost" &&
-                    ai->ai_family == AF_INET6) {
+                if (errno == EADDRNOTAVAIL && address == "localhost" && ai->ai_family == AF_INET6) {
                     // Tornado 6.2: "localhost" may resolve to ::1 where IPv6
                     // is off (containers); the IPv4 socket is enough.
                     sockets.pop_back();

@@ -178,8 +178,8 @@ int fork_processes(int num_processes, int max_restarts) {
                 log::gen_log.warning("child {} (pid {}) killed by signal {}, restarting", id, pid,
                                      WTERMSIG(status));
             } else if (WEXITSTATUS(status) != 0) {
-                log::gen_log.warning("child {} (pid {}) exited with status {}, restarting", id,
-                                     pid, WEXITSTATUS(status));
+                log::gen_log.warning("child {} (pid {}) exited with status {}, restarting", id, pid,
+                                     WEXITSTATUS(status));
             } else {
                 log::gen_log.info("child {} (pid {}) exited normally", id, pid);
                 continue;

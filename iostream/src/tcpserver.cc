@@ -15,9 +15,7 @@ constexpr trace::Module kTraceModule{"iostream", "tornado/tcpserver.py"};
 
 // Tornado: tornado/tcpserver.py TCPServer.__init__
 TCPServer::TCPServer(ioloop::IOLoop* io_loop, Options options, const char* trace_class)
-    : Traced(trace_class),
-      io_loop_(io_loop),
-      options_(options) {}
+    : Traced(trace_class), io_loop_(io_loop), options_(options) {}
 
 TCPServer::~TCPServer() {
     stop();

@@ -60,8 +60,7 @@ std::vector<std::string> serve_args(std::vector<std::string> extra) {
 
 // The kernel's list of a process's children.
 std::set<int> children_of(int pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) +
-                     "/children");
+    std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
     std::set<int> out;
     int c = 0;
     while (in >> c) {

@@ -424,7 +424,6 @@ TEST(IsValidIpTest, AcceptsNumericAddressesOnly) {
     EXPECT_FALSE(netutil::is_valid_ip(std::string("127.0.0.1\0evil", 14)));
 }
 
-
 // Tornado 6.2: bind_sockets(0, "localhost") in TestPortAllocation; where
 // localhost resolves to both ::1 and 127.0.0.1 both get one port (and ::1
 // is skipped where IPv6 is off).
@@ -499,8 +498,8 @@ TEST_F(UnixSocketTest, ListensWithTheModeAndAnUnnamedPeer) {
     int client = connect_unix(p);
     netutil::Address peer;
     peer.length = sizeof peer.storage;
-    int conn = ::accept4(sock, reinterpret_cast<sockaddr*>(&peer.storage), &peer.length,
-                         SOCK_CLOEXEC);
+    int conn =
+        ::accept4(sock, reinterpret_cast<sockaddr*>(&peer.storage), &peer.length, SOCK_CLOEXEC);
     ASSERT_GE(conn, 0);
     EXPECT_EQ(peer.family(), AF_UNIX);
     EXPECT_EQ(peer.host(), "");  // the client did not bind: Python's b''

@@ -96,8 +96,8 @@ class Scenario {
                 buf_.erase(0, nl + 1);
                 return line;
             }
-            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
-                                                                              Clock::now());
+            auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
             pollfd p{fd_, POLLIN, 0};
             if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
                 ADD_FAILURE() << "no report line within 30 s";
@@ -241,9 +241,9 @@ TEST(ProcessScenario, DISABLED_MultiProcess) {
 TEST(ProcessTest, MultiProcess) {
     Scenario scenario("MultiProcess");
     std::vector<std::string> lines = scenario.read_all();
-    std::vector<std::string> expected = {"no task_id before fork", "exit 2: ''", "exit 3: ''",
-                                         "served after restarts: yes",
-                                         "restarted with a new pid: yes", "client done"};
+    std::vector<std::string> expected = {
+        "no task_id before fork",        "exit 2: ''", "exit 3: ''", "served after restarts: yes",
+        "restarted with a new pid: yes", "client done"};
     EXPECT_EQ(lines, expected);
     // The supervisor's sys.exit(0): every child exited with status 0.
     EXPECT_EQ(scenario.wait(), 0);
@@ -259,8 +259,7 @@ class OnceServer : public tcpserver::TCPServer {
         return answer(std::move(stream), io_loop());
     }
 
-    static Future<void> answer(std::shared_ptr<iostream::IOStream> stream,
-                               ioloop::IOLoop* loop) {
+    static Future<void> answer(std::shared_ptr<iostream::IOStream> stream, ioloop::IOLoop* loop) {
         co_await stream->write(std::to_string(process::task_id().value_or(-1)) + " " +
                                std::to_string(::getpid()));
         stream->close();

@@ -84,10 +84,10 @@ std::vector<int> bind_listeners(const ServeOptions& o, int port) {
         return netutil::bind_sockets(port, o.address, AF_UNSPEC, netutil::detail::DEFAULT_BACKLOG,
                                      o.reuse_port);
     } catch (const std::exception& e) {
-        throw UsageError(std::string("cannot listen on ") +
-                         (o.unix_path.empty() ? o.address + ":" + std::to_string(port)
-                                              : o.unix_path) +
-                         ": " + e.what());
+        throw UsageError(
+            std::string("cannot listen on ") +
+            (o.unix_path.empty() ? o.address + ":" + std::to_string(port) : o.unix_path) + ": " +
+            e.what());
     }
 }
 
@@ -413,11 +413,12 @@ void add_serve_command(CLI::App& app, int& status) {
     serve_cmd->add_flag("--step", o.step,
                         "pause at each event until a key is pressed (q: run freely)");
     // ---- scale-out (tornado issue 8) ----
-    serve_cmd->add_option("--processes", o.processes,
-                          "pre-forked server processes sharing the listening sockets (as "
-                          "TCPServer.bind + start(N); 0: one per CPU). The parent restarts a "
-                          "child that dies and passes SIGINT/SIGTERM on to all; with --trace FILE "
-                          "each process writes FILE.<task id>")
+    serve_cmd
+        ->add_option("--processes", o.processes,
+                     "pre-forked server processes sharing the listening sockets (as "
+                     "TCPServer.bind + start(N); 0: one per CPU). The parent restarts a "
+                     "child that dies and passes SIGINT/SIGTERM on to all; with --trace FILE "
+                     "each process writes FILE.<task id>")
         ->capture_default_str();
     serve_cmd->add_flag("--reuse-port", o.reuse_port,
                         "bind with SO_REUSEPORT; with --processes each process binds its own "
