@@ -2,13 +2,16 @@
 
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <memory>
+#include <stdexcept>
 #include <system_error>
 #include <thread>
 
@@ -39,6 +42,19 @@ std::string Address::host() const {
     } else if (family() == AF_INET6) {
         const auto* a = reinterpret_cast<const sockaddr_in6*>(&storage);
         ::inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof buf);
+    } else if (family() == AF_UNIX) {
+        // Python's AF_UNIX address: the path (unnamed: empty; an abstract
+        // name keeps its leading NUL, as Python's bytes do).
+        const auto* a = reinterpret_cast<const sockaddr_un*>(&storage);
+        std::size_t offset = offsetof(sockaddr_un, sun_path);
+        if (length <= offset) {
+            return "";
+        }
+        std::size_t n = std::min<std::size_t>(length - offset, sizeof a->sun_path);
+        if (n > 0 && a->sun_path[0] != '\0') {
+            n = ::strnlen(a->sun_path, n);
+        }
+        return std::string(a->sun_path, n);
     }
     return buf;
 }
@@ -110,6 +126,13 @@ std::vector<int> bind_sockets(int port, const std::string& address, int family, 
                 }
             }
             if (::bind(sock, reinterpret_cast<sockaddr*>(&addr), ai->ai_addrlen) < 0) {
+                if (errno == EADDRNOTAVAIL && address == "localhost" && ai->ai_family == AF_INET6) {
+                    // Tornado 6.2: "localhost" may resolve to ::1 where IPv6
+                    // is off (containers); the IPv4 socket is enough.
+                    sockets.pop_back();
+                    ::close(sock);
+                    continue;
+                }
                 throw_errno(errno, "bind " + (address.empty() ? std::string("*") : address) + ":" +
                                        std::to_string(port));
             }
@@ -128,6 +151,56 @@ std::vector<int> bind_sockets(int port, const std::string& address, int family, 
     ::freeaddrinfo(results);
     return sockets;
 }
+
+// ---- Unix sockets (tornado issue 8) ----
+
+// Tornado: tornado/netutil.py bind_unix_socket
+// C++: returns the fd; the "not a socket" refusal is std::invalid_argument
+// (Tornado's ValueError), and a path too long for sun_path is ENAMETOOLONG.
+int bind_unix_socket(const std::string& path, mode_t mode, int backlog) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (path.empty() || path.size() >= sizeof addr.sun_path) {
+        throw_errno(ENAMETOOLONG, "bind_unix_socket " + path);
+    }
+    std::memcpy(addr.sun_path, path.data(), path.size());
+    int sock = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (sock < 0) {
+        throw_errno(errno, "socket");
+    }
+    try {
+        int one = 1;
+        ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        struct stat st {};
+        if (::stat(path.c_str(), &st) == 0) {
+            // A server that died leaves its socket file behind, and bind
+            // would fail on it; anything else at the path is not ours.
+            if (!S_ISSOCK(st.st_mode)) {
+                throw std::invalid_argument("File " + path + " exists and is not a socket");
+            }
+            if (::unlink(path.c_str()) < 0) {
+                throw_errno(errno, "remove " + path);
+            }
+        } else if (errno != ENOENT) {
+            throw_errno(errno, "stat " + path);
+        }
+        if (::bind(sock, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
+            throw_errno(errno, "bind " + path);
+        }
+        if (::chmod(path.c_str(), mode) < 0) {
+            throw_errno(errno, "chmod " + path);
+        }
+        if (::listen(sock, backlog) < 0) {
+            throw_errno(errno, "listen");
+        }
+    } catch (...) {
+        ::close(sock);
+        throw;
+    }
+    return sock;
+}
+
+// ---- end of Unix sockets ----
 
 namespace {
 

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "tornado/log.h"
+#include "tornado/process.h"
 
 namespace tornado::tcpserver {
 
@@ -16,7 +17,7 @@ constexpr trace::Module kTraceModule{"iostream", "tornado/tcpserver.py"};
 // Tornado: tornado/tcpserver.py TCPServer.__init__
 TCPServer::TCPServer(ioloop::IOLoop* io_loop, Options options, const char* trace_class)
     : Traced(trace_class),
-      io_loop_(io_loop != nullptr ? io_loop : ioloop::IOLoop::current()),
+      io_loop_(io_loop),
       options_(std::move(options)) {
     if (options_.ssl_options) {
         const netutil::SSLOptions& ssl = *options_.ssl_options;
@@ -37,6 +38,9 @@ TCPServer::TCPServer(ioloop::IOLoop* io_loop, Options options, const char* trace
 
 TCPServer::~TCPServer() {
     stop();
+    for (int sock : pending_sockets_) {
+        ::close(sock);
+    }
 }
 
 // Tornado: tornado/tcpserver.py TCPServer.listen
@@ -44,8 +48,44 @@ void TCPServer::listen(int port, const std::string& address) {
     add_sockets(netutil::bind_sockets(port, address));
 }
 
+// ---- bind + start, pre-forked processes (tornado issue 8) ----
+
+// Tornado: tornado/tcpserver.py TCPServer.bind
+void TCPServer::bind(int port, const std::string& address, int family, int backlog,
+                     bool reuse_port) {
+    std::vector<int> sockets = netutil::bind_sockets(port, address, family, backlog, reuse_port);
+    if (started_) {
+        add_sockets(sockets);
+    } else {
+        pending_sockets_.insert(pending_sockets_.end(), sockets.begin(), sockets.end());
+    }
+}
+
+// Tornado: tornado/tcpserver.py TCPServer.start
+// C++: max_restarts is passed on to fork_processes (Tornado 4.5.2 always
+// uses its default; 6.2 added the argument).
+void TCPServer::start(int num_processes, int max_restarts) {
+    if (started_) {
+        throw std::logic_error("TCPServer.start called twice");
+    }
+    started_ = true;
+    if (num_processes != 1) {
+        process::fork_processes(num_processes, max_restarts);
+    }
+    std::vector<int> sockets = std::move(pending_sockets_);
+    pending_sockets_.clear();
+    add_sockets(sockets);
+}
+
+// ---- end of bind + start ----
+
 // Tornado: tornado/tcpserver.py TCPServer.add_sockets
+// C++: as Tornado 4.5.2, a server made without a loop takes the current one
+// here, so that a server may be made (and bound) before fork_processes.
 void TCPServer::add_sockets(const std::vector<int>& sockets) {
+    if (io_loop_ == nullptr) {
+        io_loop_ = ioloop::IOLoop::current();
+    }
     for (int sock : sockets) {
         handlers_[sock] = netutil::add_accept_handler(
             sock,
@@ -73,7 +113,7 @@ void TCPServer::stop() {
 }
 
 std::vector<int> TCPServer::sockets() const {
-    std::vector<int> out;
+    std::vector<int> out = pending_sockets_;
     for (const auto& [fd, remove] : handlers_) {
         out.push_back(fd);
     }

@@ -1,5 +1,5 @@
-// netutil: bind_sockets, add_accept_handler and is_valid_ip over real
-// sockets on 127.0.0.1.
+// netutil: bind_sockets, bind_unix_socket, add_accept_handler and
+// is_valid_ip over real sockets on 127.0.0.1 and in /tmp.
 #include "tornado/netutil.h"
 
 #include <arpa/inet.h>
@@ -9,10 +9,16 @@
 #include <netinet/tcp.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -417,6 +423,140 @@ TEST(IsValidIpTest, AcceptsNumericAddressesOnly) {
     // getaddrinfo would stop at the NUL and accept the address before it.
     EXPECT_FALSE(netutil::is_valid_ip(std::string("127.0.0.1\0evil", 14)));
 }
+
+// Tornado 6.2: bind_sockets(0, "localhost") in TestPortAllocation; where
+// localhost resolves to both ::1 and 127.0.0.1 both get one port (and ::1
+// is skipped where IPv6 is off).
+TEST(BindSocketsTest, LocalhostGetsOnePortForEveryFamily) {
+    std::vector<int> socks = netutil::bind_sockets(0, "localhost");
+    ASSERT_FALSE(socks.empty());
+    int port = netutil::bound_port(socks[0]);
+    EXPECT_GT(port, 0);
+    std::set<int> families;
+    for (int s : socks) {
+        EXPECT_EQ(netutil::bound_port(s), port);
+        netutil::Address a;
+        a.length = sizeof a.storage;
+        ASSERT_EQ(::getsockname(s, reinterpret_cast<sockaddr*>(&a.storage), &a.length), 0);
+        families.insert(a.family());
+        EXPECT_TRUE(a.host() == "127.0.0.1" || a.host() == "::1") << a.host();
+    }
+    EXPECT_EQ(families.size(), socks.size()) << "one socket per family";
+    for (int s : socks) {
+        ::close(s);
+    }
+}
+
+// ---- bind_unix_socket (tornado issue 8) ----
+
+// A fresh directory for socket files, removed with what is left in it.
+class UnixSocketTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        char templ[] = "/tmp/tornado-unix-XXXXXX";
+        ASSERT_NE(::mkdtemp(templ), nullptr);
+        dir_ = templ;
+    }
+    void TearDown() override { std::filesystem::remove_all(dir_); }
+    std::string path(const std::string& name) const { return dir_ + "/" + name; }
+
+    std::string dir_;
+};
+
+int connect_unix(const std::string& path) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, path.data(), path.size());
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
+        int err = errno;
+        ::close(fd);
+        throw std::system_error(err, std::generic_category(), "connect " + path);
+    }
+    return fd;
+}
+
+// Tornado: tornado/test/netutil_test.py (none; bind_unix_socket as
+// httpserver_test.UnixSocketTest uses it)
+TEST_F(UnixSocketTest, ListensWithTheModeAndAnUnnamedPeer) {
+    std::string p = path("s");
+    int sock = netutil::bind_unix_socket(p, 0640);
+    struct stat st {};
+    ASSERT_EQ(::stat(p.c_str(), &st), 0);
+    EXPECT_TRUE(S_ISSOCK(st.st_mode));
+    EXPECT_EQ(st.st_mode & 0777, 0640U);
+    EXPECT_NE(::fcntl(sock, F_GETFL) & O_NONBLOCK, 0);
+    EXPECT_NE(::fcntl(sock, F_GETFD) & FD_CLOEXEC, 0);
+    EXPECT_EQ(int_option(sock, SOL_SOCKET, SO_REUSEADDR), 1);
+    netutil::Address local;
+    local.length = sizeof local.storage;
+    ASSERT_EQ(::getsockname(sock, reinterpret_cast<sockaddr*>(&local.storage), &local.length), 0);
+    EXPECT_EQ(local.family(), AF_UNIX);
+    EXPECT_EQ(local.host(), p);
+    EXPECT_EQ(local.port(), 0);
+
+    int client = connect_unix(p);
+    netutil::Address peer;
+    peer.length = sizeof peer.storage;
+    int conn =
+        ::accept4(sock, reinterpret_cast<sockaddr*>(&peer.storage), &peer.length, SOCK_CLOEXEC);
+    ASSERT_GE(conn, 0);
+    EXPECT_EQ(peer.family(), AF_UNIX);
+    EXPECT_EQ(peer.host(), "");  // the client did not bind: Python's b''
+    ASSERT_EQ(::write(client, "x", 1), 1);
+    char c = 0;
+    EXPECT_EQ(::read(conn, &c, 1), 1);
+    EXPECT_EQ(c, 'x');
+    for (int fd : {conn, client, sock}) {
+        ::close(fd);
+    }
+}
+
+TEST_F(UnixSocketTest, DefaultModeIsOwnerOnly) {
+    std::string p = path("s");
+    int sock = netutil::bind_unix_socket(p);
+    struct stat st {};
+    ASSERT_EQ(::stat(p.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600U);
+    ::close(sock);
+}
+
+TEST_F(UnixSocketTest, StaleSocketFileIsReplaced) {
+    std::string p = path("s");
+    int first = netutil::bind_unix_socket(p);
+    ::close(first);  // the file stays, as a server that died leaves it
+    ASSERT_TRUE(std::filesystem::is_socket(p));
+    int second = -1;
+    ASSERT_NO_THROW(second = netutil::bind_unix_socket(p));
+    int client = connect_unix(p);
+    int conn = ::accept4(second, nullptr, nullptr, SOCK_CLOEXEC);
+    EXPECT_GE(conn, 0) << "the new socket answers at the path";
+    for (int fd : {conn, client, second}) {
+        ::close(fd);
+    }
+}
+
+TEST_F(UnixSocketTest, OtherFileIsRefusedAndKept) {
+    std::string p = path("data");
+    {
+        std::FILE* f = std::fopen(p.c_str(), "w");
+        ASSERT_NE(f, nullptr);
+        std::fputs("keep me", f);
+        std::fclose(f);
+    }
+    EXPECT_THROW(netutil::bind_unix_socket(p), std::invalid_argument);
+    EXPECT_TRUE(std::filesystem::is_regular_file(p));
+    EXPECT_EQ(std::filesystem::file_size(p), 7U);
+    std::filesystem::create_directory(path("dir"));
+    EXPECT_THROW(netutil::bind_unix_socket(path("dir")), std::invalid_argument);
+    EXPECT_TRUE(std::filesystem::is_directory(path("dir")));
+}
+
+TEST_F(UnixSocketTest, PathTooLongIsAnError) {
+    EXPECT_THROW(netutil::bind_unix_socket(path(std::string(200, 'x'))), std::system_error);
+}
+
+// ---- end of bind_unix_socket ----
 
 }  // namespace
 }  // namespace tornado::iostream_test

@@ -3,6 +3,7 @@
 // event of a request until a key is pressed.
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <termios.h>
 #include <unistd.h>
@@ -14,10 +15,12 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "tornado/httpserver.h"
 #include "tornado/ioloop.h"
 #include "tornado/netutil.h"
+#include "tornado/process.h"
 #include "tornado/trace.h"
 #include "tornado/walkthrough/demo_app.h"
 #include "tornado/walkthrough/event_line.h"
@@ -44,7 +47,56 @@ struct ServeOptions {
     bool tls = false;
     std::string certfile;
     std::string keyfile;
+    // ---- scale-out (tornado issue 8) ----
+    int processes = 1;
+    bool reuse_port = false;
+    std::string unix_path;
+    bool port_given = false;
+    // ---- end of scale-out ----
 };
+
+// ---- scale-out (tornado issue 8) ----
+
+// The options --processes, --reuse-port and --unix may not be combined
+// with; throws UsageError naming the option.
+void check_scale_out(const ServeOptions& o) {
+    if (o.processes < 0) {
+        throw UsageError("--processes must be 0 (one per CPU) or more, not " +
+                         std::to_string(o.processes));
+    }
+    if (o.processes != 1 && (o.debug || o.autoreload)) {
+        // As Tornado's docs say: autoreload re-executes one process.
+        throw UsageError("--processes cannot be used with --debug or --autoreload");
+    }
+    if (o.processes != 1 && o.step) {
+        throw UsageError("--processes cannot be used with --step (one keyboard, several servers)");
+    }
+    if (!o.unix_path.empty() && o.reuse_port) {
+        throw UsageError("--reuse-port is for TCP ports; it cannot be used with --unix");
+    }
+    if (!o.unix_path.empty() && o.port_given) {
+        throw UsageError("--unix listens on a socket file instead of --port; give one of them");
+    }
+}
+
+// The listening sockets serve binds before it forks (all of them, unless
+// each process binds its own with --reuse-port after the fork).
+std::vector<int> bind_listeners(const ServeOptions& o, int port) {
+    try {
+        if (!o.unix_path.empty()) {
+            return {netutil::bind_unix_socket(o.unix_path)};
+        }
+        return netutil::bind_sockets(port, o.address, AF_UNSPEC, netutil::detail::DEFAULT_BACKLOG,
+                                     o.reuse_port);
+    } catch (const std::exception& e) {
+        throw UsageError(
+            std::string("cannot listen on ") +
+            (o.unix_path.empty() ? o.address + ":" + std::to_string(port) : o.unix_path) + ": " +
+            e.what());
+    }
+}
+
+// ---- end of scale-out ----
 
 // Puts a terminal into cbreak mode (keys arrive one at a time, unechoed)
 // for as long as it lives; does nothing when the fd is not a terminal.
@@ -215,6 +267,51 @@ int serve(const ServeOptions& o) {
         throw UsageError("port must be between 0 and 65535");
     }
     const std::optional<netutil::SSLOptions> ssl = tls_options(o);
+
+    // ---- scale-out (tornado issue 8) ----
+    // As TCPServer.bind + start(n): the sockets are bound here, before the
+    // fork, and every child accepts on its inherited copies (the kernel
+    // wakes one of the processes waiting on a socket for each connection).
+    // With --reuse-port each process binds its own socket after the fork
+    // instead, and the kernel spreads connections over them by a hash of the
+    // client's address. No IOLoop may exist before the fork (the children
+    // would share its epoll instance): the loop is made below, in each.
+    check_scale_out(o);
+    const bool several = o.processes != 1;
+    std::vector<int> sockets;
+    int listen_port = port;
+    if (several && o.reuse_port) {
+        if (port == 0) {
+            // Each child binding port 0 would get its own port: take one
+            // here. C++: the probe is closed before the fork (a listening
+            // socket the supervisor never accepts on would take its share
+            // of connections), so another program could take the port
+            // in between; give --port to avoid that window.
+            std::vector<int> probe = bind_listeners(o, 0);
+            listen_port = netutil::bound_port(probe.front());
+            for (int s : probe) {
+                ::close(s);
+            }
+        }
+    } else {
+        sockets = bind_listeners(o, port);
+    }
+    std::optional<int> task;
+    if (several) {
+        pid_t supervisor = ::getpid();
+        task = process::fork_processes(o.processes);
+        // A supervisor killed outright (SIGKILL) cannot pass its stop on:
+        // then the kernel sends it (or it has already died).
+        ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (::getppid() != supervisor) {
+            return 0;
+        }
+        if (o.reuse_port) {
+            sockets = bind_listeners(o, listen_port);
+        }
+    }
+    // ---- end of scale-out ----
+
     ioloop::IOLoop loop;
 
     // SIGINT and SIGTERM stop the loop cleanly: they arrive on a signalfd
@@ -241,9 +338,14 @@ int serve(const ServeOptions& o) {
     std::FILE* trace_file = nullptr;
     std::vector<std::shared_ptr<trace::Sink>> sinks;
     if (!trace_path.empty()) {
-        trace_file = trace_path == "-" ? stdout : std::fopen(trace_path.c_str(), "w");
+        // ---- scale-out: each process writes its own FILE.<task id> ----
+        std::string file_path = trace_path;
+        if (task && trace_path != "-") {
+            file_path += "." + std::to_string(*task);
+        }
+        trace_file = trace_path == "-" ? stdout : std::fopen(file_path.c_str(), "w");
         if (trace_file == nullptr) {
-            throw UsageError("cannot write trace file " + trace_path);
+            throw UsageError("cannot write trace file " + file_path);
         }
         bool text = o.trace_format == "text" || (o.trace_format.empty() && trace_path == "-");
         if (text) {
@@ -288,18 +390,18 @@ int serve(const ServeOptions& o) {
                 return settings;
             }(),
             &loop);
-        std::vector<int> sockets;
-        try {
-            sockets = netutil::bind_sockets(port, address);
-        } catch (const std::exception& e) {
-            throw UsageError(std::string("cannot listen on ") + address + ":" +
-                             std::to_string(port) + ": " + e.what());
-        }
-        int bound = netutil::bound_port(sockets.front());
+        int bound = o.unix_path.empty() ? netutil::bound_port(sockets.front()) : 0;
         server.add_sockets(sockets);
-        // The address line is the CLI's own output, shown whatever the log level.
-        std::fprintf(stderr, "tornado-walk: serving the demo app on %s://%s:%d/ (Ctrl-C stops)\n",
-                     ssl ? "https" : "http", address.c_str(), bound);
+        // The address line is the CLI's own output, shown whatever the log
+        // level; with several processes each names itself.
+        std::string where = o.unix_path.empty() ? std::string(ssl ? "https" : "http") + "://" +
+                                                      address + ":" + std::to_string(bound) + "/"
+                                                : "unix:" + o.unix_path;
+        std::string who = task ? " in process " + std::to_string(*task) + " (pid " +
+                                     std::to_string(::getpid()) + ")"
+                               : "";
+        std::fprintf(stderr, "tornado-walk: serving the demo app on %s%s (Ctrl-C stops)\n",
+                     where.c_str(), who.c_str());
         std::fflush(stderr);
         loop.start();
         // Stop as Tornado's docs advise: no new connections, then close the
@@ -335,7 +437,8 @@ void add_serve_command(CLI::App& app, int& status) {
     serve_cmd->add_option("--app", o.app_name, "application (demo)")->capture_default_str();
     serve_cmd->add_option("--address", o.address, "address to listen on")->capture_default_str();
     serve_cmd->add_option("--port", o.port, "port to listen on (0: any free port)")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->each([](const std::string&) { o.port_given = true; });
     serve_cmd->add_option("--static-path", o.static_path, "directory served under /static/")
         ->capture_default_str();
     serve_cmd->add_option("--template-path", o.template_path,
@@ -357,6 +460,21 @@ void add_serve_command(CLI::App& app, int& status) {
     serve_cmd->add_flag("--tls", o.tls, "serve HTTPS (needs --certfile and --keyfile)");
     serve_cmd->add_option("--certfile", o.certfile, "PEM certificate chain for --tls");
     serve_cmd->add_option("--keyfile", o.keyfile, "PEM private key for --tls");
+    // ---- scale-out (tornado issue 8) ----
+    serve_cmd
+        ->add_option("--processes", o.processes,
+                     "pre-forked server processes sharing the listening sockets (as "
+                     "TCPServer.bind + start(N); 0: one per CPU). The parent restarts a "
+                     "child that dies and passes SIGINT/SIGTERM on to all; with --trace FILE "
+                     "each process writes FILE.<task id>")
+        ->capture_default_str();
+    serve_cmd->add_flag("--reuse-port", o.reuse_port,
+                        "bind with SO_REUSEPORT; with --processes each process binds its own "
+                        "socket after the fork and the kernel spreads the connections");
+    serve_cmd->add_option("--unix", o.unix_path,
+                          "listen on a Unix socket at PATH (mode 0600; a stale socket file is "
+                          "replaced) instead of --address/--port");
+    // ---- end of scale-out ----
     serve_cmd->callback([&status] { status = serve(o); });
 }
 

@@ -3,6 +3,7 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include <condition_variable>
 #include <cstddef>
@@ -38,7 +39,9 @@ struct Address {
     socklen_t length = 0;
 
     int family() const { return storage.ss_family; }
-    /// The numeric host ("127.0.0.1", "::1"); empty for Unix sockets.
+    /// The numeric host ("127.0.0.1", "::1"); for a Unix socket its path
+    /// (Python's address for AF_UNIX), empty for an unnamed one (a client
+    /// that did not bind, as every accepted connection's peer).
     std::string host() const;
     int port() const;
 };
@@ -49,6 +52,18 @@ struct Address {
 /// IPv6, and close-on-exec. Throws std::system_error when binding fails.
 std::vector<int> bind_sockets(int port, const std::string& address = "", int family = AF_UNSPEC,
                               int backlog = detail::DEFAULT_BACKLOG, bool reuse_port = false);
+
+// ---- Unix sockets (tornado issue 8) ----
+
+/// Creates a non-blocking, close-on-exec listening Unix socket at `path`
+/// with SO_REUSEADDR, and chmods the file to `mode`. A socket file already
+/// at `path` (left by a server that died) is removed first; any other kind
+/// of file there is refused with std::invalid_argument. Returns one fd, not
+/// a list as bind_sockets does. Throws std::system_error when binding fails.
+int bind_unix_socket(const std::string& path, mode_t mode = 0600,
+                     int backlog = detail::DEFAULT_BACKLOG);
+
+// ---- end of Unix sockets ----
 
 /// Called with each accepted (non-blocking, close-on-exec) connection, which
 /// it then owns.

@@ -42,6 +42,19 @@ class TCPServer : public trace::Traced {
 
     /// Binds `port` on `address` and starts accepting on this IOLoop.
     void listen(int port, const std::string& address = "");
+
+    // ---- bind + start, pre-forked processes (tornado issue 8) ----
+    /// Binds sockets as netutil::bind_sockets does; before start() they wait
+    /// (unwatched) for it, after start() they are added at once. May be
+    /// called several times before start() for several ports or addresses.
+    void bind(int port, const std::string& address = "", int family = AF_UNSPEC,
+              int backlog = netutil::detail::DEFAULT_BACKLOG, bool reuse_port = false);
+    /// Starts accepting on the sockets bind() made. With num_processes != 1
+    /// it first forks (process::fork_processes; <= 0: one per CPU), and each
+    /// child adds the sockets to its own IOLoop::current(), so no IOLoop
+    /// may exist before (pass none to the constructor). Call it once.
+    void start(int num_processes = 1, int max_restarts = 100);
+    // ---- end of bind + start ----
     /// Starts accepting on sockets made by netutil::bind_sockets; the server
     /// takes ownership of them.
     void add_sockets(const std::vector<int>& sockets);
@@ -55,8 +68,11 @@ class TCPServer : public trace::Traced {
     virtual Future<void> handle_stream(std::shared_ptr<iostream::IOStream> stream,
                                        const netutil::Address& address) = 0;
 
-    /// The listening fds (for tests and tools).
+    /// The listening fds (for tests and tools), including those bind()
+    /// made that wait for start().
     std::vector<int> sockets() const;
+    /// The loop given to the constructor, or (when none was) the current
+    /// one from the first add_sockets on; null before that.
     ioloop::IOLoop* io_loop() const { return io_loop_; }
     /// The TLS context of the connections, or null without ssl_options.
     const std::shared_ptr<const netutil::SSLContext>& ssl_context() const { return ssl_context_; }
@@ -72,6 +88,9 @@ class TCPServer : public trace::Traced {
     // Tornado: tornado/tcpserver.py TCPServer._handlers
     // (Tornado 5.0: each listening fd and the function that stops accepting on it)
     std::map<int, std::function<void()>> handlers_;
+    // Tornado: tornado/tcpserver.py TCPServer._pending_sockets, _started
+    std::vector<int> pending_sockets_;
+    bool started_ = false;
 };
 
 }  // namespace tornado::tcpserver
