@@ -18,6 +18,7 @@
 #include "tornado/walkthrough/demo_app.h"
 
 #include "scenario_client.h"
+#include "scenario_multiprocess.h"
 
 #ifndef TORNADO_SHARED_DIR
 #define TORNADO_SHARED_DIR "../shared"
@@ -55,6 +56,9 @@ struct Scenario {
     /// True: the demo app renders the shared demo templates (and hashes the
     /// shared static files their static_url() calls name).
     bool renders_templates = false;
+    /// Set: the story runs its own servers (several processes) instead of
+    /// `script` against one demo server.
+    ScenarioResult (*run)() = nullptr;
 };
 
 // The static directory of the static-file story: one small file with a
@@ -422,6 +426,17 @@ const std::vector<Scenario>& scenarios() {
          true,
          false,
          true},
+        {{"multiprocess",
+          "two forked processes accept on one socket: each connection wakes both pollers, one "
+          "wins the accept, the other's netutil.accept_handler gets EWOULDBLOCK (task 0 wins "
+          "the first, task 1 the second)"},
+         nullptr,
+         nullptr,
+         0,
+         true,
+         false,
+         false,
+         detail::run_multiprocess},
     };
     return all;
 }
@@ -542,7 +557,7 @@ const std::vector<ScenarioInfo>& list_scenarios() {
 ScenarioResult run_scenario(std::string_view name, const ScenarioOptions& options) {
     for (const Scenario& s : scenarios()) {
         if (s.info.name == name) {
-            return run_traced(s, options);
+            return s.run != nullptr ? s.run() : run_traced(s, options);
         }
     }
     std::string known;
