@@ -6,8 +6,7 @@
 // makes every poller report READ, one process wins accept(), the others
 // get EWOULDBLOCK. Left to the scheduler, who wins and how the two traces
 // interleave change from run to run, so the parent sequences the tasks
-// over a control pipe each (a byte per command) and a note pipe each (a
-// byte per report):
+// over a channel each (a byte per command, a byte per report):
 //
 //   - A task that has nothing to do waits in a callback of its loop (the
 //     gate), so that it is not polling, and reports kReady.
@@ -25,10 +24,12 @@
 // task happens after the parent's command that allowed it, which happens
 // after the other task's report: the two traces' times never overlap, so
 // merging them by time gives the same order on every run.
+//
+// The pipes are one socketpair per task (send with MSG_NOSIGNAL: a task
+// that died is an error to report, not a SIGPIPE that kills the parent).
 #include "scenario_multiprocess.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -88,10 +89,10 @@ std::int64_t monotonic_us() {
 void write_byte(int fd, char c) {
     ssize_t n;
     do {
-        n = ::write(fd, &c, 1);
+        n = ::send(fd, &c, 1, MSG_NOSIGNAL);
     } while (n < 0 && errno == EINTR);
     if (n != 1) {
-        throw std::runtime_error(std::string("multiprocess: write to a pipe failed: ") +
+        throw std::runtime_error(std::string("multiprocess: a task's channel is closed: ") +
                                  std::strerror(errno));
     }
 }
@@ -100,13 +101,13 @@ void write_byte(int fd, char c) {
 
 // The child's side: serves on the inherited socket, obeying the parent.
 // Returns the exit status.
-int serve_task(int listen_fd, int cmd_fd, int note_fd, const std::string& trace_path) {
+int serve_task(int listen_fd, int channel, const std::string& trace_path) {
     trace::reset();  // seq, object ids and conn ids count from 1; our pid
-    auto read_command = [cmd_fd]() {
+    auto read_command = [channel]() {
         char c = 0;
         ssize_t n;
         do {
-            n = ::read(cmd_fd, &c, 1);
+            n = ::read(channel, &c, 1);
         } while (n < 0 && errno == EINTR);
         if (n != 1) {
             std::_Exit(3);  // the parent is gone: nothing to report to
@@ -122,7 +123,7 @@ int serve_task(int listen_fd, int cmd_fd, int note_fd, const std::string& trace_
 
         // Waits at the gate until the parent says poll (or exit).
         std::function<void()> gate = [&] {
-            write_byte(note_fd, kReady);
+            write_byte(channel, kReady);
             if (read_command() == kExit) {
                 loop.stop();
             }
@@ -147,7 +148,7 @@ int serve_task(int listen_fd, int cmd_fd, int note_fd, const std::string& trace_
             copy.t_us = monotonic_us();
             events.push_back(std::move(copy));
             if (e.step == "netutil.accept_handler" && e.ph == trace::Phase::Begin) {
-                write_byte(note_fd, kBarrier);
+                write_byte(channel, kBarrier);
                 read_command();  // kGo
                 loop.add_callback([&settle] { settle(0); });
             }
@@ -172,8 +173,7 @@ int serve_task(int listen_fd, int cmd_fd, int note_fd, const std::string& trace_
 struct Task {
     int id = 0;
     pid_t pid = -1;
-    int cmd = -1;   // write end of the task's control pipe
-    int note = -1;  // read end of the task's note pipe
+    int channel = -1;  // the parent's end of the task's socketpair
     std::string trace_path;
 };
 
@@ -192,8 +192,7 @@ class Tasks {
                 while (::waitpid(t.pid, nullptr, 0) < 0 && errno == EINTR) {
                 }
             }
-            close_fd(t.cmd);
-            close_fd(t.note);
+            close_fd(t.channel);
             if (!t.trace_path.empty()) {
                 std::error_code ignored;
                 std::filesystem::remove(t.trace_path, ignored);
@@ -215,51 +214,40 @@ class Tasks {
         }
         ::close(file);
         t.trace_path = pattern;
-        int cmd[2];
-        int note[2];
-        if (::pipe2(cmd, O_CLOEXEC) < 0) {
-            throw std::runtime_error("multiprocess: pipe failed");
-        }
-        if (::pipe2(note, O_CLOEXEC) < 0) {
-            ::close(cmd[0]);
-            ::close(cmd[1]);
-            throw std::runtime_error("multiprocess: pipe failed");
+        int pair[2];
+        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0) {
+            throw std::runtime_error("multiprocess: socketpair failed");
         }
         const pid_t parent = ::getpid();
         std::fflush(nullptr);  // no buffered output written twice
         pid_t pid = ::fork();
         if (pid < 0) {
-            for (int fd : {cmd[0], cmd[1], note[0], note[1]}) {
-                ::close(fd);
-            }
+            ::close(pair[0]);
+            ::close(pair[1]);
             throw std::runtime_error("multiprocess: fork failed");
         }
         if (pid == 0) {
-            // The child: dies with the parent, keeps only its own pipe ends.
+            // The child: dies with the parent, keeps only its own channel.
             ::prctl(PR_SET_PDEATHSIG, SIGKILL);
             if (::getppid() != parent) {
                 std::_Exit(3);
             }
             for (const Task& other : tasks_) {
-                ::close(other.cmd);
-                ::close(other.note);
+                ::close(other.channel);
             }
-            ::close(cmd[1]);
-            ::close(note[0]);
+            ::close(pair[0]);
             int status = 1;
             try {
-                status = serve_task(listen_fd, cmd[0], note[1], t.trace_path);
+                status = serve_task(listen_fd, pair[1], t.trace_path);
             } catch (const std::exception& e) {
                 std::fprintf(stderr, "multiprocess task %d: %s\n", t.id, e.what());
             }
             // Not exit(): the parent's atexit handlers and buffers are not ours.
             std::_Exit(status);
         }
-        ::close(cmd[0]);
-        ::close(note[1]);
+        ::close(pair[1]);
         t.pid = pid;
-        t.cmd = cmd[1];
-        t.note = note[0];
+        t.channel = pair[0];
         tasks_.push_back(std::move(t));
     }
 
@@ -269,7 +257,7 @@ class Tasks {
     // timeout, a task that exited, or another report.
     void expect(int i, char expected, const char* what) {
         Task& t = (*this)[i];
-        pollfd p{t.note, POLLIN, 0};
+        pollfd p{t.channel, POLLIN, 0};
         int rc;
         do {
             rc = ::poll(&p, 1, kStepTimeoutMs);
@@ -282,7 +270,7 @@ class Tasks {
         char c = 0;
         ssize_t n;
         do {
-            n = ::read(t.note, &c, 1);
+            n = ::read(t.channel, &c, 1);
         } while (n < 0 && errno == EINTR);
         if (n != 1) {
             throw std::runtime_error("multiprocess: task " + std::to_string(t.id) +
@@ -294,23 +282,23 @@ class Tasks {
         }
     }
 
-    void send(int i, char command) { write_byte((*this)[i].cmd, command); }
+    void send(int i, char command) { write_byte((*this)[i].channel, command); }
 
     // Tells every task to exit, reaps it and reads its trace.
     std::vector<std::vector<trace::Event>> finish() {
         for (Task& t : tasks_) {
-            write_byte(t.cmd, kExit);
+            write_byte(t.channel, kExit);
         }
         std::vector<std::vector<trace::Event>> traces;
         for (Task& t : tasks_) {
-            // The note pipe closes when the task exits.
-            pollfd p{t.note, POLLIN, 0};
+            // The channel closes when the task exits.
+            pollfd p{t.channel, POLLIN, 0};
             int rc;
             do {
                 rc = ::poll(&p, 1, kStepTimeoutMs);
             } while (rc < 0 && errno == EINTR);
             char c;
-            if (rc == 0 || ::read(t.note, &c, 1) != 0) {
+            if (rc == 0 || ::read(t.channel, &c, 1) != 0) {
                 throw std::runtime_error("multiprocess: task " + std::to_string(t.id) +
                                          " did not exit");
             }
