@@ -17,6 +17,7 @@
 #include "tornado/trace.h"
 #include "tornado/walkthrough/diagram.h"
 #include "tornado/walkthrough/scenario.h"
+#include "tornado/walkthrough/step.h"
 
 #include "integration/scenario_cache.h"
 
@@ -223,6 +224,25 @@ TEST(MultiprocessDiagramTest, PlantUmlDotAndChromeGroupTheProcesses) {
     std::string chrome = render(events, Format::Chrome);
     EXPECT_NE(chrome.find(R"("pid":1,"args":{"name":"task 0"})"), std::string::npos);
     EXPECT_NE(chrome.find(R"("pid":2,"args":{"name":"task 1"})"), std::string::npos);
+}
+
+// step names the process of each event as the diagram's groups do.
+TEST(MultiprocessDiagramTest, StepNamesTheTaskOfTheEvent) {
+    const auto& events = multiprocess().events;
+    tornado::walkthrough::StepSession session(events, {});
+    std::size_t would_block = 0;
+    while (would_block < events.size() && !is_would_block(events[would_block])) {
+        ++would_block;
+    }
+    ASSERT_LT(would_block, events.size());
+    session.command("g");
+    EXPECT_NE(session.screen().find("  process task 0 (of 2)\n"), std::string::npos);
+    session.command(std::to_string(would_block + 1));
+    EXPECT_NE(session.screen().find("  process task 1 (of 2)\n"), std::string::npos)
+        << session.screen();
+    tornado::walkthrough::StepSession one(tornado::testing::scenario_result("hello").events, {});
+    one.command("g");
+    EXPECT_EQ(one.screen().find("  process "), std::string::npos);
 }
 
 // One process, whatever its pid: no group, the diagrams as they always were.
