@@ -182,6 +182,7 @@ class ChromeWriter {
             case Phase::End: {
                 auto it = spans_.find(e.id);
                 if (it != spans_.end() && it->second.open) {
+                    pid_ = it->second.pid;  // a span's pieces stay on its track
                     slice('E', e, it->second.tid, ts, Json());
                     it->second.open = false;
                 }
@@ -190,6 +191,7 @@ class ChromeWriter {
             case Phase::Suspend: {
                 auto it = spans_.find(e.id);
                 if (it != spans_.end() && it->second.open) {
+                    pid_ = it->second.pid;
                     Json args = Json::object();
                     if (const auto* a = e.arg("awaiting")) {
                         args["awaiting"] = std::get<std::string>(*a);
@@ -208,6 +210,7 @@ class ChromeWriter {
                     break;
                 }
                 SpanState& s = it->second;
+                pid_ = s.pid;
                 Json args = args_of(e);
                 args["resumed"] = true;
                 slice('B', e, s.tid, ts, std::move(args));
