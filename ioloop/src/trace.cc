@@ -263,6 +263,8 @@ void reset() {
         ++h.epoch;
         h.ids.clear();
         h.origin = std::chrono::steady_clock::now();
+        // A forked child resets the hub: its events carry its own pid.
+        h.pid = static_cast<int>(::getpid());
     }
     h.conn_ids = 0;
     h.req_ids = 0;

@@ -255,6 +255,11 @@ void accept_handler(const std::shared_ptr<AcceptState>& state, int fd, std::uint
         if (connection < 0) {
             int err = errno;
             if (err == EAGAIN || err == EWOULDBLOCK) {
+                if (i == 0) {
+                    // Another process sharing the socket took the connection
+                    // this READ announced (the multiprocess story).
+                    TRACE_EVENT("netutil.accept_handler", {"accept", "EWOULDBLOCK"});
+                }
                 return;
             }
             if (err == ECONNABORTED || err == EINTR) {

@@ -114,7 +114,7 @@ TEST(ScenarioListTest, ListsEveryStoryOfTheIssue) {
          {"hello", "keepalive", "pipelined", "slow-client", "post-form", "post-chunked",
           "chunked-response", "partial-write", "async-handler", "not-found", "redirect", "gzip",
           "expect-continue", "header-timeout", "malformed", "two-clients", "static-file",
-          "xsrf-form"}) {
+          "xsrf-form", "multiprocess"}) {
         EXPECT_NE(std::find(names.begin(), names.end(), expected), names.end()) << expected;
     }
     for (const auto& s : tornado::walkthrough::list_scenarios()) {

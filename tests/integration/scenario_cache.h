@@ -22,20 +22,24 @@ inline const walkthrough::ScenarioResult& scenario_result(const std::string& nam
 }
 
 /// An event without what changes from run to run or machine to machine:
-/// time, pid, fd numbers and source line numbers.
-inline std::string normalized(trace::Event e) {
+/// time, fd numbers and source line numbers; the pid becomes `process`.
+inline std::string normalized(trace::Event e, int process = 0) {
     e.t_us = 0;
-    e.pid = 0;
+    e.pid = process;
     e.src = e.src.substr(0, e.src.rfind(':'));
     std::erase_if(e.args, [](const auto& kv) { return kv.first == "fd"; });
     return trace::to_json(e);
 }
 
+/// The events normalized; each pid becomes its process's number in order of
+/// first appearance (0 for a one-process trace; task 0 and 1 of multiprocess).
 inline std::vector<std::string> normalized_lines(const std::vector<trace::Event>& events) {
     std::vector<std::string> lines;
     lines.reserve(events.size());
+    std::map<int, int> processes;
     for (const trace::Event& e : events) {
-        lines.push_back(normalized(e));
+        auto it = processes.try_emplace(e.pid, static_cast<int>(processes.size())).first;
+        lines.push_back(normalized(e, it->second));
     }
     return lines;
 }

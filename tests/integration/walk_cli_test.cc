@@ -84,6 +84,27 @@ TEST(TornadoWalkTest, RunHelloMermaidIsASequenceDiagram) {
     EXPECT_NE(r.out.find("->>"), std::string::npos);
 }
 
+// Two forked tasks: the same diagram every run, a group row per process.
+TEST(TornadoWalkTest, RunMultiprocessDrawsAGroupPerProcessTheSameEveryRun) {
+    WalkRun first = run_walk({"run", "multiprocess", "--view", "full"});
+    ASSERT_EQ(exit_code(first), 0) << first.err;
+    // The group row opens the diagram (after the note that a narrow
+    // terminal made the lifelines per layer).
+    std::string out = first.out.starts_with("(") ? first.out.substr(first.out.find('\n') + 1)
+                                                 : first.out;
+    std::string row = out.substr(0, out.find('\n'));
+    EXPECT_NE(row.find(" task 0 "), std::string::npos) << row;
+    EXPECT_NE(row.find(" task 1 "), std::string::npos) << row;
+    WalkRun second = run_walk({"run", "multiprocess", "--view", "full"});
+    ASSERT_EQ(exit_code(second), 0) << second.err;
+    EXPECT_EQ(first.out, second.out);
+    WalkRun mermaid = run_walk({"run", "multiprocess", "--view", "full", "--format", "mermaid"});
+    ASSERT_EQ(exit_code(mermaid), 0) << mermaid.err;
+    EXPECT_NE(mermaid.out.find("    box task 1\n"), std::string::npos) << mermaid.out;
+    EXPECT_NE(mermaid.out.find("accept_handler(accept=EWOULDBLOCK)"), std::string::npos)
+        << mermaid.out;
+}
+
 TEST(TornadoWalkTest, UnknownScenarioIsAnErrorNamingIt) {
     WalkRun r = run_walk({"run", "no-such-scenario"});
     EXPECT_EQ(exit_code(r), 2);

@@ -5,6 +5,7 @@
 #include "tornado/walkthrough/diagram.h"
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <stdexcept>
@@ -82,9 +83,31 @@ int layer_rank(const std::string& name) {
 
 }  // namespace
 
+std::string short_name(const Model& m, std::size_t i) {
+    const std::string& name = m.participants[i];
+    if (m.groups.empty()) {
+        return name;
+    }
+    auto at = name.find(kProcessSeparator);
+    return at == std::string::npos ? name : name.substr(at + std::strlen(kProcessSeparator));
+}
+
 Model build_model(const std::vector<Event>& events, const RenderOptions& options) {
     const bool layers = options.lifelines == Lifelines::Layers;
     Model m;
+    // The processes, in order of first appearance: more than one, and each
+    // gets a group of lifelines of its own (its own IOLoop...).
+    std::map<int, std::size_t> process_of_pid;
+    std::vector<std::size_t> process;  // per event
+    for (const Event& e : events) {
+        auto it = process_of_pid.try_emplace(e.pid, process_of_pid.size()).first;
+        process.push_back(it->second);
+    }
+    const std::size_t processes = std::max<std::size_t>(process_of_pid.size(), 1);
+    const bool grouped = processes > 1;
+    auto prefix = [&](std::size_t g) {
+        return grouped ? "task " + std::to_string(g) + kProcessSeparator : std::string();
+    };
     std::map<std::string, std::size_t> index;
     auto add = [&](const std::string& name) {
         auto it = index.find(name);
@@ -95,27 +118,37 @@ Model build_model(const std::vector<Event>& events, const RenderOptions& options
         m.participants.push_back(name);
         return m.participants.size() - 1;
     };
-    bool has_client = std::any_of(events.begin(), events.end(),
-                                  [](const Event& e) { return e.role == "client"; });
-    if (has_client) {
-        add(layers ? "client" : "Client");
-    }
-    std::size_t loop = add("IOLoop");
     std::vector<std::string> names;
-    for (const Event& e : events) {
-        names.push_back(participant_of(e, options.lifelines));
+    for (std::size_t i = 0; i < events.size(); ++i) {
+        names.push_back(prefix(process.empty() ? 0 : process[i]) +
+                        participant_of(events[i], options.lifelines));
     }
-    if (layers) {
-        std::vector<std::string> sorted = names;
-        std::stable_sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) {
-            return layer_rank(a) < layer_rank(b);
-        });
-        for (const auto& n : sorted) {
+    std::vector<std::size_t> loops;  // per process
+    for (std::size_t g = 0; g < processes; ++g) {
+        std::size_t first = m.participants.size();
+        bool has_client = false;
+        std::vector<std::string> own;
+        for (std::size_t i = 0; i < events.size(); ++i) {
+            if (process[i] == g) {
+                has_client = has_client || events[i].role == "client";
+                own.push_back(names[i]);
+            }
+        }
+        if (has_client) {
+            add(prefix(g) + (layers ? "client" : "Client"));
+        }
+        loops.push_back(add(prefix(g) + "IOLoop"));
+        if (layers) {
+            std::size_t skip = prefix(g).size();
+            std::stable_sort(own.begin(), own.end(), [skip](const auto& a, const auto& b) {
+                return layer_rank(a.substr(skip)) < layer_rank(b.substr(skip));
+            });
+        }
+        for (const auto& n : own) {
             add(n);
         }
-    } else {
-        for (const auto& n : names) {
-            add(n);
+        if (grouped) {
+            m.groups.push_back({"task " + std::to_string(g), first, m.participants.size() - first});
         }
     }
     // "HTTPServer#1" reads as "HTTPServer" when there is only one of it.
@@ -132,6 +165,7 @@ Model build_model(const std::vector<Event>& events, const RenderOptions& options
 
     std::map<std::uint64_t, std::size_t> owner;   // span -> participant
     std::map<std::uint64_t, std::size_t> caller;  // span -> who called it
+    std::size_t loop = loops.front();
     auto from_parent = [&](std::uint64_t parent) {
         auto it = owner.find(parent);
         return parent != 0 && it != owner.end() ? it->second : loop;
@@ -139,6 +173,7 @@ Model build_model(const std::vector<Event>& events, const RenderOptions& options
     for (std::size_t i = 0; i < events.size(); ++i) {
         const Event& e = events[i];
         std::size_t p = index.at(names[i]);
+        loop = loops[process[i]];
         // With one lifeline per layer, the class tells the steps of a layer apart.
         std::string method = layers ? e.step : method_of(e.step);
         switch (e.ph) {

@@ -24,10 +24,28 @@ struct Message {
     std::string method;  // the label without arguments: "read_until_regex"
 };
 
+/// Between a process's name and a participant's in a trace of several
+/// processes: "task 0 · IOStream#2" (a middle dot, in UTF-8).
+inline constexpr const char* kProcessSeparator = " \xc2\xb7 ";
+
+/// The lifelines of one process of a trace with several: participants
+/// [first, first + count), all named "<name> · ...".
+struct ProcessGroup {
+    std::string name;  // "task 0": the processes numbered in order of first appearance
+    std::size_t first;
+    std::size_t count;
+};
+
 struct Model {
     std::vector<std::string> participants;
     std::vector<Message> messages;
+    /// One per process when the events come from several (several pids);
+    /// empty for one process, whose participants have no prefix.
+    std::vector<ProcessGroup> groups;
 };
+
+/// Participant `i`'s name without its process's prefix ("IOStream#2").
+std::string short_name(const Model& m, std::size_t i);
 
 /// True for the kinds drawn as arrows (calls, returns, self calls, resumes).
 bool is_arrow(Message::Kind kind);

@@ -84,9 +84,9 @@ std::string render_ascii(const Model& m, const RenderOptions& options) {
     const std::size_t n = m.participants.size();
     std::vector<std::size_t> widths;
     std::size_t max_name = kMaxName;
-    for (const auto& p : m.participants) {
+    for (std::size_t i = 0; i < n; ++i) {
         std::size_t w = 9;
-        for (const auto& l : header_lines(p, kMaxName)) {
+        for (const auto& l : header_lines(short_name(m, i), kMaxName)) {
             w = std::max(w, l.size() + 3);
         }
         widths.push_back(w);
@@ -103,9 +103,12 @@ std::string render_ascii(const Model& m, const RenderOptions& options) {
     }
     std::vector<std::vector<std::string>> names;
     std::vector<std::size_t> centre;
+    std::vector<std::size_t> column_start;
     std::size_t line_width = kMargin;
     for (std::size_t i = 0; i < n; ++i) {
-        names.push_back(header_lines(m.participants[i], max_name));
+        // With several processes, the group row above names the process.
+        names.push_back(header_lines(short_name(m, i), max_name));
+        column_start.push_back(line_width);
         centre.push_back(line_width + widths[i] / 2);
         line_width += widths[i];
     }
@@ -159,6 +162,28 @@ std::string render_ascii(const Model& m, const RenderOptions& options) {
         emit(above, colour_of(msg.kind), false);
     };
 
+    // Several processes: a row naming each one above its lifelines,
+    // "+---- task 0 ----+" across their columns.
+    if (!m.groups.empty()) {
+        std::string row(line_width, ' ');
+        for (const ProcessGroup& g : m.groups) {
+            if (g.count == 0) {
+                continue;
+            }
+            std::size_t from = column_start[g.first];
+            std::size_t to = column_start[g.first + g.count - 1] + widths[g.first + g.count - 1];
+            std::string label = " " + g.name + " ";
+            std::size_t span = to - from - 1;  // a blank column between groups
+            if (span < label.size() + 2) {
+                put(row, from, g.name.substr(0, span));
+                continue;
+            }
+            std::string bar = "+" + std::string(span - 2, '-') + "+";
+            bar.replace((span - label.size()) / 2, label.size(), label);
+            put(row, from, bar);
+        }
+        emit(row, "\x1b[1m", false);
+    }
     // Header: each name centred on its lifeline, on one or two lines.
     for (std::size_t row = 0; row < 2; ++row) {
         std::string header(line_width, ' ');

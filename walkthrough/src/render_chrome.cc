@@ -11,7 +11,9 @@
 //
 // Tracks (tid): one per connection for the server ("connection 1"), the
 // IOLoop's for what serves no connection (accept), and one per client
-// object. Time is the sequence number (ts = 10 x seq), so that the output
+// object. A trace of several processes (pids) shows each as a process of
+// its own ("task 0", "task 1" in order of first appearance), with its own
+// tracks. Time is the sequence number (ts = 10 x seq), so that the output
 // is the same on every run; the wall time is in each slice's args.
 #include <algorithm>
 #include <map>
@@ -31,6 +33,7 @@ using Json = nlohmann::ordered_json;
 constexpr int kPid = 1;
 
 struct SpanState {
+    int pid = kPid;
     int tid = 0;
     bool open = false;
     std::int64_t opened_ts = 0;
@@ -50,19 +53,33 @@ class ChromeWriter {
             out += (first ? "" : ",\n") + j.dump();
             first = false;
         };
-        put(Json{{"ph", "M"},
-                 {"name", "process_name"},
-                 {"pid", kPid},
-                 {"args", {{"name", "tornado-walk trace"}}}});
-        for (const auto& [name, tid] : tids_) {
+        if (pids_.size() <= 1) {
+            put(Json{{"ph", "M"},
+                     {"name", "process_name"},
+                     {"pid", kPid},
+                     {"args", {{"name", "tornado-walk trace"}}}});
+        } else {
+            for (std::size_t k = 0; k < pids_.size(); ++k) {
+                int pid = kPid + static_cast<int>(k);
+                put(Json{{"ph", "M"},
+                         {"name", "process_name"},
+                         {"pid", pid},
+                         {"args", {{"name", "task " + std::to_string(k)}}}});
+                put(Json{{"ph", "M"},
+                         {"name", "process_sort_index"},
+                         {"pid", pid},
+                         {"args", {{"sort_index", pid}}}});
+            }
+        }
+        for (const auto& [track, tid] : tids_) {
             put(Json{{"ph", "M"},
                      {"name", "thread_name"},
-                     {"pid", kPid},
+                     {"pid", track.first},
                      {"tid", tid},
-                     {"args", {{"name", name}}}});
+                     {"args", {{"name", track.second}}}});
             put(Json{{"ph", "M"},
                      {"name", "thread_sort_index"},
-                     {"pid", kPid},
+                     {"pid", track.first},
                      {"tid", tid},
                      {"args", {{"sort_index", tid}}}});
         }
@@ -73,13 +90,20 @@ class ChromeWriter {
     }
 
   private:
-    int tid_of(const std::string& track) {
+    // The process of an event: 1 for the first pid seen, 2 for the next...
+    int pid_of(const Event& e) {
+        auto it = pids_.try_emplace(e.pid, kPid + static_cast<int>(pids_.size())).first;
+        return it->second;
+    }
+
+    int tid_of(const std::string& name) {
+        std::pair<int, std::string> track{pid_, name};
         auto it = tids_.find(track);
         if (it != tids_.end()) {
             return it->second;
         }
         int tid = static_cast<int>(tids_.size()) + 1;
-        tids_.emplace(track, tid);
+        tids_.emplace(std::move(track), tid);
         return tid;
     }
 
@@ -131,7 +155,7 @@ class ChromeWriter {
         Json j{{"ph", std::string(1, ph)},
                {"name", e.step},
                {"cat", e.layer.empty() ? "trace" : e.layer},
-               {"pid", kPid},
+               {"pid", pid_},
                {"tid", tid},
                {"ts", ts}};
         if (!args.is_null()) {
@@ -143,9 +167,11 @@ class ChromeWriter {
 
     void add(const Event& e) {
         std::int64_t ts = ts_of(e);
+        pid_ = pid_of(e);
         switch (e.ph) {
             case Phase::Begin: {
                 SpanState s;
+                s.pid = pid_;
                 s.tid = track_for(e);
                 s.open = true;
                 s.opened_ts = ts;
@@ -156,6 +182,7 @@ class ChromeWriter {
             case Phase::End: {
                 auto it = spans_.find(e.id);
                 if (it != spans_.end() && it->second.open) {
+                    pid_ = it->second.pid;  // a span's pieces stay on its track
                     slice('E', e, it->second.tid, ts, Json());
                     it->second.open = false;
                 }
@@ -164,6 +191,7 @@ class ChromeWriter {
             case Phase::Suspend: {
                 auto it = spans_.find(e.id);
                 if (it != spans_.end() && it->second.open) {
+                    pid_ = it->second.pid;
                     Json args = Json::object();
                     if (const auto* a = e.arg("awaiting")) {
                         args["awaiting"] = std::get<std::string>(*a);
@@ -182,6 +210,7 @@ class ChromeWriter {
                     break;
                 }
                 SpanState& s = it->second;
+                pid_ = s.pid;
                 Json args = args_of(e);
                 args["resumed"] = true;
                 slice('B', e, s.tid, ts, std::move(args));
@@ -193,11 +222,11 @@ class ChromeWriter {
                                {"name", "resume"},
                                {"cat", "coroutine"},
                                {"id", flows_},
-                               {"pid", kPid},
+                               {"pid", pid_},
                                {"tid", s.tid},
                                {"ts", s.suspended_ts - 1}};
                     Json finish{{"ph", "f"},          {"bp", "e"},    {"name", "resume"},
-                                {"cat", "coroutine"}, {"id", flows_}, {"pid", kPid},
+                                {"cat", "coroutine"}, {"id", flows_}, {"pid", pid_},
                                 {"tid", s.tid},       {"ts", ts + 1}};
                     out_.push_back(std::move(start));
                     out_.push_back(std::move(finish));
@@ -208,7 +237,7 @@ class ChromeWriter {
             case Phase::Instant: {
                 Json j{{"ph", "i"},      {"s", "t"},
                        {"name", e.step}, {"cat", e.layer.empty() ? "trace" : e.layer},
-                       {"pid", kPid},    {"tid", track_for(e)},
+                       {"pid", pid_},    {"tid", track_for(e)},
                        {"ts", ts},       {"args", args_of(e)}};
                 out_.push_back(std::move(j));
                 last_ts_ = std::max(last_ts_, ts);
@@ -231,7 +260,7 @@ class ChromeWriter {
         for (const auto& [opened, id] : open) {
             ts += 1;
             Json j{{"ph", "E"},
-                   {"pid", kPid},
+                   {"pid", spans_[id].pid},
                    {"tid", spans_[id].tid},
                    {"ts", ts},
                    {"args", {{"cut", "the trace ends before this span"}}}};
@@ -239,7 +268,9 @@ class ChromeWriter {
         }
     }
 
-    std::map<std::string, int> tids_;
+    std::map<int, int> pids_;  // trace pid -> Chrome pid
+    int pid_ = kPid;           // the Chrome pid of the event being added
+    std::map<std::pair<int, std::string>, int> tids_;
     std::map<std::uint64_t, SpanState> spans_;
     std::vector<Json> out_;
     std::int64_t last_ts_ = 0;

@@ -65,6 +65,22 @@ std::string render_dot(const Model& m) {
             out += " [style=invis];\n";
         }
     }
+    // Several processes: each one's columns in a cluster named after it.
+    // (newrank, so that the rows' rank=same still holds across clusters.)
+    for (std::size_t k = 0; k < m.groups.size(); ++k) {
+        const ProcessGroup& g = m.groups[k];
+        if (k == 0) {
+            out += "    newrank=true;\n";
+        }
+        out += "    subgraph cluster_" + std::to_string(k) + " { label=\"" + dot_text(g.name) +
+               "\"; style=rounded; color=gray50; fontsize=12;";
+        for (std::size_t i = g.first; i < g.first + g.count; ++i) {
+            for (std::size_t r = 0; r <= rows; ++r) {
+                out += " " + node(r, i) + ";";
+            }
+        }
+        out += " }\n";
+    }
     // The lifelines.
     for (std::size_t i = 0; i < n; ++i) {
         out += "    ";

@@ -93,9 +93,23 @@ std::vector<std::pair<std::size_t, std::size_t>> mermaid_split(const Model& m,
 
 std::string mermaid_header(const Model& m) {
     std::string out = "sequenceDiagram\n";
+    // Several processes: each one's lifelines in a box named after it.
+    auto group_at = [&](std::size_t i) {
+        return std::find_if(m.groups.begin(), m.groups.end(),
+                            [i](const ProcessGroup& g) { return g.count > 0 && g.first == i; });
+    };
     for (std::size_t i = 0; i < m.participants.size(); ++i) {
+        auto g = group_at(i);
+        if (g != m.groups.end()) {
+            out += "    box " + mermaid_text(g->name) + "\n";
+        }
         out += "    participant P" + std::to_string(i) + " as " + mermaid_text(m.participants[i]) +
                "\n";
+        for (const ProcessGroup& group : m.groups) {
+            if (group.count > 0 && group.first + group.count - 1 == i) {
+                out += "    end\n";
+            }
+        }
     }
     return out;
 }
@@ -162,8 +176,19 @@ std::string render_mermaid(const Model& m, const RenderOptions& options) {
 std::string render_plantuml(const Model& m) {
     std::string out = "@startuml\nhide footbox\n";
     for (std::size_t i = 0; i < m.participants.size(); ++i) {
+        // Several processes: each one's lifelines in a box named after it.
+        for (const ProcessGroup& g : m.groups) {
+            if (g.count > 0 && g.first == i) {
+                out += "box \"" + plantuml_text(g.name) + "\"\n";
+            }
+        }
         out += "participant \"" + plantuml_text(m.participants[i]) + "\" as P" + std::to_string(i) +
                "\n";
+        for (const ProcessGroup& g : m.groups) {
+            if (g.count > 0 && g.first + g.count - 1 == i) {
+                out += "end box\n";
+            }
+        }
     }
     std::size_t pages = m.messages.empty() ? 1
                                            : (m.messages.size() + kPlantUmlMessagesPerPage - 1) /

@@ -18,6 +18,7 @@
 #include "tornado/walkthrough/demo_app.h"
 
 #include "scenario_client.h"
+#include "scenario_multiprocess.h"
 
 #ifndef TORNADO_SHARED_DIR
 #define TORNADO_SHARED_DIR "../shared"
@@ -58,6 +59,9 @@ struct Scenario {
     bool renders_templates = false;
     /// True: the server has ssl_options (TLSFiles) and the client speaks TLS.
     bool tls = false;
+    /// Set: the story runs its own servers (several processes) instead of
+    /// `script` against one demo server.
+    ScenarioResult (*run)() = nullptr;
 };
 
 // The static directory of the static-file story: one small file with a
@@ -498,6 +502,18 @@ const std::vector<Scenario>& scenarios() {
          false,
          false,
          true},
+        {{"multiprocess",
+          "two forked processes accept on one socket: each connection wakes both pollers, one "
+          "wins the accept, the other's netutil.accept_handler gets EWOULDBLOCK (task 0 wins "
+          "the first, task 1 the second)"},
+         nullptr,
+         nullptr,
+         0,
+         true,
+         false,
+         false,
+         false,
+         detail::run_multiprocess},
     };
     return all;
 }
@@ -627,7 +643,7 @@ const std::vector<ScenarioInfo>& list_scenarios() {
 ScenarioResult run_scenario(std::string_view name, const ScenarioOptions& options) {
     for (const Scenario& s : scenarios()) {
         if (s.info.name == name) {
-            return run_traced(s, options);
+            return s.run != nullptr ? s.run() : run_traced(s, options);
         }
     }
     std::string known;

@@ -7,6 +7,7 @@
 #include <charconv>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <utility>
 
@@ -310,6 +311,15 @@ std::string StepSession::screen(std::string_view message) const {
     }
     details += fmt::format("  conn    {}   req {}\n", e.conn == 0 ? "-" : std::to_string(e.conn),
                            e.req == 0 ? "-" : std::to_string(e.req));
+    // A trace of several processes: which one, numbered as the diagram's
+    // groups are (in order of first appearance), not by its pid.
+    std::map<int, std::size_t> processes;
+    for (const trace::Event& other : events_) {
+        processes.try_emplace(other.pid, processes.size());
+    }
+    if (processes.size() > 1) {
+        details += fmt::format("  process task {} (of {})\n", processes[e.pid], processes.size());
+    }
 
     std::string source = source_block();
     std::string explanation = explanation_block();

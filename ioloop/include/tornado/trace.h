@@ -188,7 +188,8 @@ inline bool enabled() noexcept {
 void enable(bool on);
 
 /// Starts a fresh trace: sequence numbers, object ids, connection and
-/// request counters, the clock origin and this thread's span stack restart.
+/// request counters, the clock origin and this thread's span stack restart,
+/// and events carry the calling process's pid (a forked child calls it).
 void reset();
 
 void add_sink(std::shared_ptr<Sink> sink);
