@@ -308,6 +308,7 @@ void add_serve_command(CLI::App& app, int& status) {
                           "text or jsonl (default: text for -, jsonl for a file)");
     serve_cmd->add_flag("--step", o.step,
                         "pause at each event until a key is pressed (q: run freely)");
+    add_poller_option(serve_cmd);
     serve_cmd->callback([&status] { status = serve(o); });
 }
 
