@@ -10,8 +10,9 @@
 #include <cstring>
 #include <system_error>
 
-#include "poller.h"
 #include "tornado/log.h"
+
+#include "poller.h"
 
 namespace tornado::ioloop {
 
@@ -302,8 +303,7 @@ void IOLoop::add_callback(Callback callback) {
 // Tornado: tornado/ioloop.py PollIOLoop.add_callback_from_signal
 // C++: only async-signal-safe steps here (atomics on preallocated slots and
 // write(2)); start() moves the ready slots into the pass's callbacks.
-bool IOLoop::post_from_signal(void (*invoke)(void*), const void* data,
-                              std::size_t size) noexcept {
+bool IOLoop::post_from_signal(void (*invoke)(void*), const void* data, std::size_t size) noexcept {
     if (closed_.load()) {
         return false;
     }

@@ -67,8 +67,8 @@ class EpollPoller final : public PollerImpl {
         return ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr) == 0;
     }
     int poll(int timeout_ms, std::vector<ReadyEvent>& out) override {
-        int n = ::epoll_wait(epoll_fd_, events_.data(), static_cast<int>(events_.size()),
-                             timeout_ms);
+        int n =
+            ::epoll_wait(epoll_fd_, events_.data(), static_cast<int>(events_.size()), timeout_ms);
         if (n < 0) {
             return -1;
         }

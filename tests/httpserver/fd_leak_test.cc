@@ -106,9 +106,8 @@ TEST_P(FdLeakTest, FiveThousandConnectionsLeaveNoDescriptorOrHandlerBehind) {
     {
         IOLoop loop(GetParam(), true);
         ASSERT_EQ(loop.poller(), GetParam());
-        auto server = std::make_unique<httpserver::HTTPServer>(std::make_shared<HelloApp>(),
-                                                               httpserver::HTTPServerSettings{},
-                                                               &loop);
+        auto server = std::make_unique<httpserver::HTTPServer>(
+            std::make_shared<HelloApp>(), httpserver::HTTPServerSettings{}, &loop);
         std::vector<int> sockets = netutil::bind_sockets(0, "127.0.0.1");
         ASSERT_FALSE(sockets.empty());
         int port = netutil::bound_port(sockets.front());

@@ -66,12 +66,12 @@ TEST_P(PollerTraceTest, TraceIsTheSameAsOnEpoll) {
 
 INSTANTIATE_TEST_SUITE_P(
     Scenarios, PollerTraceTest,
-    ::testing::Values(Case{"hello", "poll"}, Case{"hello", "select"},
-                      Case{"keepalive", "poll"}, Case{"keepalive", "select"},
-                      Case{"chunked-response", "poll"}, Case{"chunked-response", "select"},
-                      Case{"slow-client", "poll"}, Case{"slow-client", "select"},
-                      Case{"header-timeout", "poll"}, Case{"header-timeout", "select"},
-                      Case{"malformed", "poll"}, Case{"malformed", "select"}),
+    ::testing::Values(Case{"hello", "poll"}, Case{"hello", "select"}, Case{"keepalive", "poll"},
+                      Case{"keepalive", "select"}, Case{"chunked-response", "poll"},
+                      Case{"chunked-response", "select"}, Case{"slow-client", "poll"},
+                      Case{"slow-client", "select"}, Case{"header-timeout", "poll"},
+                      Case{"header-timeout", "select"}, Case{"malformed", "poll"},
+                      Case{"malformed", "select"}),
     [](const auto& param_info) {
         std::string name = std::string(param_info.param.scenario) + "_" + param_info.param.poller;
         for (char& ch : name) {

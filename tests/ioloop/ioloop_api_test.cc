@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <memory>
@@ -146,7 +147,12 @@ TEST_P(EveryPollerTest, EventsAreTranslatedToTheLoopsConstants) {
     bool ran = false;
     std::thread t;
     loop.add_callback([&] {
-        t = std::thread([&] { loop.add_callback([&] { ran = true; loop.stop(); }); });
+        t = std::thread([&] {
+            loop.add_callback([&] {
+                ran = true;
+                loop.stop();
+            });
+        });
     });
     loop.start();
     t.join();
@@ -181,7 +187,9 @@ TEST_P(EveryPollerTest, AnFdBelowFdSetsizeButHighWorksAndRemovalFreesIt) {
 
 INSTANTIATE_TEST_SUITE_P(Pollers, EveryPollerTest,
                          ::testing::Values(Poller::epoll, Poller::poll, Poller::select),
-                         [](const auto& param_info) { return ioloop::poller_name(param_info.param); });
+                         [](const auto& param_info) {
+                             return ioloop::poller_name(param_info.param);
+                         });
 
 // select() cannot take a descriptor >= FD_SETSIZE: add_handler refuses it
 // with an error naming both, and the loop is unchanged; epoll and poll take it.
@@ -204,7 +212,8 @@ TEST(PollerTest, SelectRefusesDescriptorsFromFdSetsizeOnAndTheOthersTakeThem) {
     {
         IOLoop loop(Poller::select, false);
         try {
-            loop.add_handler(big, [](int, std::uint32_t) {}, IOLoop::READ);
+            loop.add_handler(
+                big, [](int, std::uint32_t) {}, IOLoop::READ);
             ADD_FAILURE() << "select took fd " << big;
         } catch (const std::invalid_argument& e) {
             std::string what = e.what();
@@ -215,7 +224,10 @@ TEST(PollerTest, SelectRefusesDescriptorsFromFdSetsizeOnAndTheOthersTakeThem) {
         // The slot stays free: remove is a no-op, the loop still runs.
         loop.remove_handler(big);
         bool ran = false;
-        loop.add_callback([&] { ran = true; loop.stop(); });
+        loop.add_callback([&] {
+            ran = true;
+            loop.stop();
+        });
         loop.start();
         EXPECT_TRUE(ran);
     }
@@ -250,7 +262,10 @@ TEST_F(IOLoopApiTest, AddCallbackFromSignal) {
     // As Tornado's test: called normally, outside a handler.
     IOLoop* l = &loop;
     EXPECT_TRUE(loop.add_callback_from_signal([l] { l->stop(); }));
-    auto guard = loop.add_timeout(loop.time() + 5, [&] { ADD_FAILURE() << "never ran"; loop.stop(); });
+    auto guard = loop.add_timeout(loop.time() + 5, [&] {
+        ADD_FAILURE() << "never ran";
+        loop.stop();
+    });
     loop.start();
     loop.remove_timeout(guard);
 }
@@ -274,13 +289,12 @@ void on_sigusr1(int) {
     // Three in a row from inside the handler: they run in this order.
     IOLoop* l = g_signal_loop;
     for (int i = 1; i <= 3; ++i) {
-        if (l->add_callback_from_signal([l, i] {
-                g_posted.store(g_posted.load() * 10 + i);
-                if (i == 3) {
-                    l->stop();
-                }
-            })) {
-        }
+        (void)l->add_callback_from_signal([l, i] {
+            g_posted.store(g_posted.load() * 10 + i);
+            if (i == 3) {
+                l->stop();
+            }
+        });
     }
 }
 
@@ -316,7 +330,10 @@ TEST_F(IOLoopApiTest, SignalSlotsAreBoundedAndFreedWhenRun) {
     EXPECT_EQ(runs, static_cast<int>(IOLoop::kSignalSlots));
     // Freed: they can be used again.
     IOLoop* l = &loop;
-    EXPECT_TRUE(loop.add_callback_from_signal([r, l] { ++*r; l->stop(); }));
+    EXPECT_TRUE(loop.add_callback_from_signal([r, l] {
+        ++*r;
+        l->stop();
+    }));
     loop.start();
     EXPECT_EQ(runs, static_cast<int>(IOLoop::kSignalSlots) + 1);
     loop.close();
@@ -332,8 +349,10 @@ TEST(IOLoopCloseTest, CloseAllFdsClosesTheRegisteredDescriptors) {
     SocketPair sp;
     {
         IOLoop loop(false);
-        loop.add_handler(sp.fds[0], [](int, std::uint32_t) {}, IOLoop::READ);
-        loop.add_handler(sp.fds[1], [](int, std::uint32_t) {}, IOLoop::READ);
+        loop.add_handler(
+            sp.fds[0], [](int, std::uint32_t) {}, IOLoop::READ);
+        loop.add_handler(
+            sp.fds[1], [](int, std::uint32_t) {}, IOLoop::READ);
         EXPECT_EQ(loop.handler_count(), 3U);
         loop.close(true);
         EXPECT_TRUE(loop.closed());
@@ -345,7 +364,8 @@ TEST(IOLoopCloseTest, CloseAllFdsClosesTheRegisteredDescriptors) {
     }
     SocketPair kept;
     IOLoop loop(false);
-    loop.add_handler(kept.fds[0], [](int, std::uint32_t) {}, IOLoop::READ);
+    loop.add_handler(
+        kept.fds[0], [](int, std::uint32_t) {}, IOLoop::READ);
     loop.close();
     EXPECT_TRUE(fd_open(kept.fds[0]));
     EXPECT_EQ(loop.handler_count(), 0U);
@@ -362,7 +382,8 @@ TEST(IOLoopCloseTest, AClosedLoopDropsWhatWasQueuedAndRefusesToStart) {
     EXPECT_EQ(held.use_count(), 1) << "queued callbacks and timeouts are destroyed";
     EXPECT_THROW(loop.start(), std::runtime_error);
     SocketPair sp;
-    EXPECT_THROW(loop.add_handler(sp.fds[0], [](int, std::uint32_t) {}, IOLoop::READ),
+    EXPECT_THROW(loop.add_handler(
+                     sp.fds[0], [](int, std::uint32_t) {}, IOLoop::READ),
                  std::runtime_error);
     loop.add_callback([&ran] { ran = true; });
     EXPECT_EQ(loop.pending_callbacks(), 0U);
@@ -462,7 +483,10 @@ TEST_F(IOLoopCurrentTest, InstanceIsOneLoopForAllThreadsUntilCleared) {
     EXPECT_FALSE(IOLoop::initialized());
     // An installed loop is its owner's: clear_instance left it working.
     bool still = false;
-    mine.add_callback([&] { still = true; mine.stop(); });
+    mine.add_callback([&] {
+        still = true;
+        mine.stop();
+    });
     mine.start();
     EXPECT_TRUE(still);
 }
@@ -631,8 +655,8 @@ TEST_F(IOLoopApiTest, WaitIteratorAlreadyDone) {
 
 // Tornado: tornado/test/gen_test.py WaitIteratorTest.test_iterator
 TEST_F(IOLoopApiTest, WaitIteratorHandsOutResultsAsTheyFinish) {
-    std::vector<Future<int>> futures{Future<int>::make(), Future<int>::make(),
-                                     Future<int>::make(), Future<int>::make()};
+    std::vector<Future<int>> futures{Future<int>::make(), Future<int>::make(), Future<int>::make(),
+                                     Future<int>::make()};
     std::vector<std::string> got;
     loop.run_sync(
         [&]() -> Future<void> {
@@ -642,8 +666,7 @@ TEST_F(IOLoopApiTest, WaitIteratorHandsOutResultsAsTheyFinish) {
             loop.add_callback([&] {
                 futures[1].set_result(24);
                 loop.add_callback([&] {
-                    futures[0].set_exception(
-                        std::make_exception_ptr(std::runtime_error("zero")));
+                    futures[0].set_exception(std::make_exception_ptr(std::runtime_error("zero")));
                     loop.add_callback([&] {
                         futures[3].set_result(84);
                         loop.add_callback([&] { futures[2].set_result(42); });

@@ -192,8 +192,7 @@ Future<R> multi_impl(std::vector<Future<T>> children) {
 /// logs the others ("Multiple exceptions in yield list"). An empty list
 /// gives a Future that is already done.
 template <class T>
-    requires(!std::is_void_v<T>)
-Future<std::vector<T>> multi(std::vector<Future<T>> children) {
+requires(!std::is_void_v<T>) Future<std::vector<T>> multi(std::vector<Future<T>> children) {
     return detail::multi_impl<std::vector<T>>(std::move(children));
 }
 

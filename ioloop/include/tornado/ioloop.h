@@ -179,13 +179,12 @@ class IOLoop : public trace::Traced {
         static_assert(std::is_trivially_copyable_v<F>,
                       "add_callback_from_signal copies the callable bytewise: it must be "
                       "trivially copyable");
-        static_assert(sizeof(F) <= kSignalCallbackSize &&
-                          alignof(F) <= alignof(std::max_align_t),
+        static_assert(sizeof(F) <= kSignalCallbackSize && alignof(F) <= alignof(std::max_align_t),
                       "add_callback_from_signal: the callable is larger than "
                       "kSignalCallbackSize");
         static_assert(std::is_invocable_v<F&>, "add_callback_from_signal: callable()");
-        return post_from_signal([](void* p) { (*std::launder(static_cast<F*>(p)))(); },
-                                &callback, sizeof(F));
+        return post_from_signal([](void* p) { (*std::launder(static_cast<F*>(p)))(); }, &callback,
+                                sizeof(F));
     }
 
     /// Runs `callback` at `deadline` (in time() units). Returns a handle.
