@@ -29,4 +29,11 @@ Future<void> sleep(double duration) {
     return f;
 }
 
+// Tornado: tornado/gen.py multi_future
+// C++: the template is in gen.h; this is its log line for an exception
+// after the first.
+void detail::log_multiple_exceptions(std::exception_ptr e) {
+    log::app_log.error("Multiple exceptions in yield list: {}", log::describe(e));
+}
+
 }  // namespace tornado::gen

@@ -12,6 +12,8 @@
 
 #include "tornado/log.h"
 
+#include "poller.h"
+
 namespace tornado::ioloop {
 
 namespace {
@@ -20,6 +22,16 @@ constexpr trace::Module kTraceModule{"ioloop", "tornado/ioloop.py"};
 
 thread_local IOLoop* t_current = nullptr;
 thread_local std::unique_ptr<IOLoop> t_default_loop;
+
+// IOLoop.configure's choice; constant-initialised, so a static initialiser
+// elsewhere may already call configure().
+constinit std::atomic<Poller> g_configured{Poller::epoll};
+
+// IOLoop._instance and its lock; g_owned_instance holds the one that
+// instance() made itself.
+std::mutex g_instance_lock;
+std::atomic<IOLoop*> g_instance{nullptr};
+std::unique_ptr<IOLoop> g_owned_instance;
 
 // Tornado sweeps cancelled timeouts out of the heap once there are more than
 // 512 of them and they are over half the heap.
@@ -32,18 +44,16 @@ constexpr double kMaxPollSeconds = 3600.0;
 
 }  // namespace
 
+IOLoop::IOLoop(bool make_current) : IOLoop(configured(), make_current) {}
+
 // Tornado: tornado/ioloop.py PollIOLoop.initialize
-IOLoop::IOLoop(bool make_current) : Traced("IOLoop") {
-    epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
-    if (epoll_fd_ < 0) {
-        throw_errno("epoll_create1");
-    }
+// C++: the impl is made from the Poller rather than passed in.
+IOLoop::IOLoop(Poller poller, bool make_current) : Traced("IOLoop"), poller_kind_(poller) {
+    poller_ = detail::make_poller(poller);
     waker_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (waker_fd_ < 0) {
-        ::close(epoll_fd_);
         throw_errno("eventfd");
     }
-    poll_events_.resize(256);
     // The waker: a write from another thread ends the poll at once.
     add_handler(
         waker_fd_,
@@ -57,7 +67,6 @@ IOLoop::IOLoop(bool make_current) : Traced("IOLoop") {
         if (t_current != nullptr) {
             remove_handler(waker_fd_);
             ::close(waker_fd_);
-            ::close(epoll_fd_);
             throw std::runtime_error("current IOLoop already exists");
         }
         this->make_current();
@@ -65,6 +74,23 @@ IOLoop::IOLoop(bool make_current) : Traced("IOLoop") {
 }
 
 IOLoop::~IOLoop() {
+    if (g_instance.load() == this) {
+        // A destroyed loop must not stay reachable through instance().
+        std::lock_guard<std::mutex> lock(g_instance_lock);
+        if (g_instance.load() == this) {
+            g_instance.store(nullptr);
+        }
+    }
+    destroy_contents();
+    if (t_current == this) {
+        t_current = nullptr;
+    }
+    if (waker_fd_ >= 0) {
+        ::close(waker_fd_);
+    }
+}
+
+void IOLoop::destroy_contents() {
     // Queued callbacks, timeouts and handlers are destroyed, not run; a
     // queued coroutine resumption destroys its frame (see concurrent.h).
     // Destroying one may queue, schedule or remove others on this loop, so
@@ -89,11 +115,81 @@ IOLoop::~IOLoop() {
             break;
         }
     }
-    if (t_current == this) {
-        t_current = nullptr;
+    handler_count_ = 0;
+}
+
+// Tornado: tornado/ioloop.py PollIOLoop.close
+void IOLoop::close(bool all_fds) {
+    if (running_.load()) {
+        throw std::runtime_error("IOLoop.close: the loop is running; stop it first");
     }
+    if (closed_.exchange(true)) {
+        return;
+    }
+    remove_handler(waker_fd_);
+    if (all_fds) {
+        // Tornado: tornado/ioloop.py IOLoop.close_fd
+        for (std::size_t fd = 0; fd < handlers_.size(); ++fd) {
+            if (handlers_[fd].active) {
+                ::close(static_cast<int>(fd));
+            }
+        }
+    }
+    // The handlers go with everything else; the poller forgets their fds
+    // when it is closed below.
+    destroy_contents();
+    poller_.reset();
     ::close(waker_fd_);
-    ::close(epoll_fd_);
+    waker_fd_ = -1;
+}
+
+// Tornado: tornado/ioloop.py IOLoop.configure
+void IOLoop::configure(Poller poller) {
+    g_configured.store(poller);
+}
+
+Poller IOLoop::configured() {
+    return g_configured.load();
+}
+
+// Tornado: tornado/ioloop.py IOLoop.instance
+IOLoop* IOLoop::instance() {
+    if (IOLoop* loop = g_instance.load()) {
+        return loop;
+    }
+    std::lock_guard<std::mutex> lock(g_instance_lock);
+    if (g_instance.load() == nullptr) {
+        // As Tornado's IOLoop() with make_current=None: current only if this
+        // thread has none.
+        g_owned_instance = std::make_unique<IOLoop>(t_current == nullptr);
+        g_instance.store(g_owned_instance.get());
+    }
+    return g_instance.load();
+}
+
+// Tornado: tornado/ioloop.py IOLoop.initialized
+bool IOLoop::initialized() {
+    return g_instance.load() != nullptr;
+}
+
+// Tornado: tornado/ioloop.py IOLoop.install
+void IOLoop::install() {
+    std::lock_guard<std::mutex> lock(g_instance_lock);
+    if (g_instance.load() != nullptr) {
+        throw std::logic_error("IOLoop.install: an instance is already installed");
+    }
+    g_instance.store(this);
+}
+
+// Tornado: tornado/ioloop.py IOLoop.clear_instance
+void IOLoop::clear_instance() {
+    std::unique_ptr<IOLoop> owned;
+    {
+        std::lock_guard<std::mutex> lock(g_instance_lock);
+        g_instance.store(nullptr);
+        owned = std::move(g_owned_instance);
+    }
+    // Destroyed outside the lock: its destructor looks at the instance.
 }
 
 // Tornado: tornado/ioloop.py IOLoop.current
@@ -104,6 +200,10 @@ IOLoop* IOLoop::current() {
         t_default_loop = std::make_unique<IOLoop>(true);
     }
     return t_current;
+}
+
+IOLoop* IOLoop::current(bool instance) {
+    return instance ? current() : t_current;
 }
 
 // Tornado: tornado/ioloop.py IOLoop.make_current
@@ -124,6 +224,9 @@ void IOLoop::add_handler(int fd, Handler handler, std::uint32_t events) {
     if (fd < 0) {
         throw std::invalid_argument("add_handler: negative fd");
     }
+    if (closed_.load()) {
+        throw std::runtime_error("add_handler: the IOLoop is closed");
+    }
     if (static_cast<std::size_t>(fd) >= handlers_.size()) {
         handlers_.resize(static_cast<std::size_t>(fd) + 1);
     }
@@ -132,12 +235,7 @@ void IOLoop::add_handler(int fd, Handler handler, std::uint32_t events) {
         throw std::invalid_argument("add_handler: fd " + std::to_string(fd) +
                                     " already registered");
     }
-    epoll_event ev{};
-    ev.events = events | ERROR;
-    ev.data.fd = fd;
-    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) < 0) {
-        throw_errno("epoll_ctl(ADD)");
-    }
+    poller_->register_fd(fd, events | ERROR);
     slot.handler = std::make_unique<Handler>(std::move(handler));
     slot.events = events | ERROR;
     slot.active = true;
@@ -156,12 +254,7 @@ void IOLoop::update_handler(int fd, std::uint32_t events) {
     if (slot.events == (events | ERROR)) {
         return;
     }
-    epoll_event ev{};
-    ev.events = events | ERROR;
-    ev.data.fd = fd;
-    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev) < 0) {
-        throw_errno("epoll_ctl(MOD)");
-    }
+    poller_->modify(fd, events | ERROR);
     slot.events = events | ERROR;
 }
 
@@ -184,14 +277,16 @@ void IOLoop::remove_handler(int fd) {
             pending.second = 0;
         }
     }
-    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr) < 0 && errno != EBADF &&
-        errno != ENOENT) {
+    if (poller_ && !poller_->unregister(fd) && errno != EBADF && errno != ENOENT) {
         log::gen_log.debug("Error deleting fd from IOLoop: {}", std::strerror(errno));
     }
 }
 
 // Tornado: tornado/ioloop.py PollIOLoop.add_callback
 void IOLoop::add_callback(Callback callback) {
+    if (closed_.load()) {
+        return;  // as Tornado: a closing loop drops it
+    }
     bool other_thread;
     {
         std::lock_guard<std::mutex> lock(callback_lock_);
@@ -203,6 +298,63 @@ void IOLoop::add_callback(Callback callback) {
     if (other_thread) {
         wake();
     }
+}
+
+// Tornado: tornado/ioloop.py PollIOLoop.add_callback_from_signal
+// C++: only async-signal-safe steps here (atomics on preallocated slots and
+// write(2)); start() moves the ready slots into the pass's callbacks.
+bool IOLoop::post_from_signal(void (*invoke)(void*), const void* data, std::size_t size) noexcept {
+    if (closed_.load()) {
+        return false;
+    }
+    int saved_errno = errno;
+    bool posted = false;
+    for (SignalSlot& slot : signal_slots_) {
+        int expected = SignalSlot::kFree;
+        if (slot.state.compare_exchange_strong(expected, SignalSlot::kWriting,
+                                               std::memory_order_acquire)) {
+            slot.sequence = signal_sequence_.fetch_add(1, std::memory_order_relaxed);
+            slot.invoke = invoke;
+            std::memcpy(slot.storage, data, size);
+            slot.state.store(SignalSlot::kReady, std::memory_order_release);
+            posted = true;
+            break;
+        }
+    }
+    if (posted) {
+        wake();
+    }
+    errno = saved_errno;
+    return posted;
+}
+
+void IOLoop::take_signal_callbacks() {
+    signal_call_count_ = 0;
+    for (SignalSlot& slot : signal_slots_) {
+        if (slot.state.load(std::memory_order_acquire) != SignalSlot::kReady) {
+            continue;
+        }
+        SignalCall& call = signal_calls_[signal_call_count_++];
+        call.sequence = slot.sequence;
+        call.invoke = slot.invoke;
+        std::memcpy(call.storage, slot.storage, kSignalCallbackSize);
+        slot.state.store(SignalSlot::kFree, std::memory_order_release);
+    }
+    // In the order they were posted, whichever slots they landed in.
+    std::sort(signal_calls_.begin(),
+              signal_calls_.begin() + static_cast<std::ptrdiff_t>(signal_call_count_),
+              [](const SignalCall& a, const SignalCall& b) { return a.sequence < b.sequence; });
+}
+
+void IOLoop::run_signal_callbacks() {
+    for (std::size_t i = 0; i < signal_call_count_; ++i) {
+        try {
+            signal_calls_[i].invoke(signal_calls_[i].storage);
+        } catch (...) {
+            handle_callback_exception(std::current_exception(), "callback");
+        }
+    }
+    signal_call_count_ = 0;
 }
 
 void IOLoop::wake() {
@@ -280,15 +432,22 @@ void IOLoop::run_callback(Callback& callback) {
     try {
         callback();
     } catch (...) {
-        // Tornado: tornado/ioloop.py IOLoop.handle_callback_exception
-        log::app_log.error("Exception in callback: {}", log::describe(std::current_exception()));
+        handle_callback_exception(std::current_exception(), "callback");
     }
+}
+
+// Tornado: tornado/ioloop.py IOLoop.handle_callback_exception
+void IOLoop::handle_callback_exception(std::exception_ptr exception, std::string_view where) {
+    log::app_log.error("Exception in {}: {}", where, log::describe(exception));
 }
 
 // Tornado: tornado/ioloop.py PollIOLoop.start
 void IOLoop::start() {
     if (running_) {
         throw std::runtime_error("IOLoop is already running");
+    }
+    if (closed_.load()) {
+        throw std::runtime_error("IOLoop is closing");
     }
     if (stopped_.exchange(false)) {
         return;  // stop() came before start(): Tornado returns at once
@@ -307,6 +466,7 @@ void IOLoop::start() {
             std::lock_guard<std::mutex> lock(callback_lock_);
             running_callbacks_.swap(callbacks_);
         }
+        take_signal_callbacks();
         // 2. The timeouts that are due now.
         if (!timeout_heap_.empty()) {
             double now = time();
@@ -337,6 +497,7 @@ void IOLoop::start() {
         for (Callback& cb : running_callbacks_) {
             run_callback(cb);
         }
+        run_signal_callbacks();
         // By index: a timeout may add timeouts, which may grow the slots.
         for (std::size_t i = 0; i < due_timeouts_.size(); ++i) {
             DueTimeout due = due_timeouts_[i];
@@ -377,26 +538,18 @@ void IOLoop::start() {
             break;
         }
 
-        int n = ::epoll_wait(epoll_fd_, poll_events_.data(), static_cast<int>(poll_events_.size()),
-                             poll_timeout_ms);
+        // 5. Dispatch. remove_handler clears entries of pending_events_, so
+        // a handler that closes another fd also drops that fd's events.
+        pending_events_.clear();
+        int n = poller_->poll(poll_timeout_ms, pending_events_);
         if (n < 0) {
             if (errno == EINTR) {
                 continue;
             }
-            throw_errno("epoll_wait");
+            throw_errno(poller_name(poller_kind_));
         }
         if (n > 0) {
             TRACE_EVENT("PollIOLoop.start", {"poll_events", n});
-        }
-
-        // 5. Dispatch. remove_handler clears entries of pending_events_, so
-        // a handler that closes another fd also drops that fd's events.
-        pending_events_.clear();
-        for (int i = 0; i < n; ++i) {
-            const epoll_event& ev = poll_events_[static_cast<std::size_t>(i)];
-            int fd = ev.data.fd;
-            std::uint32_t events = ev.events;
-            pending_events_.emplace_back(fd, events);
         }
         for (std::size_t i = 0; i < pending_events_.size(); ++i) {
             auto [fd, events] = pending_events_[i];
@@ -412,15 +565,12 @@ void IOLoop::start() {
             try {
                 (*handler)(fd, events);
             } catch (...) {
-                log::app_log.error("Exception in I/O handler for fd {}: {}", fd,
-                                   log::describe(std::current_exception()));
+                handle_callback_exception(std::current_exception(),
+                                          "I/O handler for fd " + std::to_string(fd));
             }
         }
         pending_events_.clear();
         removed_handlers_.clear();
-        if (static_cast<std::size_t>(n) == poll_events_.size()) {
-            poll_events_.resize(poll_events_.size() * 2);
-        }
     }
 
     stopped_ = false;
@@ -484,7 +634,7 @@ void PeriodicCallback::_run() {
     try {
         callback_();
     } catch (...) {
-        log::app_log.error("Exception in callback: {}", log::describe(std::current_exception()));
+        io_loop_->handle_callback_exception(std::current_exception(), "callback");
     }
     _schedule_next();
 }

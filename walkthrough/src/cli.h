@@ -40,6 +40,10 @@ void add_view_options(CLI::App* cmd, ViewOptions& o);
 /// the demo's templates) to `cmd`.
 void add_scenario_options(CLI::App* cmd, ScenarioOptions& o);
 
+/// Adds --poller epoll|poll|select to `cmd`: IOLoop::configure as soon as
+/// it is parsed (cli_poller.cc); a bad value is a UsageError.
+void add_poller_option(CLI::App* cmd);
+
 /// The view named by `o` (or `fallback` when none was given) and its
 /// filter; throws UsageError naming a bad value.
 View view_of(const ViewOptions& o, View fallback);

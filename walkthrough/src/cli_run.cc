@@ -314,6 +314,7 @@ void add_run_commands(CLI::App& app, int& status) {
     run->add_option("scenario", scenario, "scenario name (see `list`)")->required();
     add_draw_options(run, run_options);
     add_scenario_options(run, scenario_options);
+    add_poller_option(run);
     run->callback([&status] {
         // Check the drawing flags before the scenario runs.
         (void)parse_format(run_options.format.empty() ? "ascii" : run_options.format);

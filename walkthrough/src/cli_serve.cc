@@ -475,6 +475,7 @@ void add_serve_command(CLI::App& app, int& status) {
                           "listen on a Unix socket at PATH (mode 0600; a stale socket file is "
                           "replaced) instead of --address/--port");
     // ---- end of scale-out ----
+    add_poller_option(serve_cmd);
     serve_cmd->callback([&status] { status = serve(o); });
 }
 

@@ -305,6 +305,7 @@ void add_step_commands(CLI::App& app, int& status) {
         ->required();
     add_view_options(step, step_args.view);
     add_scenario_options(step, step_args.scenario);
+    add_poller_option(step);
     step->add_option("--width", step_args.width,
                      "screen columns (default: the terminal's, else 100)");
     step->add_option("--height", step_args.height,

@@ -3,10 +3,14 @@
 #pragma once
 
 #include <coroutine>
+#include <cstddef>
+#include <deque>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "tornado/concurrent.h"
 #include "tornado/ioloop.h"
@@ -103,5 +107,183 @@ Future<T> with_timeout(double deadline, Future<T> future) {
     });
     return result;
 }
+
+namespace detail {
+/// The log line of an exception multi() drops because an earlier child
+/// failed too (Tornado: "Multiple exceptions in yield list").
+void log_multiple_exceptions(std::exception_ptr e);
+
+// Copies `from`'s outcome into `to` (Tornado: concurrent.chain_future).
+template <class T>
+void chain_result(const Future<T>& from, const Future<T>& to) {
+    if (std::exception_ptr e = from.exception()) {
+        to.set_exception(e);
+    } else if constexpr (std::is_void_v<T>) {
+        to.set_result();
+    } else {
+        to.set_result(from.result());
+    }
+}
+
+// What multi's children share: the result Future and how many are left.
+template <class R, class T>
+struct MultiState {
+    Future<R> result = Future<R>::make();
+    std::vector<Future<T>> children;
+    std::size_t unfinished = 0;
+
+    // Tornado: tornado/gen.py multi_future.callback
+    // C++: once the last child is done, results are gathered in list order;
+    // the first failure in that order wins, later ones are logged.
+    void child_done() {
+        if (--unfinished != 0) {
+            return;
+        }
+        std::exception_ptr first;
+        for (const Future<T>& f : children) {
+            if (std::exception_ptr e = f.exception()) {
+                if (first) {
+                    log_multiple_exceptions(e);
+                } else {
+                    first = e;
+                }
+            }
+        }
+        if (first) {
+            result.set_exception(first);
+        } else if constexpr (std::is_void_v<T>) {
+            result.set_result();
+        } else {
+            std::vector<T> values;
+            values.reserve(children.size());
+            for (const Future<T>& f : children) {
+                values.push_back(f.result());
+            }
+            result.set_result(std::move(values));
+        }
+        children.clear();
+    }
+};
+
+template <class R, class T>
+Future<R> multi_impl(std::vector<Future<T>> children) {
+    auto state = std::make_shared<MultiState<R, T>>();
+    state->children = std::move(children);
+    state->unfinished = state->children.size();
+    Future<R> result = state->result;
+    result.set_origin("gen.multi");
+    if (state->unfinished == 0) {
+        ++state->unfinished;
+        state->child_done();
+        return result;
+    }
+    // A copy: child_done clears state->children once all are done.
+    std::vector<Future<T>> watch = state->children;
+    for (const Future<T>& f : watch) {
+        f.add_done_callback([state](const Future<T>&) { state->child_done(); });
+    }
+    return result;
+}
+}  // namespace detail
+
+/// Mirrors tornado.gen.multi (multi_future) over a list: a Future of every
+/// child's result, in the children's order, done once all of them are.
+/// If children fail, it fails with the first failure in list order and
+/// logs the others ("Multiple exceptions in yield list"). An empty list
+/// gives a Future that is already done.
+template <class T>
+requires(!std::is_void_v<T>) Future<std::vector<T>> multi(std::vector<Future<T>> children) {
+    return detail::multi_impl<std::vector<T>>(std::move(children));
+}
+
+/// gen.multi over Futures without a result: done once all are.
+inline Future<void> multi(std::vector<Future<void>> children) {
+    return detail::multi_impl<void>(std::move(children));
+}
+
+/// Mirrors tornado.gen.WaitIterator: hands out the given Futures' outcomes
+/// in the order they finish.
+///
+///     gen::WaitIterator<int> it(futures);
+///     while (!it.done()) {
+///         int r = co_await it.next();   // rethrows that Future's exception
+///         use(r, *it.current_index());
+///     }
+///
+/// next() must not be called again before the Future it returned is done.
+/// C++: the iterator may be destroyed with Futures still pending; their
+/// callbacks then only touch the shared state.
+template <class T>
+class WaitIterator {
+  public:
+    // Tornado: tornado/gen.py WaitIterator.__init__
+    explicit WaitIterator(std::vector<Future<T>> futures) : state_(std::make_shared<State>()) {
+        state_->unfinished = futures.size();
+        for (std::size_t i = 0; i < futures.size(); ++i) {
+            futures[i].add_done_callback(
+                [state = state_, i](const Future<T>& done) { state->_done_callback(done, i); });
+        }
+    }
+
+    // Tornado: tornado/gen.py WaitIterator.done
+    /// True once every Future's outcome has been handed out by next().
+    bool done() {
+        if (!state_->finished.empty() || state_->unfinished != 0) {
+            return false;
+        }
+        state_->current_index.reset();
+        state_->current_future = Future<T>();
+        return true;
+    }
+
+    // Tornado: tornado/gen.py WaitIterator.next
+    /// A Future that follows the next Future to finish.
+    Future<T> next() {
+        state_->running = Future<T>::make();
+        state_->running.set_origin("gen.WaitIterator.next");
+        if (!state_->finished.empty()) {
+            auto [f, i] = state_->finished.front();
+            state_->finished.pop_front();
+            state_->_return_result(f, i);
+        }
+        return state_->running;
+    }
+
+    /// The index (in the list given) of the Future whose outcome next()
+    /// handed out last; nullopt before that and once done().
+    std::optional<std::size_t> current_index() const { return state_->current_index; }
+    /// That Future itself (no state before the first and once done()).
+    Future<T> current_future() const { return state_->current_future; }
+
+  private:
+    struct State {
+        std::size_t unfinished = 0;
+        std::deque<std::pair<Future<T>, std::size_t>> finished;
+        Future<T> running;
+        std::optional<std::size_t> current_index;
+        Future<T> current_future;
+
+        // Tornado: tornado/gen.py WaitIterator._done_callback
+        void _done_callback(const Future<T>& done, std::size_t index) {
+            if (running.valid() && !running.done()) {
+                _return_result(done, index);
+            } else {
+                finished.emplace_back(done, index);
+            }
+        }
+
+        // Tornado: tornado/gen.py WaitIterator._return_result
+        void _return_result(const Future<T>& done, std::size_t index) {
+            current_future = done;
+            current_index = index;
+            --unfinished;
+            // Last: setting the result may run callbacks that call next().
+            Future<T> target = running;
+            detail::chain_result(done, target);
+        }
+    };
+
+    std::shared_ptr<State> state_;
+};
 
 }  // namespace tornado::gen
