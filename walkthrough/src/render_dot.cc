@@ -2,6 +2,8 @@
 // column per lifeline (kept straight by `group` and heavy dashed edges) and
 // one row per message (rank=same, ordered by invisible edges), with each
 // message an edge between two nodes of its row.
+#include <fmt/format.h>
+
 #include "diagram_model.h"
 
 namespace tornado::walkthrough::detail {
@@ -24,7 +26,7 @@ std::string dot_text(const std::string& s) {
 }
 
 std::string node(std::size_t row, std::size_t column) {
-    return "r" + std::to_string(row) + "_" + std::to_string(column);
+    return fmt::format("r{}_{}", row, column);
 }
 
 }  // namespace
@@ -43,8 +45,12 @@ std::string render_dot(const Model& m) {
     // Row 0: the participants' boxes.
     out += "    { rank=same;";
     for (std::size_t i = 0; i < n; ++i) {
-        out += " " + node(0, i) + " [shape=box, width=0, height=0, color=gray30, fontsize=11, " +
-               "group=g" + std::to_string(i) + ", label=\"" + dot_text(m.participants[i]) + "\"];";
+        // (fmt, not " " + node(...) + ...: GCC 12 at -O3 warns falsely,
+        // -Wrestrict, on a literal + std::string&&.)
+        out += fmt::format(
+            " {} [shape=box, width=0, height=0, color=gray30, fontsize=11, group=g{}, "
+            "label=\"{}\"];",
+            node(0, i), i, dot_text(m.participants[i]));
     }
     out += " }\n";
     const std::size_t rows = m.messages.size();
@@ -52,7 +58,7 @@ std::string render_dot(const Model& m) {
         if (r > 0) {
             out += "    { rank=same;";
             for (std::size_t i = 0; i < n; ++i) {
-                out += " " + node(r, i) + " [group=g" + std::to_string(i) + "];";
+                out += fmt::format(" {} [group=g{}];", node(r, i), i);
             }
             out += " }\n";
         }

@@ -968,7 +968,11 @@ Future<void> ErrorHandler::prepare() {
 Future<void> RedirectHandler::get() {
     std::string target = url_;
     for (std::size_t i = 0; i < path_args.size(); ++i) {
-        std::string placeholder = "{" + std::to_string(i) + "}";
+        // Appended piece by piece: GCC 12 at -O3 takes "{" + std::string&& for a
+        // memcpy that may overlap itself and warns (-Wrestrict, a false positive).
+        std::string placeholder = "{";
+        placeholder += std::to_string(i);
+        placeholder += '}';
         for (std::size_t pos = target.find(placeholder); pos != std::string::npos;
              pos = target.find(placeholder, pos + path_args[i].size())) {
             target.replace(pos, placeholder.size(), path_args[i]);

@@ -68,7 +68,10 @@ std::string normpath(const std::string& path) {
     }
     std::string out(initial_slashes, '/');
     for (std::size_t i = 0; i < comps.size(); ++i) {
-        out += (i > 0 ? "/" : "") + std::string(comps[i]);
+        if (i > 0) {
+            out += '/';
+        }
+        out += comps[i];
     }
     return out.empty() ? "." : out;
 }
