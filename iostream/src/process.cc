@@ -12,6 +12,7 @@
 #include <string>
 #include <system_error>
 
+#include "tornado/ioloop.h"
 #include "tornado/log.h"
 #include "tornado/trace.h"
 
@@ -30,10 +31,11 @@ trace::Context trace_context() {
 std::optional<int> g_task_id;
 bool g_forked = false;
 
-// C++: Tornado asks IOLoop.initialized(); here the check is the kernel's
-// view of this process: an IOLoop owns an epoll instance, which a fork
-// would share between the children (their registrations would mix). This
-// stays local to process.cc, and also catches a loop some other code made.
+// C++: besides Tornado's IOLoop.initialized() (and this thread's current
+// loop), the kernel's view of this process: an epoll IOLoop owns an epoll
+// instance, which a fork would share between the children (their
+// registrations would mix); this also catches a loop made on another
+// thread. Loops on the poll and select pollers hold no such descriptor.
 bool epoll_instance_exists() {
     DIR* dir = ::opendir("/proc/self/fd");
     if (dir == nullptr) {
@@ -68,7 +70,7 @@ int cpu_count() {
     return static_cast<int>(n);
 }
 
-// Tornado: tornado/process.py fork_processes
+// Tornado: tornado/process.py process.fork_processes
 // C++: Tornado's parent sits in os.wait() with Python's default signal
 // handling, so SIGTERM kills the parent alone and leaves the children
 // serving, orphaned; SIGINT raises KeyboardInterrupt in the parent only
@@ -85,7 +87,8 @@ int fork_processes(int num_processes, int max_restarts) {
     if (num_processes <= 0) {
         num_processes = cpu_count();
     }
-    if (epoll_instance_exists()) {
+    if (ioloop::IOLoop::initialized() || ioloop::IOLoop::current(false) != nullptr ||
+        epoll_instance_exists()) {
         throw std::runtime_error(
             "Cannot run in multiple processes: IOLoop instance has already been initialized. "
             "You cannot call IOLoop::current() before calling fork_processes()");
@@ -112,7 +115,7 @@ int fork_processes(int num_processes, int max_restarts) {
     ::sigaction(SIGCHLD, &dfl, &saved_chld);
 
     std::map<pid_t, int> children;
-    // Tornado: tornado/process.py fork_processes.start_child
+    // Tornado: tornado/process.py process.fork_processes.start_child
     // Returns true in the child.
     auto start_child = [&](int id) {
         std::fflush(nullptr);  // or the child would write the parent's buffered output again
@@ -184,7 +187,7 @@ int fork_processes(int num_processes, int max_restarts) {
                 log::gen_log.info("child {} (pid {}) exited normally", id, pid);
                 continue;
             }
-            TRACE_EVENT("process.fork_processes.restart", {"task_id", id}, {"pid", pid});
+            TRACE_EVENT("process.fork_processes.start_child", {"task_id", id}, {"dead_pid", pid});
             ++num_restarts;
             if (num_restarts > max_restarts) {
                 // As Tornado, the children still running are left alone.
