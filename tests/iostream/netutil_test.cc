@@ -123,9 +123,11 @@ TEST(BindSocketsTest, ThrowsSystemErrorWhenPortIsTaken) {
     ::close(first[0]);
 }
 
-// Tornado: tornado/test/netutil_test.py TestPortAllocation.test_same_port_allocation
-TEST(BindSocketsTest, PortZeroGivesEveryFamilyTheSamePort) {
-    std::vector<int> socks = netutil::bind_sockets(0, "");
+// What bind_sockets(0, host) promises: one socket per family, all on the
+// same port, IPv6 ones kept off IPv4; `check` sees each socket's address.
+// Closes the sockets.
+template <class Check>
+void expect_one_port_per_family(const std::vector<int>& socks, Check check) {
     ASSERT_FALSE(socks.empty());
     int port = netutil::bound_port(socks[0]);
     EXPECT_GT(port, 0);
@@ -139,11 +141,17 @@ TEST(BindSocketsTest, PortZeroGivesEveryFamilyTheSamePort) {
         if (a.family() == AF_INET6) {
             EXPECT_EQ(int_option(s, IPPROTO_IPV6, IPV6_V6ONLY), 1);
         }
+        check(a);
     }
     EXPECT_EQ(families.size(), socks.size()) << "one socket per family";
     for (int s : socks) {
         ::close(s);
     }
+}
+
+// Tornado: tornado/test/netutil_test.py TestPortAllocation.test_same_port_allocation
+TEST(BindSocketsTest, PortZeroGivesEveryFamilyTheSamePort) {
+    expect_one_port_per_family(netutil::bind_sockets(0, ""), [](const netutil::Address&) {});
 }
 
 // Tornado: tornado/test/netutil_test.py TestPortAllocation.test_reuse_port
@@ -428,23 +436,10 @@ TEST(IsValidIpTest, AcceptsNumericAddressesOnly) {
 // localhost resolves to both ::1 and 127.0.0.1 both get one port (and ::1
 // is skipped where IPv6 is off).
 TEST(BindSocketsTest, LocalhostGetsOnePortForEveryFamily) {
-    std::vector<int> socks = netutil::bind_sockets(0, "localhost");
-    ASSERT_FALSE(socks.empty());
-    int port = netutil::bound_port(socks[0]);
-    EXPECT_GT(port, 0);
-    std::set<int> families;
-    for (int s : socks) {
-        EXPECT_EQ(netutil::bound_port(s), port);
-        netutil::Address a;
-        a.length = sizeof a.storage;
-        ASSERT_EQ(::getsockname(s, reinterpret_cast<sockaddr*>(&a.storage), &a.length), 0);
-        families.insert(a.family());
-        EXPECT_TRUE(a.host() == "127.0.0.1" || a.host() == "::1") << a.host();
-    }
-    EXPECT_EQ(families.size(), socks.size()) << "one socket per family";
-    for (int s : socks) {
-        ::close(s);
-    }
+    expect_one_port_per_family(
+        netutil::bind_sockets(0, "localhost"), [](const netutil::Address& a) {
+            EXPECT_TRUE(a.host() == "127.0.0.1" || a.host() == "::1") << a.host();
+        });
 }
 
 // ---- bind_unix_socket (tornado issue 8) ----
