@@ -30,6 +30,8 @@ constexpr Entry kSteps[] = {
     // Accepting a connection (note 001).
     {"netutil.accept_handler", "iostream", "tornado/netutil.py"},
     {"TCPServer._handle_connection", "iostream", "tornado/tcpserver.py"},
+    // TLS (the tls scenario): the handshake runs on READ and WRITE events.
+    {"SSLIOStream._do_ssl_handshake", "iostream", "tornado/iostream.py"},
     {"HTTPServer.handle_stream", "httpserver", "tornado/httpserver.py"},
     {"HTTP1ServerConnection.start_serving", "httpserver", "tornado/http1connection.py"},
     {"HTTP1ServerConnection._server_request_loop", "httpserver", "tornado/http1connection.py"},
