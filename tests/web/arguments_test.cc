@@ -20,7 +20,12 @@ using httpserver_test::ServerTest;
 std::string join(const std::vector<std::string>& values) {
     std::string out;
     for (const std::string& v : values) {
-        out += (out.empty() ? "" : ",") + ("[" + v + "]");
+        if (!out.empty()) {
+            out += ',';
+        }
+        out += '[';
+        out += v;
+        out += ']';
     }
     return out;
 }

@@ -82,7 +82,10 @@ std::string render_dot(const Model& m) {
                "\"; style=rounded; color=gray50; fontsize=12;";
         for (std::size_t i = g.first; i < g.first + g.count; ++i) {
             for (std::size_t r = 0; r <= rows; ++r) {
-                out += " " + node(r, i) + ";";
+                // Appends, not " " + std::string&&: g++ 12 -O3 warns falsely (-Wrestrict).
+                out += ' ';
+                out += node(r, i);
+                out += ';';
             }
         }
         out += " }\n";
