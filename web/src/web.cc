@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cstdlib>
 #include <ctime>
+#include <memory>
+#include <stdexcept>
 
 #include "tornado/autoreload.h"
 #include "tornado/escape.h"
@@ -35,10 +37,21 @@ const std::string& http_date_now() {
 
 constexpr const char* kServerHeader = "TornadoServer/4.5.2 (tornado-cpp)";
 
+// C++: Tornado hashes each body with hashlib.sha1. OpenSSL 3's EVP_sha1()
+// makes EVP_Digest look the algorithm up in the provider store on every
+// call (a lock and a search, more than the hash of a short body costs), so
+// the algorithm is fetched once and one context per thread is reused.
 std::string sha1_hex(std::string_view data) {
+    static EVP_MD* const sha1 = EVP_MD_fetch(nullptr, "SHA1", nullptr);
+    thread_local std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
+                                                                           &EVP_MD_CTX_free);
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
-    EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha1(), nullptr);
+    if (sha1 == nullptr || ctx == nullptr || EVP_DigestInit_ex(ctx.get(), sha1, nullptr) != 1 ||
+        EVP_DigestUpdate(ctx.get(), data.data(), data.size()) != 1 ||
+        EVP_DigestFinal_ex(ctx.get(), digest, &len) != 1) {
+        throw std::runtime_error("SHA-1 is not available from OpenSSL");
+    }
     std::string out;
     out.reserve(static_cast<std::size_t>(len) * 2);
     static constexpr char kHex[] = "0123456789abcdef";
