@@ -475,8 +475,13 @@ void ThreadedResolver::_worker() {
             job.future = Future<Result>();
             return;
         }
+        // The exception is moved, not copied: a copy left here would be
+        // released on this thread after the loop's last use, and that
+        // release (an atomic in the uninstrumented libstdc++) is invisible
+        // to ThreadSanitizer, which then reports the delete as a race.
         job.loop->add_callback(
-            [future = std::move(job.future), result = std::move(result), error]() mutable {
+            [future = std::move(job.future), result = std::move(result),
+             error = std::move(error)]() mutable {
                 if (error) {
                     future.set_exception(error);
                 } else {
