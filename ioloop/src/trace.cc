@@ -7,6 +7,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <stdexcept>
 
 namespace tornado::trace {
 
@@ -252,6 +253,9 @@ void JsonlSink::on_event(const Event& event) {
 }
 
 void enable(bool on) {
+    if (on && !kCompiledIn) {
+        throw std::logic_error("tracing was compiled out of this build (-DTORNADO_TRACING=OFF)");
+    }
     detail::g_enabled.store(on, std::memory_order_relaxed);
 }
 

@@ -179,12 +179,26 @@ namespace detail {
 inline std::atomic<bool> g_enabled{false};
 }
 
+/// False in a build configured with -DTORNADO_TRACING=OFF: the emit points
+/// are discarded at compile time (`if constexpr`), the baseline the cost of
+/// tracing off is measured against.
+#if defined(TORNADO_TRACE_COMPILED_OUT)
+inline constexpr bool kCompiledIn = false;
+#else
+inline constexpr bool kCompiledIn = true;
+#endif
+
 /// True while events are being recorded. The one branch an emit point costs.
 inline bool enabled() noexcept {
-    return detail::g_enabled.load(std::memory_order_relaxed);
+    if constexpr (!kCompiledIn) {
+        return false;
+    } else {
+        return detail::g_enabled.load(std::memory_order_relaxed);
+    }
 }
 
-/// Turns recording on or off.
+/// Turns recording on or off. Turning it on throws std::logic_error in a
+/// build with tracing compiled out.
 void enable(bool on);
 
 /// Starts a fresh trace: sequence numbers, object ids, connection and
@@ -290,9 +304,11 @@ class Traced {
     static constexpr ::tornado::trace::Site TORNADO_TRACE_CAT(tornado_trace_site_, __LINE__){ \
         step, kTraceModule, __FILE__, __LINE__};                                              \
     ::tornado::trace::Span var;                                                               \
-    if (::tornado::trace::enabled()) [[unlikely]] {                                           \
-        var.begin(TORNADO_TRACE_CAT(tornado_trace_site_, __LINE__), trace_context(),          \
-                  {__VA_ARGS__});                                                             \
+    if constexpr (::tornado::trace::kCompiledIn) {                                            \
+        if (::tornado::trace::enabled()) [[unlikely]] {                                       \
+            var.begin(TORNADO_TRACE_CAT(tornado_trace_site_, __LINE__), trace_context(),      \
+                      {__VA_ARGS__});                                                         \
+        }                                                                                     \
     }                                                                                         \
     static_assert(true)
 
@@ -301,8 +317,10 @@ class Traced {
     do {                                                                                          \
         static constexpr ::tornado::trace::Site TORNADO_TRACE_CAT(tornado_trace_site_, __LINE__){ \
             step, kTraceModule, __FILE__, __LINE__};                                              \
-        if (::tornado::trace::enabled()) [[unlikely]] {                                           \
-            ::tornado::trace::instant(TORNADO_TRACE_CAT(tornado_trace_site_, __LINE__),           \
-                                      trace_context(), {__VA_ARGS__});                            \
+        if constexpr (::tornado::trace::kCompiledIn) {                                            \
+            if (::tornado::trace::enabled()) [[unlikely]] {                                       \
+                ::tornado::trace::instant(TORNADO_TRACE_CAT(tornado_trace_site_, __LINE__),       \
+                                          trace_context(), {__VA_ARGS__});                        \
+            }                                                                                     \
         }                                                                                         \
     } while (false)
