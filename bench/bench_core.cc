@@ -49,6 +49,39 @@ void BM_TraceSpanOnRing(benchmark::State& state) {
 }
 BENCHMARK(BM_TraceSpanOnRing);
 
+// One event into the flight recorder (issue 9's target: at most 50 ns),
+// with two arguments, one of them a string, as a typical emit point has.
+void BM_TraceEventRecorder(benchmark::State& state) {
+    trace::reset();
+    trace::Recorder recorder(1 << 16);
+    trace::set_recorder(&recorder);
+    trace::enable(true);
+    std::string uri = "/static/site.css";
+    for (auto _ : state) {
+        TRACE_EVENT("bench.event", {"fd", 8}, {"uri", uri});
+        benchmark::ClobberMemory();
+    }
+    trace::enable(false);
+    trace::set_recorder(nullptr);
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_TraceEventRecorder);
+
+// A span (begin and end: two events) into the flight recorder.
+void BM_TraceSpanRecorder(benchmark::State& state) {
+    trace::reset();
+    trace::Recorder recorder(1 << 16);
+    trace::set_recorder(&recorder);
+    trace::enable(true);
+    for (auto _ : state) {
+        TRACE_SPAN("bench.span", {"n", 1});
+        benchmark::ClobberMemory();
+    }
+    trace::enable(false);
+    trace::set_recorder(nullptr);
+}
+BENCHMARK(BM_TraceSpanRecorder);
+
 Future<void> ping_pong(int rounds) {
     for (int i = 0; i < rounds; ++i) {
         co_await gen::moment;
@@ -79,14 +112,18 @@ Future<void> keepalive_client(int port, int requests) {
 }
 
 // GET / on a keep-alive connection, client and server on one loop: the
-// whole request path, both ends, per item.
+// whole request path, both ends, per item. tracing: 0 off, 1 the Event ring
+// sink the scenarios use, 2 the flight recorder (serve --record).
 void BM_HelloRequestKeepAlive(benchmark::State& state) {
-    trace::enable(state.range(0) != 0);
     trace::reset();
     auto ring = std::make_shared<trace::RingSink>(1 << 16);
-    if (state.range(0) != 0) {
+    trace::Recorder recorder(state.range(1));
+    if (state.range(0) == 1) {
         trace::add_sink(ring);
+    } else if (state.range(0) == 2) {
+        trace::set_recorder(&recorder);
     }
+    trace::enable(state.range(0) != 0);
     ioloop::IOLoop loop;
     {
         httpserver::HTTPServer server(
@@ -102,8 +139,17 @@ void BM_HelloRequestKeepAlive(benchmark::State& state) {
     }
     trace::enable(false);
     trace::remove_sink(ring);
+    trace::set_recorder(nullptr);
 }
-BENCHMARK(BM_HelloRequestKeepAlive)->Arg(0)->Arg(1)->ArgName("tracing");
+BENCHMARK(BM_HelloRequestKeepAlive)
+    ->Args({0, 64})
+    ->Args({1, 64})
+    ->Args({2, 1 << 12})
+    ->Args({2, 1 << 14})
+    ->Args({2, 1 << 15})
+    ->Args({2, 1 << 16})
+    ->Args({2, 1 << 17})
+    ->ArgNames({"tracing", "ring"});
 
 }  // namespace
 

@@ -1,5 +1,7 @@
 #include "tornado/trace.h"
 
+#include "trace_hub.h"
+
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -21,24 +23,8 @@ struct StackEntry {
     Context ctx;
 };
 
-struct Hub {
-    std::mutex mu;
-    std::vector<std::shared_ptr<Sink>> sinks;
-    std::uint64_t seq = 0;
-    std::uint32_t epoch = 1;
-    std::map<std::string, std::uint32_t, std::less<>> ids;  // per class name
-    std::chrono::steady_clock::time_point origin = std::chrono::steady_clock::now();
-    int pid = static_cast<int>(::getpid());
-    std::atomic<std::uint64_t> conn_ids{0};
-    std::atomic<std::uint64_t> req_ids{0};
-};
-
-// Leaked on purpose: coroutine frames destroyed during static destruction
-// may still end spans.
-Hub& hub() {
-    static Hub* h = new Hub();
-    return *h;
-}
+using detail::hub;
+using detail::Hub;
 
 thread_local std::vector<StackEntry> t_stack;
 
@@ -46,54 +32,44 @@ std::uint64_t current_parent() {
     return t_stack.empty() ? 0 : t_stack.back().id;
 }
 
-// Builds the event and hands it to the sinks. Returns its sequence number.
+// Hands one event to the flight recorder, if one is installed, and builds
+// it for the sinks, if any are registered. Returns its sequence number.
 std::uint64_t emit(const Site& site, const Context& ctx, Phase ph, std::uint64_t id,
                    std::uint64_t parent, std::initializer_list<Arg> args,
                    const char* extra_key = nullptr, const char* extra_value = nullptr) {
     Hub& h = hub();
-    Event ev;
-    ev.layer = site.module.layer;
-    std::string_view step(site.step);
-    auto dot = step.rfind('.');
-    ev.cls = std::string(dot == std::string_view::npos ? step : step.substr(0, dot));
-    ev.step = site.step;
-    ev.ph = ph;
-    ev.conn = ctx.conn;
-    ev.req = ctx.req;
-    ev.parent = parent;
-    ev.src = fmt::format("{}:{}", site.file, site.line);
-    // Code with no Tornado counterpart (the walkthrough's client) has no py.
-    if (*site.module.py_file != '\0') {
-        ev.py = fmt::format("{}:{}", site.module.py_file, site.step);
+    std::uint64_t seq = 0;
+    if (Recorder* recorder = detail::g_recorder.load(std::memory_order_acquire)) {
+        // The fast path: no lock, no allocation (see Recorder).
+        seq = h.seq.fetch_add(1, std::memory_order_relaxed) + 1;
+        recorder->append(seq, site, ctx, ph, id != 0 ? id : (ph == Phase::Begin ? seq : 0),
+                         parent, args, extra_key, extra_value);
+        if (h.sink_count.load(std::memory_order_relaxed) == 0) {
+            return seq;
+        }
     }
+    std::lock_guard<std::mutex> lock(h.mu);
+    if (seq == 0) {
+        // Taken under the lock: the sinks see events in sequence order.
+        seq = h.seq.fetch_add(1, std::memory_order_relaxed) + 1;
+    }
+    const Tag* obj = ctx.obj;
+    Event ev = detail::make_event({&site, obj != nullptr ? obj->cls : nullptr,
+                                   obj != nullptr ? detail::object_id(*obj) : 0,
+                                   obj != nullptr ? obj->role : nullptr, ph, ctx.conn, ctx.req,
+                                   seq, id != 0 ? id : (ph == Phase::Begin ? seq : 0), parent,
+                                   detail::now_ns(), h.pid.load(std::memory_order_relaxed)});
     ev.args.reserve(args.size() + (extra_key != nullptr ? 1 : 0));
     for (const Arg& a : args) {
-        if (a.is_int) {
-            ev.args.emplace_back(a.key, ArgValue(a.i));
-        } else {
-            ev.args.emplace_back(a.key, ArgValue(std::string(a.s)));
-        }
+        ev.args.emplace_back(a.key, a.is_int ? ArgValue(a.i) : ArgValue(std::string(a.s)));
     }
     if (extra_key != nullptr && extra_value != nullptr) {
         ev.args.emplace_back(extra_key, ArgValue(std::string(extra_value)));
     }
-    std::lock_guard<std::mutex> lock(h.mu);
-    if (ctx.obj != nullptr) {
-        ev.obj = ctx.obj->label();
-        if (ctx.obj->role != nullptr) {
-            ev.role = ctx.obj->role;
-        }
-    }
-    ev.seq = ++h.seq;
-    ev.id = id != 0 ? id : (ph == Phase::Begin ? ev.seq : 0);
-    ev.pid = h.pid;
-    ev.t_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                  std::chrono::steady_clock::now() - h.origin)
-                  .count();
     for (auto& sink : h.sinks) {
         sink->on_event(ev);
     }
-    return ev.seq;
+    return seq;
 }
 
 void append_json_string(std::string& out, std::string_view s) {
@@ -142,18 +118,67 @@ void append_id(std::string& out, std::string_view key, std::uint64_t v) {
 
 }  // namespace
 
-std::string Tag::label() const {
-    // Called with the hub lock held (from emit) or from the loop thread.
+namespace detail {
+
+Hub& hub() {
+    static Hub* h = [] {
+        auto* fresh = new Hub();
+        fresh->origin_ns = now_ns();
+        fresh->pid = static_cast<int>(::getpid());
+        return fresh;
+    }();
+    return *h;
+}
+
+std::uint32_t object_id(const Tag& tag) {
     Hub& h = hub();
-    if (epoch != h.epoch || id == 0) {
-        auto it = h.ids.find(std::string_view(cls));
+    std::uint32_t epoch = h.epoch.load(std::memory_order_relaxed);
+    if (tag.epoch != epoch || tag.id == 0) {
+        std::lock_guard<std::mutex> lock(h.ids_mu);
+        auto it = h.ids.find(std::string_view(tag.cls));
         if (it == h.ids.end()) {
-            it = h.ids.emplace(cls, 0).first;
+            it = h.ids.emplace(tag.cls, 0).first;
         }
-        id = ++it->second;
-        epoch = h.epoch;
+        tag.id = ++it->second;
+        tag.epoch = epoch;
     }
-    return fmt::format("{}#{}", cls, id);
+    return tag.id;
+}
+
+Event make_event(const EventFields& f) {
+    Event ev;
+    const Site& site = *f.site;
+    ev.layer = site.module.layer;
+    std::string_view step(site.step);
+    auto dot = step.rfind('.');
+    ev.cls = std::string(dot == std::string_view::npos ? step : step.substr(0, dot));
+    ev.step = site.step;
+    ev.ph = f.ph;
+    ev.conn = f.conn;
+    ev.req = f.req;
+    ev.seq = f.seq;
+    ev.id = f.id;
+    ev.parent = f.parent;
+    ev.pid = f.pid;
+    ev.t_us = (f.t_ns - hub().origin_ns.load(std::memory_order_relaxed)) / 1000;
+    ev.src = fmt::format("{}:{}", site.file, site.line);
+    // Code with no Tornado counterpart (the walkthrough's client) has no py.
+    if (*site.module.py_file != '\0') {
+        ev.py = fmt::format("{}:{}", site.module.py_file, site.step);
+    }
+    if (f.obj_cls != nullptr) {
+        ev.obj = fmt::format("{}#{}", f.obj_cls, f.obj_id);
+        if (f.role != nullptr) {
+            ev.role = f.role;
+        }
+    }
+    return ev;
+}
+
+}  // namespace detail
+
+std::string Tag::label() const {
+    return fmt::format("{}#{}", cls, detail::object_id(*this));
 }
 
 const ArgValue* Event::arg(std::string_view key) const {
@@ -263,10 +288,11 @@ void reset() {
     Hub& h = hub();
     {
         std::lock_guard<std::mutex> lock(h.mu);
+        std::lock_guard<std::mutex> ids_lock(h.ids_mu);
         h.seq = 0;
         ++h.epoch;
         h.ids.clear();
-        h.origin = std::chrono::steady_clock::now();
+        h.origin_ns = detail::now_ns();
         // A forked child resets the hub: its events carry its own pid.
         h.pid = static_cast<int>(::getpid());
     }
@@ -279,12 +305,14 @@ void add_sink(std::shared_ptr<Sink> sink) {
     Hub& h = hub();
     std::lock_guard<std::mutex> lock(h.mu);
     h.sinks.push_back(std::move(sink));
+    h.sink_count = h.sinks.size();
 }
 
 void remove_sink(const std::shared_ptr<Sink>& sink) {
     Hub& h = hub();
     std::lock_guard<std::mutex> lock(h.mu);
     h.sinks.erase(std::remove(h.sinks.begin(), h.sinks.end(), sink), h.sinks.end());
+    h.sink_count = h.sinks.size();
 }
 
 std::uint64_t next_conn_id() {

@@ -175,8 +175,12 @@ class SubscriberSink : public Sink {
     std::function<void(const Event&)> fn_;
 };
 
+class Recorder;
+
 namespace detail {
 inline std::atomic<bool> g_enabled{false};
+// The installed flight recorder, or null (see set_recorder).
+inline std::atomic<Recorder*> g_recorder{nullptr};
 }
 
 /// False in a build configured with -DTORNADO_TRACING=OFF: the emit points
@@ -212,6 +216,77 @@ void remove_sink(const std::shared_ptr<Sink>& sink);
 /// Connection and request ids, counted from 1 after each reset().
 std::uint64_t next_conn_id();
 std::uint64_t next_req_id();
+
+/// The flight recorder: a ring of fixed-size binary records allocated once,
+/// each pointing at the static Site of its emit point, and turned into
+/// Events (strings, JSON) only when someone reads it. Writing one costs a
+/// clock read and a few stores: no allocation, no lock, no formatting, so a
+/// server can leave it on (`serve --record N`) and dump the last requests
+/// when something looks wrong, or stream it (`serve --trace FILE`).
+///
+/// C++ only; Tornado has no tracing. Records are written by the emitting
+/// thread and read by the loop's thread between events (a dump is a loop
+/// callback); a record being overwritten while it is read is skipped.
+class Recorder {
+  public:
+    /// Room for `capacity` events (rounded up to a power of two, at least 64).
+    explicit Recorder(std::size_t capacity);
+    ~Recorder();
+    Recorder(const Recorder&) = delete;
+    Recorder& operator=(const Recorder&) = delete;
+
+    std::size_t capacity() const noexcept { return mask_ + 1; }
+    /// The sequence number of the newest record (0: none yet), and of the
+    /// oldest the ring still holds. Records are kept by sequence number:
+    /// the one for event `seq` sits in slot `seq % capacity()`.
+    std::uint64_t last_seq() const noexcept { return last_seq_.load(std::memory_order_acquire); }
+    std::uint64_t oldest_seq() const noexcept;
+
+    /// The held events after event `after`, oldest first (the streaming
+    /// reader passes the last sequence number it has read).
+    std::vector<Event> events(std::uint64_t after = 0) const;
+    /// The events of the last `requests` requests: everything from the
+    /// first event of the oldest of them on. A request counts once it has
+    /// an event at step `arrived` (for HTTP, where the server has a request
+    /// head to parse; a connection waiting for its next request already has
+    /// that request's id). Spans begun before the first event kept are left
+    /// out, their ends too, so the result reads like a `run` trace (render
+    /// and step take it as it is).
+    std::vector<Event> last_requests(std::size_t requests, std::string_view arrived) const;
+
+    /// Called by the hub for each event (see trace.cc emit).
+    void append(std::uint64_t seq, const Site& site, const Context& ctx, Phase ph,
+                std::uint64_t id, std::uint64_t parent, std::initializer_list<Arg> args,
+                const char* extra_key, const char* extra_value) noexcept;
+
+    struct Record;
+    struct Values;
+    struct Text;
+
+  private:
+    std::vector<Event> collect(std::uint64_t from) const;
+
+    std::size_t mask_;
+    std::unique_ptr<Record[]> ring_;
+    std::unique_ptr<Values[]> values_;
+    std::unique_ptr<Text[]> text_;
+    // The clock's origin: ticks and steady_clock ns read together.
+    std::uint64_t ticks0_;
+    std::int64_t ns0_;
+    std::atomic<std::uint64_t> last_seq_{0};
+};
+
+/// Makes `recorder` receive every event (besides the sinks) while tracing
+/// is on (enable); null uninstalls it. The recorder must outlive its
+/// installation.
+void set_recorder(Recorder* recorder);
+
+/// Called by the IOLoop at the end of each iteration, before it polls,
+/// while tracing is on: where a streaming reader of the recorder (serve
+/// --trace FILE) writes out what the iteration recorded. One hook at a
+/// time; an empty function removes it.
+void set_before_poll(std::function<void()> hook);
+void before_poll();
 
 /// An RAII span: begin at `begin`, end when it goes out of scope.
 class Span {
