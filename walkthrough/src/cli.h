@@ -54,5 +54,6 @@ Filter filter_of(const ViewOptions& o);
 void add_run_commands(CLI::App& app, int& status);
 void add_serve_command(CLI::App& app, int& status);
 void add_step_commands(CLI::App& app, int& status);
+void add_dump_command(CLI::App& app, int& status);  // cli_record.cc
 
 }  // namespace tornado::walkthrough::cli

@@ -8,6 +8,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
@@ -26,6 +27,7 @@
 #include "tornado/walkthrough/event_line.h"
 
 #include "cli.h"
+#include "cli_record.h"
 
 namespace tornado::walkthrough::cli {
 
@@ -43,6 +45,9 @@ struct ServeOptions {
     std::string trace_path;
     std::string trace_format;  // "text" or "jsonl"; "" = text on stdout, jsonl in a file
     bool step = false;
+    // The flight recorder (issue 9): --record N, --admin PORT.
+    std::size_t record = 0;
+    int admin_port = -1;
     // TLS (--tls --certfile F --keyfile F)
     bool tls = false;
     std::string certfile;
@@ -255,6 +260,15 @@ int serve(const ServeOptions& o) {
     if (o.step && trace_path == "-") {
         throw UsageError("--step prints the events itself; use --trace FILE or no --trace");
     }
+    if (o.admin_port >= 0 && o.record == 0) {
+        throw UsageError("--admin serves the flight recorder: give --record N too");
+    }
+    if (o.admin_port > 65535) {
+        throw UsageError("--admin: port must be between 0 and 65535");
+    }
+    if (o.admin_port >= 0 && o.processes != 1) {
+        throw UsageError("--admin cannot be used with --processes (one admin port per process)");
+    }
     if (o.template_path_given && !std::filesystem::is_directory(o.template_path)) {
         throw UsageError("--template-path: '" + o.template_path + "' is not a directory");
     }
@@ -337,6 +351,24 @@ int serve(const ServeOptions& o) {
 
     std::FILE* trace_file = nullptr;
     std::vector<std::shared_ptr<trace::Sink>> sinks;
+    // The flight recorder: kept for --record, and the ring --trace FILE
+    // streams from. Events per request: a keep-alive GET / takes 52, one
+    // on a new connection about 75, a request with a body or a static file
+    // more; a small N gets room for 4096 events (1 MiB), so that the last N
+    // are always whole.
+    constexpr std::size_t kRecordPerRequest = 64;
+    constexpr std::size_t kRecordAtLeast = 4096;
+    std::unique_ptr<trace::Recorder> recorder;
+    std::unique_ptr<TraceStreamer> streamer;
+    auto make_recorder = [&](std::size_t events) {
+        if (!recorder) {
+            recorder = std::make_unique<trace::Recorder>(
+                std::max({events, o.record * kRecordPerRequest, kRecordAtLeast}));
+        }
+    };
+    if (o.record > 0) {
+        make_recorder(o.record * kRecordPerRequest);
+    }
     if (!trace_path.empty()) {
         // ---- scale-out: each process writes its own FILE.<task id> ----
         std::string file_path = trace_path;
@@ -355,7 +387,10 @@ int serve(const ServeOptions& o) {
                     std::fflush(trace_file);
                 }));
         } else {
-            sinks.push_back(std::make_shared<trace::JsonlSink>(trace_file, true));
+            // C++: Tornado has no tracing. Formatted at the end of each loop
+            // iteration from the recorder's ring, not per event.
+            make_recorder(std::size_t{1} << 16);
+            streamer = std::make_unique<TraceStreamer>(*recorder, trace_file);
         }
     }
     std::unique_ptr<CbreakMode> cbreak;
@@ -369,12 +404,26 @@ int serve(const ServeOptions& o) {
                      "tornado-walk: stepping: each event waits for a key "
                      "(Enter, space or n: next; q: run freely)\n");
     }
-    if (!sinks.empty()) {
+    if (!sinks.empty() || recorder) {
         trace::reset();
         for (const auto& sink : sinks) {
             trace::add_sink(sink);
         }
+        if (recorder) {
+            trace::set_recorder(recorder.get());
+        }
+        if (streamer) {
+            trace::set_before_poll([s = streamer.get()] { s->write_out(); });
+        }
         trace::enable(true);
+    }
+    std::unique_ptr<AdminEndpoint> admin;
+    if (o.admin_port >= 0) {
+        admin = std::make_unique<AdminEndpoint>(loop, *recorder, o.record, o.admin_port);
+        std::fprintf(stderr,
+                     "tornado-walk: flight recorder of the last %zu requests on "
+                     "http://127.0.0.1:%d/record.jsonl (tornado-walk dump %d)\n",
+                     o.record, admin->port(), admin->port());
     }
 
     {
@@ -415,12 +464,18 @@ int serve(const ServeOptions& o) {
         }
         std::fprintf(stderr, "tornado-walk: stopped\n");
     }
+    admin.reset();
     loop.remove_handler(sfd);
     ::close(sfd);
-    if (!sinks.empty()) {
+    if (!sinks.empty() || recorder) {
         trace::enable(false);
         for (const auto& sink : sinks) {
             trace::remove_sink(sink);
+        }
+        trace::set_before_poll({});
+        trace::set_recorder(nullptr);
+        if (streamer) {
+            streamer->write_out();  // the shutdown's events
         }
     }
     if (trace_file != nullptr && trace_file != stdout) {
@@ -455,6 +510,16 @@ void add_serve_command(CLI::App& app, int& status) {
                           "per event on standard output");
     serve_cmd->add_option("--trace-format", o.trace_format,
                           "text or jsonl (default: text for -, jsonl for a file)");
+    serve_cmd
+        ->add_option("--record", o.record,
+                     "keep the events of the last N requests in a flight recorder (a ring "
+                     "of binary records, cheap enough to leave on); see --admin")
+        ->check(CLI::PositiveNumber);
+    serve_cmd
+        ->add_option("--admin", o.admin_port,
+                     "answer GET /record.jsonl on 127.0.0.1:PORT with the flight recorder "
+                     "(0: any free port); tornado-walk dump PORT fetches it")
+        ->check(CLI::NonNegativeNumber);
     serve_cmd->add_flag("--step", o.step,
                         "pause at each event until a key is pressed (q: run freely)");
     serve_cmd->add_flag("--tls", o.tls, "serve HTTPS (needs --certfile and --keyfile)");
