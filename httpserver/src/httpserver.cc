@@ -14,6 +14,7 @@ tcpserver::TCPServerOptions stream_options(const HTTPServerSettings& s) {
     tcpserver::TCPServerOptions o;
     o.max_buffer_size = s.max_buffer_size.value_or(0);
     o.read_chunk_size = s.chunk_size.value_or(0);
+    o.batch_pipelined_writes = s.batch_pipelined_writes;
     o.ssl_options = s.ssl_options;
     return o;
 }

@@ -461,6 +461,7 @@ void IOLoop::start() {
     }
 
     while (true) {
+        ++iteration_;
         // 1. The callbacks queued before this iteration began.
         {
             std::lock_guard<std::mutex> lock(callback_lock_);
@@ -520,6 +521,18 @@ void IOLoop::start() {
         int poll_timeout_ms;
         bool has_callbacks;
         {
+            std::lock_guard<std::mutex> lock(callback_lock_);
+            has_callbacks = !callbacks_.empty();
+        }
+        if (!before_poll_.empty()) {
+            // C++ only: the end-of-iteration hooks (add_before_poll), told
+            // whether the poll will wait; they may queue callbacks.
+            poll_will_wait_ = !has_callbacks;
+            running_before_poll_.swap(before_poll_);
+            for (Callback& cb : running_before_poll_) {
+                run_callback(cb);
+            }
+            running_before_poll_.clear();
             std::lock_guard<std::mutex> lock(callback_lock_);
             has_callbacks = !callbacks_.empty();
         }

@@ -133,6 +133,7 @@ void TCPServer::_handle_connection(int connection, const netutil::Address& addre
         if (options_.read_chunk_size != 0) {
             stream_options.read_chunk_size = options_.read_chunk_size;
         }
+        stream_options.batch_pipelined_writes = options_.batch_pipelined_writes;
         std::shared_ptr<iostream::IOStream> stream;
         if (ssl_context_) {
             // Tornado: ssl_wrap_socket(server_side=True,

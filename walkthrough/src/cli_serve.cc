@@ -436,6 +436,8 @@ int serve(const ServeOptions& o) {
             [&ssl] {
                 httpserver::HTTPServerSettings settings = demo_server_settings();
                 settings.ssl_options = ssl;
+                // Real clients: pipelined answers leave in batches.
+                settings.batch_pipelined_writes = true;
                 return settings;
             }(),
             &loop);

@@ -27,6 +27,9 @@ struct HTTPServerSettings {
     std::optional<double> body_timeout;
     std::optional<std::size_t> max_body_size;
     std::optional<std::size_t> max_buffer_size;
+    /// C++ only: send the answers to pipelined requests in batches
+    /// (IOStream::Options::batch_pipelined_writes); serve turns it on.
+    bool batch_pipelined_writes = false;
     /// Set: TLS on every connection (TCPServer's ssl_options); requests
     /// then say protocol "https" unless `protocol` is given.
     std::optional<netutil::SSLOptions> ssl_options;

@@ -155,6 +155,18 @@ class IOLoop : public trace::Traced {
     /// Queues `callback` for the next iteration. Safe to call from any
     /// thread: from another thread it wakes the loop.
     void add_callback(Callback callback);
+    /// C++ only: runs `callback` once, on the loop's thread, at the end of
+    /// the current iteration, just before the loop polls (a callback added
+    /// by one runs at the end of the next). IOStream uses it to push the
+    /// answers it sent as a batch (IOStream::write_to_fd).
+    void add_before_poll(Callback callback) { before_poll_.push_back(std::move(callback)); }
+    /// In a before-poll callback: true when no callback is queued, so the
+    /// poll that follows may wait for I/O or a timeout.
+    bool poll_will_wait() const noexcept { return poll_will_wait_; }
+    /// The loop's iterations so far: code that must tell this iteration
+    /// from an earlier one compares two readings.
+    std::uint64_t iteration() const noexcept { return iteration_; }
+
     /// Same as add_callback (Tornado's spawn_callback drops stack contexts).
     void spawn_callback(Callback callback) { add_callback(std::move(callback)); }
 
@@ -353,6 +365,10 @@ class IOLoop : public trace::Traced {
     mutable std::mutex callback_lock_;
     std::vector<Callback> callbacks_;
     std::vector<Callback> running_callbacks_;
+    std::vector<Callback> before_poll_;
+    std::vector<Callback> running_before_poll_;
+    std::uint64_t iteration_ = 0;
+    bool poll_will_wait_ = false;
 
     std::vector<TimeoutSlot> timeout_slots_;
     std::vector<std::uint32_t> free_timeout_slots_;

@@ -107,6 +107,11 @@ class BaseIOStream : public std::enable_shared_from_this<BaseIOStream>, public t
         std::size_t max_buffer_size = 104857600;  // 100 MB
         std::size_t read_chunk_size = 65536;
         std::size_t max_write_buffer_size = 0;  // 0: unlimited
+        /// C++ only: answers to pipelined requests leave in batches (see
+        /// IOStream::write_to_fd). Off by default: a peer on the same loop
+        /// (a `run` scenario's client) then reads each answer as soon as
+        /// Tornado would have sent it.
+        bool batch_pipelined_writes = false;
     };
 
     BaseIOStream(const char* cls, IOLoop* io_loop, Options options);
@@ -320,8 +325,16 @@ class IOStream : public BaseIOStream {
     std::string server_hostname_;
 
   private:
+    // The batched send (see write_to_fd): an answer sent with MSG_MORE is
+    // held by the kernel until a send without it, or push_held() at the end
+    // of a loop iteration in which the stream sent nothing more.
+    void push_held();
+    void schedule_push();
+
     int socket_;
     bool nodelay_ = false;
+    bool held_ = false;                 // sent with MSG_MORE, not pushed yet
+    std::uint64_t held_iteration_ = 0;  // the loop iteration of that send
     std::shared_ptr<netutil::Resolver> resolver_;
 };
 

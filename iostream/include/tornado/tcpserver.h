@@ -21,6 +21,7 @@ namespace tornado::tcpserver {
 struct TCPServerOptions {
     std::size_t max_buffer_size = 0;
     std::size_t read_chunk_size = 0;
+    bool batch_pipelined_writes = false;  // IOStream::Options
     /// Set: every connection is an SSLIOStream (server side) with a context
     /// built from these by the constructor.
     std::optional<netutil::SSLOptions> ssl_options;
