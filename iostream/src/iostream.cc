@@ -79,11 +79,9 @@ std::string detail::ReadBuffer::consume(std::size_t n) {
     std::string out(data_.get() + begin_, n);
     begin_ += n;
     if (begin_ == end_) {
-        begin_ = end_ = 0;
-        // Give a large buffer back once it has been drained.
-        if (capacity_ > 4 * kScratchSize) {
-            release();
-        }
+        // Given back once drained: an idle connection holds no buffer, and
+        // the next read allocates what it needs (issue 9).
+        release();
     }
     return out;
 }
@@ -230,7 +228,7 @@ Future<void> BaseIOStream::write(std::string data) {
     Future<void> future = Future<void>::make();
     future.set_origin("BaseIOStream.write");
     future.quiet();  // Tornado: future.add_done_callback(lambda f: f.exception())
-    write_futures_.emplace_back(total_write_index_, future);
+    write_futures_.push_back({total_write_index_, future});
     if (!connecting_) {
         _handle_write();
         if (write_buffer_size() > 0) {
@@ -677,12 +675,9 @@ void BaseIOStream::_handle_write() {
         }
     }
     if (write_buffer_size() == 0) {
-        // Keep a small buffer for the next response, free a large one.
-        if (write_buffer_.capacity() > 4 * kScratchSize) {
-            std::string().swap(write_buffer_);
-        } else {
-            write_buffer_.clear();
-        }
+        // Freed once drained: the next write into an empty buffer takes the
+        // caller's string anyway, and an idle connection holds no buffer.
+        std::string().swap(write_buffer_);
         write_buffer_pos_ = 0;
     }
     span.end({{"written", written}, {"pending", write_buffer_size()}});
