@@ -553,9 +553,6 @@ void IOLoop::start() {
 
         // 5. Dispatch. remove_handler clears entries of pending_events_, so
         // a handler that closes another fd also drops that fd's events.
-        if (trace::enabled()) [[unlikely]] {
-            trace::before_poll();  // a streaming trace writes out this iteration
-        }
         pending_events_.clear();
         int n = poller_->poll(poll_timeout_ms, pending_events_);
         if (n < 0) {

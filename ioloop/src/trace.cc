@@ -39,11 +39,12 @@ std::uint64_t emit(const Site& site, const Context& ctx, Phase ph, std::uint64_t
                    const char* extra_key = nullptr, const char* extra_value = nullptr) {
     Hub& h = hub();
     std::uint64_t seq = 0;
+    // A begin event opens the span its own seq names.
+    auto span_id = [&] { return id != 0 ? id : (ph == Phase::Begin ? seq : 0); };
     if (Recorder* recorder = detail::g_recorder.load(std::memory_order_acquire)) {
         // The fast path: no lock, no allocation (see Recorder).
         seq = h.seq.fetch_add(1, std::memory_order_relaxed) + 1;
-        recorder->append(seq, site, ctx, ph, id != 0 ? id : (ph == Phase::Begin ? seq : 0),
-                         parent, args, extra_key, extra_value);
+        recorder->append(seq, site, ctx, ph, span_id(), parent, args, extra_key, extra_value);
         if (h.sink_count.load(std::memory_order_relaxed) == 0) {
             return seq;
         }
@@ -57,7 +58,7 @@ std::uint64_t emit(const Site& site, const Context& ctx, Phase ph, std::uint64_t
     Event ev = detail::make_event({&site, obj != nullptr ? obj->cls : nullptr,
                                    obj != nullptr ? detail::object_id(*obj) : 0,
                                    obj != nullptr ? obj->role : nullptr, ph, ctx.conn, ctx.req,
-                                   seq, id != 0 ? id : (ph == Phase::Begin ? seq : 0), parent,
+                                   seq, span_id(), parent,
                                    detail::now_ns(), h.pid.load(std::memory_order_relaxed)});
     ev.args.reserve(args.size() + (extra_key != nullptr ? 1 : 0));
     for (const Arg& a : args) {

@@ -5,7 +5,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <functional>
 #include <initializer_list>
 #include <map>
 #include <memory>
@@ -29,7 +28,6 @@ struct Hub {
     std::atomic<int> pid{0};
     std::atomic<std::uint64_t> conn_ids{0};
     std::atomic<std::uint64_t> req_ids{0};
-    std::function<void()> before_poll;  // set_before_poll; loop thread only
 };
 
 // Leaked on purpose: coroutine frames destroyed during static destruction

@@ -44,7 +44,6 @@ struct alignas(64) Recorder::Record {
     Phase ph;
     std::uint8_t nargs;
     std::uint8_t string_args;  // bit i: args[i] is a string in `text`
-    std::uint8_t text_used;
 };
 struct alignas(64) Recorder::Values {
     struct Value {
@@ -123,7 +122,6 @@ void Recorder::append(std::uint64_t seq, const Site& site, const Context& ctx, P
     }
     r.nargs = count;
     r.string_args = strings;
-    r.text_used = static_cast<std::uint8_t>(used);
     r.stamp.store(seq, std::memory_order_release);
     last_seq_.store(seq, std::memory_order_release);
 }
@@ -141,8 +139,9 @@ std::vector<Event> Recorder::collect(std::uint64_t from) const {
     // that of two clock reads, spread over the whole interval.
     std::uint64_t ticks_now = detail::ticks();
     std::int64_t ns_now = detail::now_ns();
-    double ns_per_tick =
-        ticks_now > ticks0_ ? static_cast<double>(ns_now - ns0_) / static_cast<double>(ticks_now - ticks0_) : 1.0;
+    double ns_per_tick = ticks_now > ticks0_ ? static_cast<double>(ns_now - ns0_) /
+                                                   static_cast<double>(ticks_now - ticks0_)
+                                             : 1.0;
     // The process that reads is the one that wrote (a forked child makes
     // its own recorder).
     int pid = detail::hub().pid.load(std::memory_order_relaxed);
@@ -214,17 +213,6 @@ std::vector<Event> Recorder::last_requests(std::size_t requests,
 
 void set_recorder(Recorder* recorder) {
     detail::g_recorder.store(recorder, std::memory_order_release);
-}
-
-void set_before_poll(std::function<void()> hook) {
-    detail::hub().before_poll = std::move(hook);
-}
-
-void before_poll() {
-    detail::Hub& h = detail::hub();
-    if (h.before_poll) {
-        h.before_poll();
-    }
 }
 
 }  // namespace tornado::trace

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "child.h"
+#include "process.h"
 
 namespace {
 
@@ -29,16 +30,9 @@ int start_serve(Child& serve) {
     return std::stoi(m[1]);
 }
 
-// A blocking client socket whose reads give up after 10 s.
 int connect_to(int port) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    timeval tv{10, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<std::uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    int fd = tornado::testing::connect_loopback(port);
+    EXPECT_GE(fd, 0) << "cannot connect to port " << port;
     return fd;
 }
 

@@ -183,15 +183,8 @@ std::pair<pid_t, int> start_server(int& err_fd) {
 
 // One blocking HTTP exchange: sends `request`, reads until the server closes.
 std::string exchange(int port, const std::string& request) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    timeval tv{10, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<std::uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-        ::close(fd);
+    int fd = tornado::testing::connect_loopback(port);
+    if (fd < 0) {
         return "";
     }
     ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);

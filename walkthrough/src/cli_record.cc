@@ -18,6 +18,7 @@
 
 #include "tornado/netutil.h"
 #include "tornado/trace.h"
+#include "tornado/walkthrough/diagram.h"
 
 #include "cli.h"
 #include "cli_record.h"
@@ -53,16 +54,6 @@ bool send_all(int fd, std::string_view data) {
         data.remove_prefix(static_cast<std::size_t>(n));
     }
     return true;
-}
-
-std::string jsonl(const std::vector<trace::Event>& events) {
-    std::string out;
-    out.reserve(events.size() * 300);
-    for (const trace::Event& e : events) {
-        out += trace::to_json(e);
-        out.push_back('\n');
-    }
-    return out;
 }
 
 std::string http_answer(int code, std::string_view reason, std::string_view type,
@@ -133,7 +124,7 @@ void AdminEndpoint::on_accept() {
             }
         }
         answer = ok ? http_answer(200, "OK", "application/x-ndjson",
-                                  jsonl(recorder_.last_requests(requests, kRequestArrived)))
+                                  render(recorder_.last_requests(requests, kRequestArrived), Format::Jsonl))
                     : http_answer(400, "Bad Request", "text/plain",
                                   "requests must be a positive whole number\n");
     }
@@ -156,7 +147,7 @@ void TraceStreamer::write_out() {
         std::fprintf(stderr, "tornado-walk: trace: %llu events lost (the ring holds %zu)\n",
                      static_cast<unsigned long long>(oldest - read_ - 1), recorder_.capacity());
     }
-    std::string text = jsonl(recorder_.events(read_));
+    std::string text = render(recorder_.events(read_), Format::Jsonl);
     read_ = last;
     std::fwrite(text.data(), 1, text.size(), out_);
     std::fflush(out_);

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -358,17 +359,8 @@ int serve(const ServeOptions& o) {
     // are always whole.
     constexpr std::size_t kRecordPerRequest = 64;
     constexpr std::size_t kRecordAtLeast = 4096;
-    std::unique_ptr<trace::Recorder> recorder;
-    std::unique_ptr<TraceStreamer> streamer;
-    auto make_recorder = [&](std::size_t events) {
-        if (!recorder) {
-            recorder = std::make_unique<trace::Recorder>(
-                std::max({events, o.record * kRecordPerRequest, kRecordAtLeast}));
-        }
-    };
-    if (o.record > 0) {
-        make_recorder(o.record * kRecordPerRequest);
-    }
+    constexpr std::size_t kStreamRing = std::size_t{1} << 16;
+    bool stream_jsonl = false;
     if (!trace_path.empty()) {
         // ---- scale-out: each process writes its own FILE.<task id> ----
         std::string file_path = trace_path;
@@ -389,9 +381,24 @@ int serve(const ServeOptions& o) {
         } else {
             // C++: Tornado has no tracing. Formatted at the end of each loop
             // iteration from the recorder's ring, not per event.
-            make_recorder(std::size_t{1} << 16);
-            streamer = std::make_unique<TraceStreamer>(*recorder, trace_file);
+            stream_jsonl = true;
         }
+    }
+    std::unique_ptr<trace::Recorder> recorder;
+    if (o.record > 0 || stream_jsonl) {
+        recorder = std::make_unique<trace::Recorder>(std::max(
+            {o.record * kRecordPerRequest, kRecordAtLeast, stream_jsonl ? kStreamRing : 0}));
+    }
+    std::unique_ptr<TraceStreamer> streamer;
+    // Re-queued at the end of every iteration, for as long as serve runs.
+    std::function<void()> stream_out;
+    if (stream_jsonl) {
+        streamer = std::make_unique<TraceStreamer>(*recorder, trace_file);
+        stream_out = [&] {
+            streamer->write_out();
+            loop.add_before_poll([&stream_out] { stream_out(); });
+        };
+        loop.add_before_poll([&stream_out] { stream_out(); });
     }
     std::unique_ptr<CbreakMode> cbreak;
     std::shared_ptr<LiveStepper> stepper;
@@ -411,9 +418,6 @@ int serve(const ServeOptions& o) {
         }
         if (recorder) {
             trace::set_recorder(recorder.get());
-        }
-        if (streamer) {
-            trace::set_before_poll([s = streamer.get()] { s->write_out(); });
         }
         trace::enable(true);
     }
@@ -474,7 +478,6 @@ int serve(const ServeOptions& o) {
         for (const auto& sink : sinks) {
             trace::remove_sink(sink);
         }
-        trace::set_before_poll({});
         trace::set_recorder(nullptr);
         if (streamer) {
             streamer->write_out();  // the shutdown's events

@@ -158,7 +158,8 @@ class IOLoop : public trace::Traced {
     /// C++ only: runs `callback` once, on the loop's thread, at the end of
     /// the current iteration, just before the loop polls (a callback added
     /// by one runs at the end of the next). IOStream uses it to push the
-    /// answers it sent as a batch (IOStream::write_to_fd).
+    /// answers it sent as a batch (IOStream::write_to_fd), serve --trace
+    /// FILE to write out what the iteration recorded.
     void add_before_poll(Callback callback) { before_poll_.push_back(std::move(callback)); }
     /// In a before-poll callback: true when no callback is queued, so the
     /// poll that follows may wait for I/O or a timeout.

@@ -281,13 +281,6 @@ class Recorder {
 /// installation.
 void set_recorder(Recorder* recorder);
 
-/// Called by the IOLoop at the end of each iteration, before it polls,
-/// while tracing is on: where a streaming reader of the recorder (serve
-/// --trace FILE) writes out what the iteration recorded. One hook at a
-/// time; an empty function removes it.
-void set_before_poll(std::function<void()> hook);
-void before_poll();
-
 /// An RAII span: begin at `begin`, end when it goes out of scope.
 class Span {
   public:
