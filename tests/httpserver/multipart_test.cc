@@ -50,6 +50,16 @@ TEST(MultipartFormDataTest, FileUploadGivesFilenameBodyAndDefaultContentType) {
     EXPECT_TRUE(p.args.empty());
 }
 
+// An empty Content-Type header is kept as the empty type, not replaced by
+// the default: Tornado's part_headers.get("Content-Type", default) only
+// falls back when the header is absent (6.2 gives content_type '').
+TEST(MultipartFormDataTest, EmptyContentTypeHeaderGivesAnEmptyType) {
+    Parsed p = parse("1234", form({{kFileHead + "\r\nContent-Type: ", "Foo"}}));
+    ASSERT_EQ(p.files["files"].size(), 1U);
+    EXPECT_EQ(p.files["files"][0].body, "Foo");
+    EXPECT_EQ(p.files["files"][0].content_type, "");
+}
+
 // Tornado: tornado/test/httputil_test.py MultipartFormDataTest.test_unquoted_names
 TEST(MultipartFormDataTest, UnquotedNamesAreAccepted) {
     Parsed p = parse("1234", form({{"Content-Disposition: form-data; name=files; filename=ab.txt",
