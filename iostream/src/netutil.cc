@@ -318,6 +318,15 @@ bool is_valid_ip(const std::string& ip) {
     if (ip.empty() || ip.find('\0') != std::string::npos) {
         return false;
     }
+    // Tornado asks getaddrinfo(AI_NUMERICHOST) every time; an address in
+    // the plain dotted or colon form (what the xheaders of every proxied
+    // request carry) is valid without the lookup's allocation, and anything
+    // else ("127.1", "fe80::1%lo") still gets getaddrinfo's answer.
+    in6_addr parsed{};
+    if (::inet_pton(AF_INET, ip.c_str(), &parsed) == 1 ||
+        ::inet_pton(AF_INET6, ip.c_str(), &parsed) == 1) {
+        return true;
+    }
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;

@@ -430,6 +430,13 @@ TEST(IsValidIpTest, AcceptsNumericAddressesOnly) {
     EXPECT_FALSE(netutil::is_valid_ip(std::string("\0", 1)));
     // getaddrinfo would stop at the NUL and accept the address before it.
     EXPECT_FALSE(netutil::is_valid_ip(std::string("127.0.0.1\0evil", 14)));
+    // The forms only getaddrinfo knows (past the inet_pton fast path), as
+    // Tornado 6.2 answers them.
+    EXPECT_TRUE(netutil::is_valid_ip("127.1"));
+    EXPECT_TRUE(netutil::is_valid_ip("0x7f.0.0.1"));
+    EXPECT_TRUE(netutil::is_valid_ip("fe80::1%lo"));
+    EXPECT_TRUE(netutil::is_valid_ip("::ffff:1.2.3.4"));
+    EXPECT_FALSE(netutil::is_valid_ip("1.2.3.4 "));
 }
 
 // Tornado 6.2: bind_sockets(0, "localhost") in TestPortAllocation; where
