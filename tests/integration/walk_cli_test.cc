@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <fstream>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -134,6 +135,27 @@ TEST(TornadoWalkTest, UnknownFormatIsAnErrorNamingIt) {
     WalkRun r = run_walk({"run", "hello", "--format", "svgz"});
     EXPECT_NE(exit_code(r), 0);
     EXPECT_NE(r.err.find("svgz"), std::string::npos) << r.err;
+}
+
+TEST(TornadoWalkTest, ViewWritesOneSelfContainedPage) {
+    std::string path = ::testing::TempDir() + "/walk_cli_view.html";
+    WalkRun r = run_walk({"view", "hello", "-o", path});
+    EXPECT_EQ(exit_code(r), 0) << r.err;
+    std::ifstream in(path);
+    std::stringstream page;
+    page << in.rdbuf();
+    EXPECT_TRUE(page.str().starts_with("<!DOCTYPE html>"));
+    EXPECT_NE(page.str().find("id=\"trace-data\""), std::string::npos);
+    EXPECT_NE(page.str().find("BaseIOStream._try_inline_read"), std::string::npos);
+}
+
+TEST(TornadoWalkTest, ViewOfAnUnknownScenarioOrAMissingTargetExits2) {
+    WalkRun unknown = run_walk({"view", "no-such-scenario"});
+    EXPECT_EQ(exit_code(unknown), 2);
+    EXPECT_NE(unknown.err.find("no-such-scenario"), std::string::npos) << unknown.err;
+    WalkRun missing = run_walk({"view"});
+    EXPECT_EQ(exit_code(missing), 2);
+    EXPECT_NE(missing.err.find("target"), std::string::npos) << missing.err;
 }
 
 TEST(TornadoWalkTest, RenderOfAMissingFileIsAnError) {

@@ -1,6 +1,7 @@
 // tornado-walk's subcommands, one file pair each (cli_run.cc: run, render and
-// list; cli_serve.cc: serve; cli_step.cc: step and explain). main.cc
-// registers them and turns errors into exit statuses.
+// list; cli_serve.cc: serve; cli_step.cc: step and explain; cli_view.cc:
+// view; cli_record.cc: dump). main.cc registers them and turns errors into
+// exit statuses.
 #pragma once
 
 #include <cstdint>
@@ -49,11 +50,17 @@ void add_poller_option(CLI::App* cmd);
 View view_of(const ViewOptions& o, View fallback);
 Filter filter_of(const ViewOptions& o);
 
+/// The events of `target`: a trace file (a path that exists or ends in
+/// .jsonl) read back, or else the scenario of that name run now; throws
+/// UsageError for an unreadable file or an unknown name.
+std::vector<trace::Event> load_events(const std::string& target, const ScenarioOptions& options);
+
 /// Each adds its subcommands to `app`; their callbacks run the command and
 /// store its exit status in `status`, and throw UsageError for bad input.
 void add_run_commands(CLI::App& app, int& status);
 void add_serve_command(CLI::App& app, int& status);
 void add_step_commands(CLI::App& app, int& status);
 void add_dump_command(CLI::App& app, int& status);  // cli_record.cc
+void add_view_command(CLI::App& app, int& status);  // cli_view.cc
 
 }  // namespace tornado::walkthrough::cli

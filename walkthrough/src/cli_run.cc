@@ -47,7 +47,7 @@ struct DrawOptions {
 
 void add_draw_options(CLI::App* cmd, DrawOptions& o) {
     cmd->add_option("-f,--format", o.format,
-                    "ascii (default), mermaid, plantuml, dot, chrome, chain or jsonl");
+                    "ascii (default), mermaid, plantuml, dot, svg (laid out by us), chrome, chain or jsonl");
     cmd->add_option("-o,--output", o.output, "write to FILE instead of standard output");
     cmd->add_flag("--no-returns", o.no_returns, "leave out return arrows");
     cmd->add_flag("--returns", o.returns, "draw return arrows (the full view's default)");

@@ -32,17 +32,6 @@
 
 namespace tornado::walkthrough::cli {
 
-namespace {
-
-struct StepArgs {
-    std::string target;
-    ViewOptions view;
-    int width = 0;
-    int height = 0;
-    std::optional<std::string> source;
-    ScenarioOptions scenario;
-};
-
 // A path that exists or ends in .jsonl is a trace file; anything else names a scenario.
 std::vector<trace::Event> load_events(const std::string& target, const ScenarioOptions& options) {
     std::error_code ec;
@@ -67,6 +56,18 @@ std::vector<trace::Event> load_events(const std::string& target, const ScenarioO
     throw UsageError("unknown scenario '" + target +
                      "' and no such trace file (scenarios: " + known + ")");
 }
+
+namespace {
+
+struct StepArgs {
+    std::string target;
+    ViewOptions view;
+    int width = 0;
+    int height = 0;
+    std::optional<std::string> source;
+    ScenarioOptions scenario;
+};
+
 
 // The terminal's size, or the fixed size of a screen written to a pipe.
 std::pair<int, int> screen_size(const StepArgs& a) {

@@ -1,7 +1,7 @@
 // The formats, the trace file reader and the model every diagram is drawn
 // from; the chain listing and JSON Lines. The diagram formats live in
-// render_ascii.cc, render_uml.cc (Mermaid, PlantUML), render_dot.cc and
-// render_chrome.cc.
+// render_ascii.cc, render_uml.cc (Mermaid, PlantUML), render_dot.cc,
+// render_svg.cc and render_chrome.cc.
 #include "tornado/walkthrough/diagram.h"
 
 #include <algorithm>
@@ -375,8 +375,8 @@ Event decode(const nlohmann::ordered_json& j) {
 Format parse_format(std::string_view name) {
     static const std::pair<const char*, Format> kFormats[] = {
         {"ascii", Format::Ascii}, {"mermaid", Format::Mermaid}, {"plantuml", Format::PlantUml},
-        {"dot", Format::Dot},     {"chrome", Format::Chrome},   {"chain", Format::Chain},
-        {"jsonl", Format::Jsonl},
+        {"dot", Format::Dot},     {"svg", Format::Svg},         {"chrome", Format::Chrome},
+        {"chain", Format::Chain}, {"jsonl", Format::Jsonl},
     };
     for (const auto& [n, f] : kFormats) {
         if (name == n) {
@@ -384,12 +384,12 @@ Format parse_format(std::string_view name) {
         }
     }
     throw std::invalid_argument("unknown format '" + std::string(name) +
-                                "' (use ascii, mermaid, plantuml, dot, chrome, chain or jsonl)");
+                                "' (use ascii, mermaid, plantuml, dot, svg, chrome, chain or jsonl)");
 }
 
 bool is_diagram_format(Format format) {
     return format == Format::Ascii || format == Format::Mermaid || format == Format::PlantUml ||
-           format == Format::Dot;
+           format == Format::Dot || format == Format::Svg;
 }
 
 std::vector<Event> read_jsonl(std::istream& in) {
@@ -458,6 +458,8 @@ std::string render(const std::vector<Event>& events, Format format, const Render
             return detail::render_plantuml(detail::build_model(events, options));
         case Format::Dot:
             return detail::render_dot(detail::build_model(events, options));
+        case Format::Svg:
+            return detail::render_svg(detail::build_model(events, options));
         case Format::Chrome:
             return detail::render_chrome(events);
         case Format::Chain:

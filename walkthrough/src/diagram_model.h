@@ -67,4 +67,13 @@ std::string render_plantuml(const Model& m);
 std::string render_dot(const Model& m);
 std::string render_chrome(const std::vector<trace::Event>& events);
 
+/// How render_svg groups the lifelines into lanes.
+struct SvgOptions {
+    /// The lane of each participant ("" for none): the columns of a lane
+    /// are drawn side by side in a box named after it, lanes in order of
+    /// first appearance. A model with process groups has a lane per process.
+    std::vector<std::string> lanes;
+};
+std::string render_svg(const Model& m, const SvgOptions& options = {});
+
 }  // namespace tornado::walkthrough::detail

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
     cli::add_step_commands(app, status);
     cli::add_serve_command(app, status);
     cli::add_dump_command(app, status);
+    cli::add_view_command(app, status);
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {

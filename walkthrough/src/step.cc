@@ -96,6 +96,8 @@ std::string expand_tabs(std::string_view line) {
     return out;
 }
 
+}  // namespace
+
 // What an event of each phase means, in a student's words.
 const char* phase_meaning(trace::Phase ph) {
     switch (ph) {
@@ -115,7 +117,7 @@ const char* phase_meaning(trace::Phase ph) {
     return "?";
 }
 
-// "tornado/iostream.py:BaseIOStream.read_until_regex" as the docs write it.
+// "tornado/iostream.py BaseIOStream.read_until_regex" as the docs write it.
 std::string tornado_location(const trace::Event& e) {
     if (e.py.empty()) {
         return e.role == "client" ? "none: the scenario's scripted client is ours" : "none";
@@ -127,6 +129,8 @@ std::string tornado_location(const trace::Event& e) {
     }
     return py;
 }
+
+namespace {
 
 // "  label   value", the value wrapped under itself.
 std::string field(std::string_view label, std::string_view value, int width) {

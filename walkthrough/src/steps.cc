@@ -7,7 +7,7 @@ namespace tornado::walkthrough {
 
 namespace detail {
 // docs/steps.md, written into a generated source file by the build
-// (walkthrough/embed_steps.cmake).
+// (walkthrough/cmake/embed_text.cmake).
 extern const char kStepsMarkdown[];
 }  // namespace detail
 

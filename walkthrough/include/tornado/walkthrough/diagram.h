@@ -1,5 +1,6 @@
 // Drawing a trace: ASCII sequence diagrams for the terminal, Mermaid and
-// PlantUML for documents, a Graphviz digraph, Trace Event JSON for Perfetto
+// PlantUML for documents, a Graphviz digraph, SVG laid out by us (the
+// browser viewer's drawing), Trace Event JSON for Perfetto
 // and chrome://tracing, the notes' "chain" listing, and JSON Lines.
 //
 // Participants are the traced objects (IOStream#2, HTTP1Connection#1, ...),
@@ -24,14 +25,14 @@
 
 namespace tornado::walkthrough {
 
-enum class Format { Ascii, Mermaid, PlantUml, Dot, Chrome, Chain, Jsonl };
+enum class Format { Ascii, Mermaid, PlantUml, Dot, Svg, Chrome, Chain, Jsonl };
 
-/// "ascii", "mermaid", "plantuml", "dot", "chrome", "chain" or "jsonl";
+/// "ascii", "mermaid", "plantuml", "dot", "svg", "chrome", "chain" or "jsonl";
 /// throws std::invalid_argument naming the bad value and the valid ones.
 Format parse_format(std::string_view name);
 
 /// True for the formats that draw a sequence diagram (ascii, mermaid,
-/// plantuml, dot): the ones whose default view is the chain.
+/// plantuml, dot, svg): the ones whose default view is the chain.
 bool is_diagram_format(Format format);
 
 /// Reads the JSON Lines trace format; throws std::runtime_error("line N: ...")

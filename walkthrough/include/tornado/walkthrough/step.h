@@ -80,6 +80,15 @@ class StepSession {
     mutable std::map<std::string, std::vector<std::string>> files_;
 };
 
+/// What an event of phase `ph` means, in a student's words ("call: the
+/// method begins").
+const char* phase_meaning(trace::Phase ph);
+
+/// The Tornado method an event mirrors as the docs write it
+/// ("tornado/iostream.py BaseIOStream.read_until_regex"), or "none..." for
+/// the scenario's client and our own steps.
+std::string tornado_location(const trace::Event& e);
+
 /// Where the C++ mirror of `step` is defined under `source_root`: the
 /// "file:line" of the code under its citation comment ("// Tornado:
 /// tornado/iostream.py BaseIOStream.write", STYLE.md), searched in the
