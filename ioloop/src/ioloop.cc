@@ -143,7 +143,7 @@ void IOLoop::close(bool all_fds) {
     waker_fd_ = -1;
 }
 
-// Tornado: tornado/ioloop.py IOLoop.configure
+// Tornado: tornado/util.py Configurable.configure
 void IOLoop::configure(Poller poller) {
     g_configured.store(poller);
 }
@@ -368,7 +368,8 @@ std::size_t IOLoop::pending_callbacks() const {
     return callbacks_.size();
 }
 
-// Tornado: tornado/ioloop.py PollIOLoop.add_timeout
+// Tornado: tornado/ioloop.py PollIOLoop.add_timeout (IOLoop.add_timeout, which calls
+// PollIOLoop.call_at; the trace step keeps this name)
 // C++: timeouts live in reusable slots, so scheduling one does not allocate
 // once the loop has warmed up.
 Timeout IOLoop::add_timeout(double deadline, Callback callback, const char* origin) {

@@ -242,7 +242,7 @@ void back_off(const std::shared_ptr<AcceptState>& state, int err) {
         "netutil.accept_backoff");
 }
 
-// Tornado: tornado/netutil.py netutil.accept_handler
+// Tornado: tornado/netutil.py netutil.accept_handler (add_accept_handler's inner function)
 void accept_handler(const std::shared_ptr<AcceptState>& state, int fd, std::uint32_t events) {
     TRACE_SPAN("netutil.accept_handler", {"fd", fd}, {"events", events});
     // Accept at most a backlog's worth per event, so that a flood of
@@ -372,7 +372,7 @@ void Resolver::configure(std::shared_ptr<Resolver> resolver) {
     g_resolver = std::move(resolver);
 }
 
-// Tornado: tornado/netutil.py _resolve_addr
+// Tornado 6.2: tornado/netutil.py _resolve_addr (4.5.2: the body of ExecutorResolver.resolve)
 Resolver::Result resolve_addr(const std::string& host, int port, int family) {
     addrinfo hints{};
     hints.ai_family = family;
@@ -396,7 +396,8 @@ Resolver::Result resolve_addr(const std::string& host, int port, int family) {
     return results;
 }
 
-// Tornado: tornado/netutil.py BlockingResolver.resolve
+// Tornado: tornado/netutil.py ExecutorResolver.resolve (BlockingResolver's: on the
+// dummy_executor, so it runs in the caller)
 Future<Resolver::Result> BlockingResolver::resolve(const std::string& host, int port,
                                                    int family) {
     try {
@@ -406,7 +407,7 @@ Future<Resolver::Result> BlockingResolver::resolve(const std::string& host, int 
     }
 }
 
-// Tornado: tornado/netutil.py ThreadedResolver.__init__
+// Tornado: tornado/netutil.py ThreadedResolver.initialize
 ThreadedResolver::ThreadedResolver(std::size_t num_threads)
     : num_threads_(std::max<std::size_t>(num_threads, 1)) {}
 

@@ -179,7 +179,7 @@ std::shared_ptr<const SSLContext> ssl_options_to_context(const SSLOptions& optio
     return context;
 }
 
-// Tornado: tornado/iostream.py _client_ssl_defaults
+// Tornado: tornado/netutil.py _client_ssl_defaults
 std::shared_ptr<const SSLContext> client_ssl_defaults() {
     static const std::shared_ptr<const SSLContext> defaults = [] {
         SSL_CTX* raw = new_ctx();

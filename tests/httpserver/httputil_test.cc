@@ -118,7 +118,7 @@ TEST(HTTPHeadersTest, ParseLineWithoutColonThrowsHTTPInputError) {
     EXPECT_THROW(HTTPHeaders::parse("Good: yes\r\nasdf\r\n"), HTTPInputError);
 }
 
-// Tornado: tornado/test/httputil_test.py (6.2) test_malformed_continuation
+// Tornado 6.2: tornado/test/httputil_test.py HTTPHeadersTest.test_malformed_continuation
 TEST(HTTPHeadersTest, FirstLineStartingWithWhitespaceThrowsHTTPInputError) {
     EXPECT_THROW(HTTPHeaders::parse(" Foo: bar\r\n"), HTTPInputError);
     EXPECT_THROW(HTTPHeaders::parse("\tcontinued\r\nFoo: bar\r\n"), HTTPInputError);

@@ -90,7 +90,7 @@ TEST(MultipartFormDataTest, QuotedFilenamesWithSemicolonsQuotesAndBackslashesRou
     }
 }
 
-// Tornado: tornado/test/httputil_test.py MultipartFormDataTest.test_non_ascii_filename
+// Tornado 6.2: tornado/test/httputil_test.py MultipartFormDataTest.test_non_ascii_filename
 TEST(MultipartFormDataTest, Rfc2231FilenameWinsOverThePlainOneAndIsDecodedAsUtf8) {
     Parsed p = parse("1234", form({{"Content-Disposition: form-data; name=\"files\"; "
                                     "filename=\"ab.txt\"; filename*=UTF-8''%C3%A1b.txt",
@@ -140,7 +140,7 @@ TEST(MultipartFormDataTest, DataAfterTheFinalBoundaryIsIgnored) {
     EXPECT_EQ(p.files["files"][0].body, "Foo");
 }
 
-// Tornado: tornado/test/httputil_test.py MultipartFormDataTest.test_disposition_param_linear_performance
+// Tornado 6.5.3: tornado/test/httputil_test.py MultipartFormDataTest.test_disposition_param_linear_performance
 // (checked by size, not time: 200,000 quoted semicolons parse into one parameter)
 TEST(MultipartFormDataTest, ManySemicolonsInAQuotedParameterStayOneParameter) {
     std::string head = "Content-Disposition: form-data; x=\"" + std::string(200000, ';') +

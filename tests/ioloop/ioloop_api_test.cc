@@ -81,8 +81,8 @@ TEST(PollerTest, NamesParseBackAndUnknownNamesAreRefused) {
     EXPECT_FALSE(ioloop::parse_poller("EPOLL").has_value());
 }
 
-// Tornado: tornado/test/ioloop_test.py (IOLoop.configure, as the
-// TestIOLoopConfiguration cases do it)
+// Tornado 6.2: tornado/test/ioloop_test.py TestIOLoopConfiguration (IOLoop.configure, as its
+// cases do it)
 TEST(PollerTest, ConfigureChoosesThePollerOfLoopsMadeAfterwards) {
     Poller before = IOLoop::configured();
     IOLoop old_loop(false);
@@ -577,7 +577,7 @@ TEST(IOLoopExceptionTest, TheDefaultLogsAsBefore) {
 
 // ---- gen.multi and gen.WaitIterator -------------------------------------
 
-// Tornado: tornado/test/gen_test.py GenCoroutineTest.test_multi_future
+// Tornado: tornado/test/gen_test.py GenEngineTest.test_multi_future
 TEST_F(IOLoopApiTest, MultiGathersResultsInListOrder) {
     auto result = loop.run_sync(
         [&]() -> Future<std::vector<int>> {
@@ -603,7 +603,7 @@ TEST_F(IOLoopApiTest, MultiGathersResultsInListOrder) {
     EXPECT_EQ(result, (std::vector<int>{10, 20, 30}));
 }
 
-// Tornado: tornado/test/gen_test.py GenCoroutineTest.test_multi_empty
+// Tornado: tornado/test/gen_test.py GenEngineTest.test_multi_empty
 TEST_F(IOLoopApiTest, MultiOfNothingIsDoneAtOnce) {
     Future<std::vector<std::string>> none = gen::multi(std::vector<Future<std::string>>{});
     ASSERT_TRUE(none.done());
@@ -612,7 +612,7 @@ TEST_F(IOLoopApiTest, MultiOfNothingIsDoneAtOnce) {
     EXPECT_TRUE(none_void.done());
 }
 
-// Tornado: tornado/test/gen_test.py GenCoroutineTest.test_multi_exceptions
+// Tornado: tornado/test/gen_test.py GenEngineTest.test_multi_exceptions
 TEST_F(IOLoopApiTest, MultiFailsWithTheFirstExceptionInListOrderAndLogsTheRest) {
     LogCapture capture;
     std::vector<Future<void>> futures{Future<void>::make(), Future<void>::make(),

@@ -369,8 +369,7 @@ Future<void> read_regex_past_limit_inline(std::shared_ptr<IOStream> reader,
     out->closed = reader->closed();
 }
 
-// Tornado: tornado/test/iostream_test.py
-// TestIOStreamMixin.test_read_until_regex_max_bytes_ignores_extra
+// Tornado: tornado/test/iostream_test.py TestIOStreamMixin.test_read_until_regex_max_bytes_ignores_extra
 TEST_F(BaseIOStreamTest, ReadUntilRegexFailsWhenMatchEndsPastMaxBytes) {
     std::shared_ptr<IOStream> reader;
     std::shared_ptr<IOStream> writer;

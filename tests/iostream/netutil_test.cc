@@ -171,7 +171,7 @@ TEST(BindSocketsTest, ReusePortAllowsASecondListenerOnThePort) {
     ::close(first[0]);
 }
 
-// Tornado: tornado/netutil.py accept_handler ("accept as many as there are
+// Tornado: tornado/netutil.py add_accept_handler.accept_handler ("accept as many as there are
 // in one event", up to the backlog)
 TEST_F(AddAcceptHandlerTest, AcceptsSeveralPendingConnectionsInOneEvent) {
     std::vector<int> socks = netutil::bind_sockets(0, "127.0.0.1");
@@ -478,8 +478,8 @@ int connect_unix(const std::string& path) {
     return fd;
 }
 
-// Tornado: tornado/test/netutil_test.py (none; bind_unix_socket as
-// httpserver_test.UnixSocketTest uses it)
+// Tornado: tornado/test/httpserver_test.py UnixSocketTest (netutil_test has none; it uses
+// bind_unix_socket)
 TEST_F(UnixSocketTest, ListensWithTheModeAndAnUnnamedPeer) {
     std::string p = path("s");
     int sock = netutil::bind_unix_socket(p, 0640);

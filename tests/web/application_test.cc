@@ -305,7 +305,8 @@ TEST_F(ApplicationTest, LogFunctionIsCalledForEachFinishedRequest) {
     EXPECT_EQ(logged, (Strings{"200 /", "404 /missing", "500 /boom"}));
 }
 
-// Tornado: tornado/test/web_test.py WSGISafeWebTest.test_write_dict (and the list TypeError)
+// Tornado: tornado/web.py RequestHandler.write (a dict is sent as JSON, a list is a TypeError;
+// no Tornado test checks either)
 TEST_F(ApplicationTest, WriteOfAJsonObjectSetsTheJsonContentType) {
     start({});
     RawResponse r = get("/json");

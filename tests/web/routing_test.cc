@@ -193,7 +193,7 @@ TEST_F(RouterTest, NamedGroupsArePassedAsPathKwargs) {
     EXPECT_EQ(r.body, "args= kwargs=[slug=hello-world][year=2024]");
 }
 
-// Tornado: tornado/test/web_test.py RequestEncodingTest.{test_group_encoding,test_slashes}
+// Tornado: tornado/test/web_test.py RequestEncodingTest.test_group_encoding (and test_slashes)
 TEST_F(RouterTest, PercentEncodedGroupsArriveDecoded) {
     EXPECT_EQ(get("/echo/%41b%2Fc+d").body, "args=[Ab/c+d] kwargs=");
     EXPECT_EQ(get("/echo/caf%C3%A9").body, "args=[caf\xc3\xa9] kwargs=");

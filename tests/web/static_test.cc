@@ -256,7 +256,7 @@ TEST_F(StaticFileTest, IfModifiedSinceOneSecondEitherSideOfTheMtime) {
               304);
 }
 
-// Tornado: tornado/test/web_test.py StaticFileTest.test_static_304_etag_modified_bug
+// Tornado 6.2: tornado/test/web_test.py StaticFileTest.test_static_304_etag_modified_bug
 TEST_F(StaticFileTest, MismatchedIfNoneMatchWinsOverAFutureIfModifiedSince) {
     start_app();
     RawResponse r = get("/static/robots.txt",

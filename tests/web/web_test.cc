@@ -264,8 +264,8 @@ TEST_F(RequestHandlerTest, IfNoneMatchWithTheEtagAnswers304WithoutBodyOrRepresen
     EXPECT_EQ(next.body, "Hello, world");
 }
 
-// Tornado: tornado/test/web_test.py CacheTest.{test_weak_etag_match,test_multiple_weak_etag_match,
-// test_wildcard_etag,test_strong_etag_not_match}
+// Tornado: tornado/test/web_test.py CacheTest.test_weak_etag_match (and
+// test_multiple_weak_etag_match, test_wildcard_etag, test_strong_etag_not_match)
 TEST_F(RequestHandlerTest, IfNoneMatchUsesWeakComparisonAndWildcard) {
     start_app();
     EXPECT_EQ(get("/", std::string("If-None-Match: W/") + kHelloEtag + "\r\n").code(), 304);
@@ -345,8 +345,8 @@ TEST_F(RequestHandlerTest, ExceptionInHandlerAnswers500AndTheConnectionServesThe
     EXPECT_FALSE(stream->closed());
 }
 
-// Tornado: tornado/test/web_test.py (the asynchronous handler pattern, e.g.
-// ConnectionCloseTest's handler; here it finishes normally)
+// Tornado: tornado/test/web_test.py ConnectionCloseTest (the asynchronous handler pattern of
+// its handler; here it finishes normally)
 TEST_F(RequestHandlerTest, AsyncHandlerAnswersAfterItsAwait) {
     start_app();
     RawResponse r = get("/async");

@@ -261,7 +261,8 @@ namespace {
 }
 }  // namespace
 
-// Tornado: tornado/web.py RequestHandler._unimplemented_method
+// Tornado 6.2: tornado/web.py RequestHandler._unimplemented_method (4.5.2: get, head, post,
+// delete, patch, put and options each raise HTTPError(405))
 Future<void> RequestHandler::get() {
     unimplemented();
 }
@@ -1093,7 +1094,7 @@ void Application::add_handlers(const std::string& host_pattern,
                   HostRules{routing::HostMatches(host_pattern), std::move(handlers)});
 }
 
-// Tornado: tornado/web.py Application._get_host_handlers
+// Tornado 4.4: tornado/web.py Application._get_host_handlers
 // C++: the 4.x method the notes walk through; 4.5.2 spreads the same rules
 // over its routers (HostMatches, then the wildcard router with its
 // DefaultHostMatches rules), which is the order kept here.

@@ -129,7 +129,7 @@ class Resolver {
     static void configure(std::shared_ptr<Resolver> resolver);
 };
 
-// Tornado: tornado/netutil.py _resolve_addr
+// Tornado 6.2: tornado/netutil.py _resolve_addr
 /// getaddrinfo(host, port, family, SOCK_STREAM) as a list; throws GAIError.
 /// Blocks for the whole lookup.
 Resolver::Result resolve_addr(const std::string& host, int port, int family = AF_UNSPEC);
@@ -235,7 +235,7 @@ std::shared_ptr<const SSLContext> ssl_options_to_context(const SSLOptions& optio
 ssl_st* ssl_wrap_socket(int fd, const SSLContext& context, bool server_side,
                         const std::string& server_hostname = "");
 
-// Tornado: tornado/iostream.py _client_ssl_defaults (ssl.create_default_context())
+// Tornado: tornado/netutil.py _client_ssl_defaults (ssl.create_default_context())
 /// The client's default: verify the server against the system CAs and
 /// check its host name. One shared instance.
 std::shared_ptr<const SSLContext> client_ssl_defaults();

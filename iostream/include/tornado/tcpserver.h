@@ -86,7 +86,7 @@ class TCPServer : public trace::Traced {
     std::shared_ptr<const netutil::SSLContext> ssl_context_;
 
   private:
-    // Tornado: tornado/tcpserver.py TCPServer._handlers
+    // Tornado 6.2: tornado/tcpserver.py TCPServer._handlers
     // (Tornado 5.0: each listening fd and the function that stops accepting on it)
     std::map<int, std::function<void()>> handlers_;
     // Tornado: tornado/tcpserver.py TCPServer._pending_sockets, _started

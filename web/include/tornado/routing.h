@@ -135,7 +135,7 @@ struct URLSpec {
     /// This route with a name, for reverse_url: `url<H>("/form").named("form")`
     /// (Tornado's `url(r"/form", H, name="form")`).
     URLSpec named(std::string route_name) &&;
-    // Tornado: tornado/routing.py URLSpec.reverse (Rule.reverse -> PathMatches.reverse)
+    // Tornado: tornado/routing.py Rule.reverse (URLSpec's; it asks PathMatches.reverse)
     std::string reverse(const std::vector<std::string>& args) const { return matcher.reverse(args); }
 
     PathMatches matcher;
