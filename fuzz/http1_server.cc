@@ -52,7 +52,7 @@ struct Limits {
     bool decompress = false;
 };
 
-// Tornado: tornado/httputil.py HTTPMessageDelegate (a test double)
+// Tornado: tornado/httputil.py:517 HTTPMessageDelegate (a test double)
 class EchoDelegate : public tornado::httputil::HTTPMessageDelegate {
   public:
     EchoDelegate(std::shared_ptr<HTTPConnection> conn, Limits limits)
@@ -122,7 +122,7 @@ class EchoDelegate : public tornado::httputil::HTTPMessageDelegate {
     std::optional<std::uint64_t> expected_length_;
 };
 
-// Tornado: tornado/httputil.py HTTPServerConnectionDelegate (a test double)
+// Tornado: tornado/httputil.py:491 HTTPServerConnectionDelegate (a test double)
 class EchoApplication : public tornado::httputil::HTTPServerConnectionDelegate {
   public:
     explicit EchoApplication(Limits limits) : limits_(limits) {}

@@ -176,7 +176,7 @@ struct Finally {
 template <class F>
 Finally(F) -> Finally<F>;
 
-// Tornado: tornado/http1connection.py _GzipMessageDelegate
+// Tornado: tornado/http1connection.py:621 _GzipMessageDelegate
 // Inflates a gzip request body before the application sees it.
 // C++: the inflated body is held to max_body_size (Tornado does not limit
 // it, so a small "gzip bomb" could make it buffer gigabytes): past it the
@@ -263,7 +263,7 @@ class GzipMessageDelegate : public HTTPMessageDelegate {
 
 }  // namespace
 
-// Tornado: tornado/http1connection.py HTTP1Connection.__init__
+// Tornado: tornado/http1connection.py:90 HTTP1Connection.__init__
 HTTP1Connection::HTTP1Connection(std::shared_ptr<iostream::IOStream> stream, bool is_client,
                                  HTTP1ConnectionParameters params,
                                  std::shared_ptr<httputil::HTTPRequestContext> context)
@@ -281,7 +281,7 @@ HTTP1Connection::HTTP1Connection(std::shared_ptr<iostream::IOStream> stream, boo
     finish_future_.set_origin("HTTP1Connection._finish_future");
 }
 
-// Tornado: tornado/http1connection.py HTTP1Connection.read_response
+// Tornado: tornado/http1connection.py:138 HTTP1Connection.read_response
 Future<bool> HTTP1Connection::read_response(std::shared_ptr<HTTPMessageDelegate> delegate) {
     TRACE_SPAN("HTTP1Connection.read_response");
     if (params_.decompress) {
@@ -291,7 +291,7 @@ Future<bool> HTTP1Connection::read_response(std::shared_ptr<HTTPMessageDelegate>
     return _read_message(std::move(delegate));
 }
 
-// Tornado: tornado/http1connection.py HTTP1Connection._read_message
+// Tornado: tornado/http1connection.py:154 HTTP1Connection._read_message
 Future<bool> HTTP1Connection::_read_message(std::shared_ptr<HTTPMessageDelegate> delegate) {
     TRACE_SPAN("HTTP1Connection._read_message");
     auto self = shared_from_this();
@@ -408,19 +408,19 @@ Future<bool> HTTP1Connection::_read_message(std::shared_ptr<HTTPMessageDelegate>
     co_return true;
 }
 
-// Tornado: tornado/http1connection.py HTTP1Connection._clear_callbacks
+// Tornado: tornado/http1connection.py:264 HTTP1Connection._clear_callbacks
 void HTTP1Connection::_clear_callbacks() {
     write_future_ = Future<void>();
     close_callback_ = nullptr;
     stream_->set_close_callback(nullptr);
 }
 
-// Tornado: tornado/http1connection.py HTTP1Connection.set_close_callback
+// Tornado: tornado/http1connection.py:276 HTTP1Connection.set_close_callback
 void HTTP1Connection::set_close_callback(Callback callback) {
     close_callback_ = std::move(callback);
 }
 
-// Tornado: tornado/http1connection.py HTTP1Connection._on_connection_close
+// Tornado: tornado/http1connection.py:284 HTTP1Connection._on_connection_close
 void HTTP1Connection::_on_connection_close() {
     TRACE_SPAN("HTTP1Connection._on_connection_close");
     // The client went away while the response was pending.
@@ -434,7 +434,7 @@ void HTTP1Connection::_on_connection_close() {
     _clear_callbacks();
 }
 
-// Tornado: tornado/http1connection.py HTTP1Connection.close
+// Tornado: tornado/http1connection.py:296 HTTP1Connection.close
 void HTTP1Connection::close() {
     TRACE_SPAN("HTTP1Connection.close");
     stream_->close();
@@ -444,7 +444,7 @@ void HTTP1Connection::close() {
     }
 }
 
-// Tornado: tornado/http1connection.py HTTP1Connection.write_headers
+// Tornado: tornado/http1connection.py:332 HTTP1Connection.write_headers
 // C++: the wire follows Tornado 6.2 where it differs from 4.5.2: no chunking
 // for HEAD or 1xx responses, and "Connection: close" for an HTTP/1.1 client
 // whose connection will close.
@@ -529,7 +529,7 @@ void HTTP1Connection::_send(std::string data) {
         [self = shared_from_this()](const Future<void>& f) { self->_on_write_complete(f); });
 }
 
-// Tornado: tornado/http1connection.py HTTP1Connection._format_chunk
+// Tornado: tornado/http1connection.py:404 HTTP1Connection._format_chunk
 std::string HTTP1Connection::_format_chunk(std::string chunk) {
     TRACE_SPAN("HTTP1Connection._format_chunk", {"bytes", chunk.size()},
                {"chunked", chunking_output_});
@@ -552,7 +552,7 @@ std::string HTTP1Connection::_format_chunk(std::string chunk) {
     return chunk;
 }
 
-// Tornado: tornado/http1connection.py HTTP1Connection.write
+// Tornado: tornado/http1connection.py:419 HTTP1Connection.write
 Future<void> HTTP1Connection::write(std::string chunk) {
     TRACE_SPAN("HTTP1Connection.write", {"bytes", chunk.size()});
     Future<void> future = _start_write();
@@ -562,7 +562,7 @@ Future<void> HTTP1Connection::write(std::string chunk) {
     return future;
 }
 
-// Tornado: tornado/http1connection.py HTTP1Connection.finish
+// Tornado: tornado/http1connection.py:440 HTTP1Connection.finish
 void HTTP1Connection::finish() {
     TRACE_SPAN("HTTP1Connection.finish");
     if (expected_content_remaining_ && *expected_content_remaining_ != 0 && !stream_->closed()) {
@@ -589,7 +589,7 @@ void HTTP1Connection::finish() {
     }
 }
 
-// Tornado: tornado/http1connection.py HTTP1Connection._on_write_complete
+// Tornado: tornado/http1connection.py:469 HTTP1Connection._on_write_complete
 void HTTP1Connection::_on_write_complete(const Future<void>& future) {
     std::exception_ptr exc = future.exception();
     if (exc) {
@@ -606,7 +606,7 @@ void HTTP1Connection::_on_write_complete(const Future<void>& future) {
     }
 }
 
-// Tornado: tornado/http1connection.py HTTP1Connection._can_keep_alive
+// Tornado: tornado/http1connection.py:482 HTTP1Connection._can_keep_alive
 bool HTTP1Connection::_can_keep_alive(const httputil::RequestStartLine& start_line,
                                       const HTTPHeaders& headers) const {
     if (no_keep_alive_) {
@@ -625,7 +625,7 @@ bool HTTP1Connection::_can_keep_alive(const httputil::RequestStartLine& start_li
     return false;
 }
 
-// Tornado: tornado/http1connection.py HTTP1Connection._finish_request
+// Tornado: tornado/http1connection.py:498 HTTP1Connection._finish_request
 // C++: TCP_NODELAY stays on for the next request. Responses are written one
 // buffer per flush, so Nagle has nothing to coalesce, and turning it off and
 // on again would cost two system calls per request.
@@ -641,7 +641,7 @@ void HTTP1Connection::_finish_request() {
     }
 }
 
-// Tornado: tornado/http1connection.py HTTP1Connection._parse_headers
+// Tornado: tornado/http1connection.py:509 HTTP1Connection._parse_headers
 std::pair<std::string, HTTPHeaders> HTTP1Connection::_parse_headers(const std::string& data) {
     TRACE_EVENT("HTTP1Connection._parse_headers", {"bytes", data.size()});
     // Blank lines before a request are ignored (RFC 7230 3.5): some clients
@@ -733,7 +733,7 @@ void HTTP1Connection::_check_framing(const httputil::RequestStartLine& start_lin
     body_content_length_ = length;
 }
 
-// Tornado: tornado/http1connection.py HTTP1Connection._read_body
+// Tornado: tornado/http1connection.py:526 HTTP1Connection._read_body
 // C++: the framing was checked by _check_framing.
 Future<void> HTTP1Connection::_read_body(HTTPHeaders& /*headers*/,
                                          std::shared_ptr<HTTPMessageDelegate> delegate) {
@@ -748,7 +748,7 @@ Future<void> HTTP1Connection::_read_body(HTTPHeaders& /*headers*/,
     return {};  // no body
 }
 
-// Tornado: tornado/http1connection.py HTTP1Connection._read_fixed_body
+// Tornado: tornado/http1connection.py:576 HTTP1Connection._read_fixed_body
 Future<void> HTTP1Connection::_read_fixed_body(std::int64_t content_length,
                                                std::shared_ptr<HTTPMessageDelegate> delegate) {
     TRACE_SPAN("HTTP1Connection._read_fixed_body", {"content_length", content_length});
@@ -771,7 +771,7 @@ Future<void> HTTP1Connection::_deliver(HTTPMessageDelegate& delegate, std::strin
     return delegate.data_received(std::move(chunk));
 }
 
-// Tornado: tornado/http1connection.py HTTP1Connection._read_chunked_body
+// Tornado: tornado/http1connection.py:588 HTTP1Connection._read_chunked_body
 // C++: stricter and more complete than Tornado 6.2 (RFC 9112 7.1):
 // - a chunk size is 1*HEXDIG (6.2's int(s, 16) took "+3", "0x3", "-1"; a
 //   negative size even looped forever; Tornado 6.3.3 made the same fix),
@@ -861,7 +861,7 @@ Future<void> HTTP1Connection::_read_trailers(std::string start) {
     }
 }
 
-// Tornado: tornado/http1connection.py HTTP1ServerConnection.__init__
+// Tornado: tornado/http1connection.py:675 HTTP1ServerConnection.__init__
 HTTP1ServerConnection::HTTP1ServerConnection(std::shared_ptr<iostream::IOStream> stream,
                                              HTTP1ConnectionParameters params,
                                              std::shared_ptr<httputil::HTTPRequestContext> context)
@@ -872,7 +872,7 @@ HTTP1ServerConnection::HTTP1ServerConnection(std::shared_ptr<iostream::IOStream>
     set_trace_ids(stream_->trace_conn(), 0);
 }
 
-// Tornado: tornado/http1connection.py HTTP1ServerConnection.close
+// Tornado: tornado/http1connection.py:690 HTTP1ServerConnection.close
 Future<void> HTTP1ServerConnection::close() {
     auto self = shared_from_this();
     stream_->close();
@@ -883,7 +883,7 @@ Future<void> HTTP1ServerConnection::close() {
     }
 }
 
-// Tornado: tornado/http1connection.py HTTP1ServerConnection.start_serving
+// Tornado: tornado/http1connection.py:703 HTTP1ServerConnection.start_serving
 void HTTP1ServerConnection::start_serving(httputil::HTTPServerConnectionDelegate* delegate) {
     TRACE_SPAN("HTTP1ServerConnection.start_serving");
     delegate_ = delegate;
@@ -899,7 +899,7 @@ void HTTP1ServerConnection::start_serving(httputil::HTTPServerConnectionDelegate
     });
 }
 
-// Tornado: tornado/http1connection.py HTTP1ServerConnection._server_request_loop
+// Tornado: tornado/http1connection.py:715 HTTP1ServerConnection._server_request_loop
 Future<void> HTTP1ServerConnection::_server_request_loop() {
     TRACE_SPAN("HTTP1ServerConnection._server_request_loop");
     auto self = shared_from_this();

@@ -19,7 +19,7 @@ tcpserver::TCPServerOptions stream_options(const HTTPServerSettings& s) {
     return o;
 }
 
-// Tornado: tornado/httpserver.py _ProxyAdapter
+// Tornado: tornado/httpserver.py:301 _ProxyAdapter
 // Applies the proxy headers to the connection's context for one request.
 class ProxyAdapter : public httputil::HTTPMessageDelegate {
   public:
@@ -51,7 +51,7 @@ class ProxyAdapter : public httputil::HTTPMessageDelegate {
 
 }  // namespace
 
-// Tornado: tornado/httpserver.py HTTPServer.initialize
+// Tornado: tornado/httpserver.py:146 HTTPServer.initialize
 HTTPServer::HTTPServer(std::shared_ptr<httputil::HTTPServerConnectionDelegate> request_callback,
                        Settings settings, ioloop::IOLoop* io_loop)
     : TCPServer(io_loop, stream_options(settings), "HTTPServer"),
@@ -78,7 +78,7 @@ HTTPServer::~HTTPServer() {
     connections_.clear();
 }
 
-// Tornado: tornado/httpserver.py HTTPServer.close_all_connections
+// Tornado: tornado/httpserver.py:180 HTTPServer.close_all_connections
 Future<void> HTTPServer::close_all_connections() {
     while (!connections_.empty()) {
         // on_close removes the connection from the map as its loop ends.
@@ -88,7 +88,7 @@ Future<void> HTTPServer::close_all_connections() {
     }
 }
 
-// Tornado: tornado/httpserver.py HTTPServer.handle_stream
+// Tornado: tornado/httpserver.py:186 HTTPServer.handle_stream
 Future<void> HTTPServer::handle_stream(std::shared_ptr<iostream::IOStream> stream,
                                        const netutil::Address& address) {
     TRACE_SPAN("HTTPServer.handle_stream", {"fd", stream->fileno()});
@@ -117,7 +117,7 @@ Future<void> HTTPServer::handle_stream(std::shared_ptr<iostream::IOStream> strea
     return {};
 }
 
-// Tornado: tornado/httpserver.py HTTPServer.start_request
+// Tornado: tornado/httpserver.py:195 HTTPServer.start_request
 std::shared_ptr<httputil::HTTPMessageDelegate> HTTPServer::start_request(
     http1connection::HTTP1ServerConnection* server_conn,
     std::shared_ptr<httputil::HTTPConnection> request_conn) {
@@ -129,7 +129,7 @@ std::shared_ptr<httputil::HTTPMessageDelegate> HTTPServer::start_request(
     return delegate;
 }
 
-// Tornado: tornado/httpserver.py HTTPServer.on_close
+// Tornado: tornado/httpserver.py:206 HTTPServer.on_close
 void HTTPServer::on_close(http1connection::HTTP1ServerConnection* server_conn) {
     TRACE_EVENT("HTTPServer.on_close");
     connections_.erase(server_conn);
@@ -139,7 +139,7 @@ void HTTPServer::on_close(http1connection::HTTP1ServerConnection* server_conn) {
 
 namespace tornado::httputil {
 
-// Tornado: tornado/httpserver.py _HTTPRequestContext._apply_xheaders
+// Tornado: tornado/httpserver.py:273 _HTTPRequestContext._apply_xheaders
 // C++: as Tornado 6.2, only the last X-Forwarded-Proto entry counts.
 void HTTPRequestContext::_apply_xheaders(const HTTPHeaders& headers) {
     // Squid uses X-Forwarded-For, others X-Real-Ip; the last hop that is not
@@ -179,7 +179,7 @@ void HTTPRequestContext::_apply_xheaders(const HTTPHeaders& headers) {
     }
 }
 
-// Tornado: tornado/httpserver.py _HTTPRequestContext._unapply_xheaders
+// Tornado: tornado/httpserver.py:291 _HTTPRequestContext._unapply_xheaders
 void HTTPRequestContext::_unapply_xheaders() {
     remote_ip = orig_remote_ip;
     protocol = orig_protocol;

@@ -275,7 +275,7 @@ bool iequals(std::string_view a, std::string_view b) {
     return true;
 }
 
-// Tornado: tornado/httputil.py _NormalizedHeaderCache
+// Tornado: tornado/httputil.py:74 _NormalizedHeaderCache
 // C++: no cache; normalising a short name is cheaper than a lookup.
 std::string _normalize_header(std::string_view name) {
     std::string out(name);
@@ -343,7 +343,7 @@ HTTPHeaders::Entry* HTTPHeaders::find(std::string_view name) {
     return const_cast<Entry*>(static_cast<const HTTPHeaders*>(this)->find(name));
 }
 
-// Tornado: tornado/httputil.py HTTPHeaders.add
+// Tornado: tornado/httputil.py:149 HTTPHeaders.add
 void HTTPHeaders::add(std::string_view name, std::string value) {
     if (Entry* e = find(name)) {
         if (e->list.empty()) {
@@ -371,7 +371,7 @@ std::string_view HTTPHeaders::get(std::string_view name, std::string_view defaul
     return v ? *v : default_value;
 }
 
-// Tornado: tornado/httputil.py HTTPHeaders.get_list
+// Tornado: tornado/httputil.py:161 HTTPHeaders.get_list
 std::vector<std::string> HTTPHeaders::get_list(std::string_view name) const {
     const Entry* e = find(name);
     if (e == nullptr) {
@@ -383,7 +383,7 @@ std::vector<std::string> HTTPHeaders::get_list(std::string_view name) const {
     return e->list;
 }
 
-// Tornado: tornado/httputil.py HTTPHeaders.get_all
+// Tornado: tornado/httputil.py:166 HTTPHeaders.get_all
 std::vector<std::pair<std::string, std::string>> HTTPHeaders::get_all() const {
     std::vector<std::pair<std::string, std::string>> out;
     out.reserve(entries_.size());
@@ -399,7 +399,7 @@ std::vector<std::pair<std::string, std::string>> HTTPHeaders::get_all() const {
     return out;
 }
 
-// Tornado: tornado/httputil.py HTTPHeaders.__setitem__
+// Tornado: tornado/httputil.py:210 HTTPHeaders.__setitem__
 void HTTPHeaders::set(std::string_view name, std::string value) {
     if (Entry* e = find(name)) {
         e->value = std::move(value);
@@ -409,7 +409,7 @@ void HTTPHeaders::set(std::string_view name, std::string value) {
     push_entry(name, std::move(value));
 }
 
-// Tornado: tornado/httputil.py HTTPHeaders.__delitem__
+// Tornado: tornado/httputil.py:219 HTTPHeaders.__delitem__
 bool HTTPHeaders::erase(std::string_view name) {
     for (auto it = entries_.begin(); it != entries_.end(); ++it) {
         if (iequals(it->name, name)) {
@@ -432,7 +432,7 @@ std::vector<std::string> HTTPHeaders::keys() const {
     return out;
 }
 
-// Tornado: tornado/httputil.py HTTPHeaders.parse_line
+// Tornado: tornado/httputil.py:177 HTTPHeaders.parse_line
 // C++: stricter than Tornado 6.2, as RFC 9112 / RFC 9110 ask:
 // - only SP and HTAB are whitespace (RFC 9110 5.6.3, RFC 9112 5.1): 6.2
 //   strips with str.strip(), which also takes \v, \f, \x1c-\x1f, \x85 and
@@ -483,7 +483,7 @@ void HTTPHeaders::parse_line(std::string_view line) {
     add(name, std::string(strip_ows(line.substr(colon + 1))));
 }
 
-// Tornado: tornado/httputil.py HTTPHeaders.parse
+// Tornado: tornado/httputil.py:195 HTTPHeaders.parse
 HTTPHeaders HTTPHeaders::parse(std::string_view headers) {
     HTTPHeaders h;
     h.last_index_ = SIZE_MAX;
@@ -506,7 +506,7 @@ HTTPHeaders HTTPHeaders::parse(std::string_view headers) {
     return h;
 }
 
-// Tornado: tornado/httputil.py parse_request_start_line
+// Tornado: tornado/httputil.py:821 parse_request_start_line
 // C++: a CR or NUL inside the line is refused (RFC 9112 2.2: a bare CR is
 // invalid; Tornado 6.5 matches the line against the RFC grammar). The
 // method is not checked, as in Tornado 6.2: "" or "G@T" reaches the
@@ -670,7 +670,7 @@ bool has_reason(int code) {
     return responses(code) != "Unknown";
 }
 
-// Tornado: tornado/httputil.py format_timestamp
+// Tornado: tornado/httputil.py:796 format_timestamp
 std::string format_timestamp(std::int64_t unix_seconds) {
     static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
     static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -702,7 +702,7 @@ std::string url_unescape(std::string_view s, bool plus) {
     return out;
 }
 
-// Tornado: tornado/escape.py parse_qs_bytes
+// Tornado: tornado/escape.py:166 parse_qs_bytes
 Arguments parse_qs_bytes(std::string_view qs) {
     // urllib.parse.parse_qs(keep_blank_values=True): pairs split on "&"
     // (and ";" in Python < 3.10, which the reference does not use).
@@ -729,7 +729,7 @@ Arguments parse_qs_bytes(std::string_view qs) {
 namespace {
 constexpr trace::Module kTraceModule{"httpserver", "tornado/httputil.py"};
 
-// Tornado: tornado/httputil.py _unquote_cookie
+// Tornado: tornado/httputil.py:948 _unquote_cookie
 // Python's cookie unquoting: strip the quotes, then \ooo octal escapes and
 // backslash-escaped characters.
 std::string unquote_cookie(std::string_view s) {
@@ -781,7 +781,7 @@ bool legal_cookie_name(std::string_view name) {
 }
 }  // namespace
 
-// Tornado: tornado/httputil.py parse_cookie
+// Tornado: tornado/httputil.py:998 parse_cookie
 std::map<std::string, std::string, std::less<>> parse_cookie(std::string_view cookie) {
     std::map<std::string, std::string, std::less<>> out;
     std::size_t start = 0;
@@ -806,7 +806,7 @@ std::map<std::string, std::string, std::less<>> parse_cookie(std::string_view co
     return out;
 }
 
-// Tornado: tornado/httputil.py HTTPServerRequest.cookies
+// Tornado: tornado/httputil.py:380 HTTPServerRequest.cookies
 const std::map<std::string, std::string, std::less<>>& HTTPServerRequest::cookies() {
     if (!cookies_) {
         cookies_.emplace();
@@ -821,7 +821,7 @@ const std::map<std::string, std::string, std::less<>>& HTTPServerRequest::cookie
     return *cookies_;
 }
 
-// Tornado: tornado/httputil.py HTTPServerRequest.__init__
+// Tornado: tornado/httputil.py:340 HTTPServerRequest.__init__
 HTTPServerRequest::HTTPServerRequest(std::shared_ptr<HTTPConnection> conn,
                                      const RequestStartLine& start_line,
                                      std::shared_ptr<HTTPHeaders> hdrs)
@@ -861,35 +861,35 @@ HTTPServerRequest::HTTPServerRequest(std::shared_ptr<HTTPConnection> conn,
     }
 }
 
-// Tornado: tornado/httputil.py HTTPServerRequest.write
+// Tornado: tornado/httputil.py:400 HTTPServerRequest.write
 Future<void> HTTPServerRequest::write(std::string chunk) {
     return connection->write(std::move(chunk));
 }
 
-// Tornado: tornado/httputil.py HTTPServerRequest.finish
+// Tornado: tornado/httputil.py:412 HTTPServerRequest.finish
 void HTTPServerRequest::finish() {
     connection->finish();
     finish_time_ = ioloop::IOLoop::current()->time();
 }
 
-// Tornado: tornado/httputil.py HTTPServerRequest.full_url
+// Tornado: tornado/httputil.py:422 HTTPServerRequest.full_url
 std::string HTTPServerRequest::full_url() const {
     return protocol + "://" + host + uri;
 }
 
-// Tornado: tornado/httputil.py HTTPServerRequest.request_time
+// Tornado: tornado/httputil.py:426 HTTPServerRequest.request_time
 double HTTPServerRequest::request_time() const {
     double end = finish_time_ != 0 ? finish_time_ : ioloop::IOLoop::current()->time();
     return end - start_time_;
 }
 
-// Tornado: tornado/httputil.py HTTPServerRequest._parse_body
+// Tornado: tornado/httputil.py:458 HTTPServerRequest._parse_body
 void HTTPServerRequest::_parse_body() {
     std::string_view content_type = headers->get("Content-Type", "");
     parse_body_arguments(content_type, body, body_arguments, files, headers.get());
     if (content_type.starts_with("application/x-www-form-urlencoded") ||
         content_type.starts_with("multipart/form-data")) {
-        // Tornado: tornado/httputil.py httputil.parse_body_arguments
+        // Tornado: tornado/httputil.py:714 httputil.parse_body_arguments
         TRACE_EVENT("httputil.parse_body_arguments", {"content_type", content_type},
                     {"arguments", body_arguments.size()});
     }
@@ -1038,7 +1038,7 @@ std::string latin1_to_utf8(std::string_view s) {
 
 }  // namespace
 
-// Tornado: tornado/httputil.py parse_body_arguments
+// Tornado: tornado/httputil.py:714 parse_body_arguments
 void parse_body_arguments(std::string_view content_type, std::string_view body,
                           Arguments& arguments, Files& files, const HTTPHeaders* headers) {
     bool urlencoded = content_type.starts_with("application/x-www-form-urlencoded");
@@ -1086,7 +1086,7 @@ void parse_body_arguments(std::string_view content_type, std::string_view body,
     }
 }
 
-// Tornado: tornado/httputil.py parse_multipart_form_data
+// Tornado: tornado/httputil.py:750 parse_multipart_form_data
 void parse_multipart_form_data(std::string_view boundary, std::string_view data,
                                Arguments& arguments, Files& files) {
     if (!boundary.empty() && boundary.front() == '"' && boundary.back() == '"') {
@@ -1407,7 +1407,7 @@ std::string join_continuations(std::vector<Continuation>& pieces) {
 
 }  // namespace
 
-// Tornado: tornado/httputil.py _parse_header
+// Tornado: tornado/httputil.py:878 _parse_header
 std::pair<std::string, HeaderParams> _parse_header(std::string_view line) {
     std::vector<std::string_view> parts = parse_params(line);
     std::string key(parts.front());
@@ -1494,7 +1494,7 @@ std::optional<std::int64_t> py_int(std::string_view s) {
     return negative ? -value : value;
 }
 
-// Tornado: tornado/httputil.py _int_or_none
+// Tornado: tornado/httputil.py:707 _int_or_none
 // C++: nullopt for "no number" (an empty part); the outer nullopt is the
 // ValueError Python raises.
 std::optional<std::optional<std::int64_t>> _int_or_none(std::string_view val) {
@@ -1587,7 +1587,7 @@ std::int64_t days_from_civil(std::int64_t y, std::int64_t m, std::int64_t d) {
 
 }  // namespace
 
-// Tornado: tornado/httputil.py _parse_request_range
+// Tornado: tornado/httputil.py:643 _parse_request_range
 std::optional<RequestRange> _parse_request_range(std::string_view range_header) {
     auto [unit, value] = partition(range_header, '=');
     if (py_strip(unit) != "bytes") {
@@ -1615,7 +1615,7 @@ std::optional<RequestRange> _parse_request_range(std::string_view range_header) 
     return range;
 }
 
-// Tornado: tornado/httputil.py _get_content_range
+// Tornado: tornado/httputil.py:692 _get_content_range
 std::string _get_content_range(std::optional<std::int64_t> start, std::optional<std::int64_t> end,
                                std::int64_t total) {
     // Python's `start or 0` and `end or total`: a 0 counts as absent.

@@ -4,7 +4,7 @@
 
 namespace tornado::concurrent::detail {
 
-// Tornado: tornado/concurrent.py Future.__del__
+// Tornado: tornado/concurrent.py:335 Future.__del__
 // C++: logged when the last reference to a failed, never-examined state goes.
 FutureStateBase::~FutureStateBase() {
     if (exception_ && !exception_retrieved_) {
@@ -12,7 +12,7 @@ FutureStateBase::~FutureStateBase() {
     }
 }
 
-// Tornado: tornado/concurrent.py Future._set_done
+// Tornado: tornado/concurrent.py:321 Future._set_done
 // C++: one callback of the loop in mark_done; an exception is logged and the
 // next callback runs.
 void FutureStateBase::run_callback(DoneCallback& cb) noexcept {

@@ -13,14 +13,14 @@ trace::Context trace_context() {
 
 }  // namespace
 
-// Tornado: tornado/gen.py gen.with_timeout
+// Tornado: tornado/gen.py:871 gen.with_timeout
 // C++: with_timeout itself is a template in gen.h; this is its timeout
 // callback's trace event, the moment the TimeoutError is raised.
 void detail::trace_with_timeout_expired() {
     TRACE_EVENT("gen.with_timeout", {"raised", "TimeoutError"});
 }
 
-// Tornado: tornado/gen.py sleep
+// Tornado: tornado/gen.py:936 sleep
 Future<void> sleep(double duration) {
     Future<void> f = Future<void>::make();
     f.set_origin("gen.sleep");
@@ -29,7 +29,7 @@ Future<void> sleep(double duration) {
     return f;
 }
 
-// Tornado: tornado/gen.py multi_future
+// Tornado: tornado/gen.py:793 multi_future
 // C++: the template is in gen.h; this is its log line for an exception
 // after the first.
 void detail::log_multiple_exceptions(std::exception_ptr e) {

@@ -46,7 +46,7 @@ constexpr double kMaxPollSeconds = 3600.0;
 
 IOLoop::IOLoop(bool make_current) : IOLoop(configured(), make_current) {}
 
-// Tornado: tornado/ioloop.py PollIOLoop.initialize
+// Tornado: tornado/ioloop.py:689 PollIOLoop.initialize
 // C++: the impl is made from the Poller rather than passed in.
 IOLoop::IOLoop(Poller poller, bool make_current) : Traced("IOLoop"), poller_kind_(poller) {
     poller_ = detail::make_poller(poller);
@@ -118,7 +118,7 @@ void IOLoop::destroy_contents() {
     handler_count_ = 0;
 }
 
-// Tornado: tornado/ioloop.py PollIOLoop.close
+// Tornado: tornado/ioloop.py:714 PollIOLoop.close
 void IOLoop::close(bool all_fds) {
     if (running_.load()) {
         throw std::runtime_error("IOLoop.close: the loop is running; stop it first");
@@ -128,7 +128,7 @@ void IOLoop::close(bool all_fds) {
     }
     remove_handler(waker_fd_);
     if (all_fds) {
-        // Tornado: tornado/ioloop.py IOLoop.close_fd
+        // Tornado: tornado/ioloop.py:661 IOLoop.close_fd
         for (std::size_t fd = 0; fd < handlers_.size(); ++fd) {
             if (handlers_[fd].active) {
                 ::close(static_cast<int>(fd));
@@ -143,7 +143,7 @@ void IOLoop::close(bool all_fds) {
     waker_fd_ = -1;
 }
 
-// Tornado: tornado/ioloop.py IOLoop.configure
+// Tornado: tornado/util.py:325 Configurable.configure
 void IOLoop::configure(Poller poller) {
     g_configured.store(poller);
 }
@@ -152,7 +152,7 @@ Poller IOLoop::configured() {
     return g_configured.load();
 }
 
-// Tornado: tornado/ioloop.py IOLoop.instance
+// Tornado: tornado/ioloop.py:150 IOLoop.instance
 IOLoop* IOLoop::instance() {
     if (IOLoop* loop = g_instance.load()) {
         return loop;
@@ -167,12 +167,12 @@ IOLoop* IOLoop::instance() {
     return g_instance.load();
 }
 
-// Tornado: tornado/ioloop.py IOLoop.initialized
+// Tornado: tornado/ioloop.py:166 IOLoop.initialized
 bool IOLoop::initialized() {
     return g_instance.load() != nullptr;
 }
 
-// Tornado: tornado/ioloop.py IOLoop.install
+// Tornado: tornado/ioloop.py:170 IOLoop.install
 void IOLoop::install() {
     std::lock_guard<std::mutex> lock(g_instance_lock);
     if (g_instance.load() != nullptr) {
@@ -181,7 +181,7 @@ void IOLoop::install() {
     g_instance.store(this);
 }
 
-// Tornado: tornado/ioloop.py IOLoop.clear_instance
+// Tornado: tornado/ioloop.py:185 IOLoop.clear_instance
 void IOLoop::clear_instance() {
     std::unique_ptr<IOLoop> owned;
     {
@@ -192,7 +192,7 @@ void IOLoop::clear_instance() {
     // Destroyed outside the lock: its destructor looks at the instance.
 }
 
-// Tornado: tornado/ioloop.py IOLoop.current
+// Tornado: tornado/ioloop.py:194 IOLoop.current
 IOLoop* IOLoop::current() {
     if (t_current == nullptr) {
         // Tornado falls back to the global instance(); ours lives as long as
@@ -206,17 +206,17 @@ IOLoop* IOLoop::current(bool instance) {
     return instance ? current() : t_current;
 }
 
-// Tornado: tornado/ioloop.py IOLoop.make_current
+// Tornado: tornado/ioloop.py:217 IOLoop.make_current
 void IOLoop::make_current() {
     t_current = this;
 }
 
-// Tornado: tornado/ioloop.py IOLoop.clear_current
+// Tornado: tornado/ioloop.py:233 IOLoop.clear_current
 void IOLoop::clear_current() {
     t_current = nullptr;
 }
 
-// Tornado: tornado/ioloop.py PollIOLoop.add_handler
+// Tornado: tornado/ioloop.py:725 PollIOLoop.add_handler
 void IOLoop::add_handler(int fd, Handler handler, std::uint32_t events) {
     if (fd != waker_fd_) {
         TRACE_EVENT("PollIOLoop.add_handler", {"fd", fd}, {"events", events});
@@ -242,7 +242,7 @@ void IOLoop::add_handler(int fd, Handler handler, std::uint32_t events) {
     ++handler_count_;
 }
 
-// Tornado: tornado/ioloop.py PollIOLoop.update_handler
+// Tornado: tornado/ioloop.py:730 PollIOLoop.update_handler
 void IOLoop::update_handler(int fd, std::uint32_t events) {
     TRACE_EVENT("PollIOLoop.update_handler", {"fd", fd}, {"events", events});
     if (fd < 0 || static_cast<std::size_t>(fd) >= handlers_.size() ||
@@ -258,7 +258,7 @@ void IOLoop::update_handler(int fd, std::uint32_t events) {
     slot.events = events | ERROR;
 }
 
-// Tornado: tornado/ioloop.py PollIOLoop.remove_handler
+// Tornado: tornado/ioloop.py:734 PollIOLoop.remove_handler
 void IOLoop::remove_handler(int fd) {
     if (fd < 0 || static_cast<std::size_t>(fd) >= handlers_.size() ||
         !handlers_[static_cast<std::size_t>(fd)].active) {
@@ -282,7 +282,7 @@ void IOLoop::remove_handler(int fd) {
     }
 }
 
-// Tornado: tornado/ioloop.py PollIOLoop.add_callback
+// Tornado: tornado/ioloop.py:933 PollIOLoop.add_callback
 void IOLoop::add_callback(Callback callback) {
     if (closed_.load()) {
         return;  // as Tornado: a closing loop drops it
@@ -300,7 +300,7 @@ void IOLoop::add_callback(Callback callback) {
     }
 }
 
-// Tornado: tornado/ioloop.py PollIOLoop.add_callback_from_signal
+// Tornado: tornado/ioloop.py:949 PollIOLoop.add_callback_from_signal
 // C++: only async-signal-safe steps here (atomics on preallocated slots and
 // write(2)); start() moves the ready slots into the pass's callbacks.
 bool IOLoop::post_from_signal(void (*invoke)(void*), const void* data, std::size_t size) noexcept {
@@ -368,7 +368,8 @@ std::size_t IOLoop::pending_callbacks() const {
     return callbacks_.size();
 }
 
-// Tornado: tornado/ioloop.py PollIOLoop.add_timeout
+// Tornado: tornado/ioloop.py:475 PollIOLoop.add_timeout (IOLoop.add_timeout, which calls
+// PollIOLoop.call_at; the trace step keeps this name)
 // C++: timeouts live in reusable slots, so scheduling one does not allocate
 // once the loop has warmed up.
 Timeout IOLoop::add_timeout(double deadline, Callback callback, const char* origin) {
@@ -390,7 +391,7 @@ Timeout IOLoop::add_timeout(double deadline, Callback callback, const char* orig
     return Timeout{index, slot.generation};
 }
 
-// Tornado: tornado/ioloop.py PollIOLoop.remove_timeout
+// Tornado: tornado/ioloop.py:924 PollIOLoop.remove_timeout
 void IOLoop::remove_timeout(Timeout timeout) {
     if (!timeout || timeout.index >= timeout_slots_.size()) {
         return;
@@ -427,7 +428,7 @@ void IOLoop::sweep_cancelled_timeouts() {
     cancellations_ = 0;
 }
 
-// Tornado: tornado/ioloop.py IOLoop._run_callback
+// Tornado: tornado/ioloop.py:599 IOLoop._run_callback
 void IOLoop::run_callback(Callback& callback) {
     try {
         callback();
@@ -436,12 +437,12 @@ void IOLoop::run_callback(Callback& callback) {
     }
 }
 
-// Tornado: tornado/ioloop.py IOLoop.handle_callback_exception
+// Tornado: tornado/ioloop.py:628 IOLoop.handle_callback_exception
 void IOLoop::handle_callback_exception(std::exception_ptr exception, std::string_view where) {
     log::app_log.error("Exception in {}: {}", where, log::describe(exception));
 }
 
-// Tornado: tornado/ioloop.py PollIOLoop.start
+// Tornado: tornado/ioloop.py:753 PollIOLoop.start
 void IOLoop::start() {
     if (running_) {
         throw std::runtime_error("IOLoop is already running");
@@ -594,20 +595,20 @@ void IOLoop::start() {
     t_current = old_current;
 }
 
-// Tornado: tornado/ioloop.py PollIOLoop.stop
+// Tornado: tornado/ioloop.py:908 PollIOLoop.stop
 void IOLoop::stop() {
     stopped_.store(true);
     running_.store(false);
     wake();
 }
 
-// Tornado: tornado/ioloop.py PollIOLoop.time
+// Tornado: tornado/ioloop.py:913 PollIOLoop.time
 double IOLoop::time() const {
     using namespace std::chrono;
     return duration<double>(steady_clock::now().time_since_epoch()).count();
 }
 
-// Tornado: tornado/ioloop.py PeriodicCallback.__init__
+// Tornado: tornado/ioloop.py:993 PeriodicCallback.__init__
 PeriodicCallback::PeriodicCallback(std::function<void()> callback, double callback_time_ms,
                                    IOLoop* io_loop)
     : callback_(std::move(callback)),
@@ -622,14 +623,14 @@ PeriodicCallback::~PeriodicCallback() {
     stop();
 }
 
-// Tornado: tornado/ioloop.py PeriodicCallback.start
+// Tornado: tornado/ioloop.py:1002 PeriodicCallback.start
 void PeriodicCallback::start() {
     running_ = true;
     next_timeout_ = io_loop_->time();
     _schedule_next();
 }
 
-// Tornado: tornado/ioloop.py PeriodicCallback.stop
+// Tornado: tornado/ioloop.py:1008 PeriodicCallback.stop
 void PeriodicCallback::stop() {
     running_ = false;
     if (timeout_) {
@@ -638,7 +639,7 @@ void PeriodicCallback::stop() {
     }
 }
 
-// Tornado: tornado/ioloop.py PeriodicCallback._run
+// Tornado: tornado/ioloop.py:1022 PeriodicCallback._run
 void PeriodicCallback::_run() {
     timeout_ = Timeout{};
     if (!running_) {
@@ -652,7 +653,7 @@ void PeriodicCallback::_run() {
     _schedule_next();
 }
 
-// Tornado: tornado/ioloop.py PeriodicCallback._schedule_next
+// Tornado: tornado/ioloop.py:1032 PeriodicCallback._schedule_next
 void PeriodicCallback::_schedule_next() {
     if (!running_) {
         return;

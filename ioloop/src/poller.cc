@@ -13,7 +13,7 @@
 
 namespace tornado::ioloop {
 
-// Tornado: tornado/ioloop.py IOLoop.configurable_default (the names)
+// Tornado: tornado/ioloop.py:241 IOLoop.configurable_default (the names)
 const char* poller_name(Poller poller) {
     switch (poller) {
         case Poller::epoll:
@@ -45,7 +45,7 @@ namespace {
     throw std::system_error(errno, std::generic_category(), what);
 }
 
-// Tornado: tornado/platform/epoll.py EPollIOLoop (impl = select.epoll())
+// Tornado: tornado/platform/epoll.py:24 EPollIOLoop (impl = select.epoll())
 // C++: the IOLoop's constants are epoll's own bits, so nothing is translated.
 class EpollPoller final : public PollerImpl {
   public:
@@ -97,7 +97,7 @@ class EpollPoller final : public PollerImpl {
     std::vector<epoll_event> events_;
 };
 
-// Tornado: tornado/ioloop.py PollIOLoop (impl = select.poll())
+// Tornado: tornado/ioloop.py:682 PollIOLoop (impl = select.poll())
 // C++: an array of pollfd with a map from fd to its place in it; removing
 // one moves the last entry into the hole. POLLHUP, POLLERR and POLLNVAL
 // become ERROR.
@@ -190,7 +190,7 @@ class PollPoller final : public PollerImpl {
     std::vector<int> index_;  // fd -> place in fds_, -1 when absent
 };
 
-// Tornado: tornado/platform/select.py _Select
+// Tornado: tornado/platform/select.py:27 _Select
 // C++: fd_set holds descriptors below FD_SETSIZE only; a larger one is
 // refused when registered (FD_SET on it would write past the set).
 class SelectPoller final : public PollerImpl {

@@ -94,7 +94,7 @@ void detail::ReadBuffer::release() {
 // ---------------------------------------------------------------------------
 // BaseIOStream
 
-// Tornado: tornado/iostream.py BaseIOStream.__init__
+// Tornado: tornado/iostream.py:138 BaseIOStream.__init__
 BaseIOStream::BaseIOStream(const char* cls, IOLoop* io_loop, Options options)
     : Traced(cls), io_loop_(io_loop != nullptr ? io_loop : IOLoop::current()), options_(options) {
     // A read chunk larger than the buffer limit could never be stored.
@@ -105,7 +105,7 @@ BaseIOStream::BaseIOStream(const char* cls, IOLoop* io_loop, Options options)
 
 BaseIOStream::~BaseIOStream() = default;
 
-// Tornado: tornado/iostream.py BaseIOStream.read_until_regex
+// Tornado: tornado/iostream.py:236 BaseIOStream.read_until_regex
 Future<std::string> BaseIOStream::read_until_regex(const re::Pattern& regex,
                                                    std::optional<std::size_t> max_bytes) {
     TRACE_SPAN("BaseIOStream.read_until_regex",
@@ -118,7 +118,7 @@ Future<std::string> BaseIOStream::read_until_regex(const re::Pattern& regex,
     return start_read(std::move(future));
 }
 
-// Tornado: tornado/iostream.py BaseIOStream.read_until
+// Tornado: tornado/iostream.py:270 BaseIOStream.read_until
 Future<std::string> BaseIOStream::read_until(std::string delimiter,
                                              std::optional<std::size_t> max_bytes) {
     TRACE_SPAN("BaseIOStream.read_until",
@@ -131,7 +131,7 @@ Future<std::string> BaseIOStream::read_until(std::string delimiter,
     return start_read(std::move(future));
 }
 
-// Tornado: tornado/iostream.py BaseIOStream.read_bytes
+// Tornado: tornado/iostream.py:301 BaseIOStream.read_bytes
 Future<std::string> BaseIOStream::read_bytes(std::size_t num_bytes, bool partial) {
     TRACE_SPAN("BaseIOStream.read_bytes", {"num_bytes", num_bytes}, {"partial", partial},
                {"buffered", read_buffer_.size()});
@@ -141,7 +141,7 @@ Future<std::string> BaseIOStream::read_bytes(std::size_t num_bytes, bool partial
     return start_read(std::move(future));
 }
 
-// Tornado: tornado/iostream.py BaseIOStream.read_bytes (with streaming_callback)
+// Tornado: tornado/iostream.py:301 BaseIOStream.read_bytes (with streaming_callback)
 Future<std::string> BaseIOStream::read_bytes(std::size_t num_bytes,
                                              StreamingCallback streaming_callback, bool partial) {
     TRACE_SPAN("BaseIOStream.read_bytes", {"num_bytes", num_bytes}, {"partial", partial},
@@ -153,7 +153,7 @@ Future<std::string> BaseIOStream::read_bytes(std::size_t num_bytes,
     return start_read(std::move(future));
 }
 
-// Tornado: tornado/iostream.py BaseIOStream.read_until_close
+// Tornado: tornado/iostream.py:331 BaseIOStream.read_until_close
 Future<std::string> BaseIOStream::read_until_close() {
     TRACE_SPAN("BaseIOStream.read_until_close", {"buffered", read_buffer_.size()});
     Future<std::string> future = _set_read_callback("BaseIOStream.read_until_close");
@@ -166,7 +166,7 @@ Future<std::string> BaseIOStream::read_until_close() {
     return start_read(std::move(future));
 }
 
-// Tornado: tornado/iostream.py BaseIOStream.read_until_close (with streaming_callback)
+// Tornado: tornado/iostream.py:331 BaseIOStream.read_until_close (with streaming_callback)
 Future<std::string> BaseIOStream::read_until_close(StreamingCallback streaming_callback) {
     TRACE_SPAN("BaseIOStream.read_until_close", {"buffered", read_buffer_.size()},
                {"streaming", true});
@@ -207,7 +207,7 @@ Future<std::string> BaseIOStream::start_read(Future<std::string> future) {
     return future;
 }
 
-// Tornado: tornado/iostream.py BaseIOStream.write
+// Tornado: tornado/iostream.py:367 BaseIOStream.write
 Future<void> BaseIOStream::write(std::string data) {
     TRACE_SPAN("BaseIOStream.write", {"bytes", data.size()}, {"fd", fileno()});
     _check_closed();
@@ -239,7 +239,7 @@ Future<void> BaseIOStream::write(std::string data) {
     return future;
 }
 
-// Tornado: tornado/iostream.py BaseIOStream.set_close_callback
+// Tornado: tornado/iostream.py:412 BaseIOStream.set_close_callback
 void BaseIOStream::set_close_callback(Callback callback) {
     close_callback_ = std::move(callback);
     // Tornado 4.5.2 also arms the error listener here, so that a peer
@@ -247,7 +247,7 @@ void BaseIOStream::set_close_callback(Callback callback) {
     _maybe_add_error_listener();
 }
 
-// Tornado: tornado/iostream.py BaseIOStream.close
+// Tornado: tornado/iostream.py:422 BaseIOStream.close
 void BaseIOStream::close(std::exception_ptr exc) {
     if (!closed()) {
         TRACE_SPAN("BaseIOStream.close", {"fd", fileno()});
@@ -271,7 +271,7 @@ void BaseIOStream::close(std::exception_ptr exc) {
     _maybe_run_close_callback();
 }
 
-// Tornado: tornado/iostream.py BaseIOStream._maybe_run_close_callback
+// Tornado: tornado/iostream.py:448 BaseIOStream._maybe_run_close_callback
 void BaseIOStream::_maybe_run_close_callback() {
     // Pending callbacks mean a read is being completed right now; the
     // close callback waits for it (see _read_to_buffer_loop).
@@ -304,10 +304,10 @@ void BaseIOStream::_maybe_run_close_callback() {
     write_buffer_pos_ = 0;
 }
 
-// Tornado: tornado/iostream.py BaseIOStream.set_nodelay
+// Tornado: tornado/iostream.py:490 BaseIOStream.set_nodelay
 void BaseIOStream::set_nodelay(bool /*value*/) {}
 
-// Tornado: tornado/iostream.py BaseIOStream._handle_events
+// Tornado: tornado/iostream.py:505 BaseIOStream._handle_events
 void BaseIOStream::_handle_events(int fd, std::uint32_t events) {
     TRACE_SPAN("BaseIOStream._handle_events", {"fd", fd}, {"events", events});
     auto self = shared_from_this();  // the handler may drop the last owner
@@ -371,7 +371,7 @@ void BaseIOStream::_handle_events(int fd, std::uint32_t events) {
     }
 }
 
-// Tornado: tornado/iostream.py BaseIOStream._read_to_buffer_loop
+// Tornado: tornado/iostream.py:593 BaseIOStream._read_to_buffer_loop
 std::optional<std::size_t> BaseIOStream::_read_to_buffer_loop() {
     TRACE_SPAN("BaseIOStream._read_to_buffer_loop", {"buffered", read_buffer_.size()});
     std::optional<std::size_t> target_bytes;
@@ -414,7 +414,7 @@ std::optional<std::size_t> BaseIOStream::_read_to_buffer_loop() {
     return _find_read_pos();
 }
 
-// Tornado: tornado/iostream.py BaseIOStream._handle_read
+// Tornado: tornado/iostream.py:653 BaseIOStream._handle_read
 void BaseIOStream::_handle_read() {
     TRACE_SPAN("BaseIOStream._handle_read", {"fd", fileno()});
     std::optional<std::size_t> pos;
@@ -434,7 +434,7 @@ void BaseIOStream::_handle_read() {
     }
 }
 
-// Tornado: tornado/iostream.py BaseIOStream._set_read_callback
+// Tornado: tornado/iostream.py:668 BaseIOStream._set_read_callback
 // C++: only the Future form; there are no callbacks.
 Future<std::string> BaseIOStream::_set_read_callback(const char* origin) {
     assert(!read_future_.valid() && "Already reading");
@@ -443,7 +443,7 @@ Future<std::string> BaseIOStream::_set_read_callback(const char* origin) {
     return read_future_;
 }
 
-// Tornado: tornado/iostream.py BaseIOStream._run_read_callback
+// Tornado: tornado/iostream.py:677 BaseIOStream._run_read_callback
 void BaseIOStream::_run_read_callback(std::size_t size, bool streaming) {
     if (streaming) {
         TRACE_SPAN("BaseIOStream._run_read_callback", {"bytes", size}, {"streaming", true});
@@ -462,7 +462,7 @@ void BaseIOStream::_run_read_callback(std::size_t size, bool streaming) {
     _maybe_add_error_listener();
 }
 
-// Tornado: tornado/iostream.py BaseIOStream._run_callback
+// Tornado: tornado/iostream.py:558 BaseIOStream._run_callback
 // C++: only the streaming callback goes through here (reads and writes
 // complete Futures). It runs on the next iteration and counts as pending,
 // so that the close callback waits for it.
@@ -482,7 +482,7 @@ void BaseIOStream::_run_callback(StreamingCallback callback, std::string data) {
     });
 }
 
-// Tornado: tornado/iostream.py BaseIOStream._run_streaming_callback
+// Tornado: tornado/iostream.py:762 BaseIOStream._run_streaming_callback
 void BaseIOStream::_run_streaming_callback() {
     if (!streaming_callback_ || read_buffer_.size() == 0) {
         return;
@@ -495,7 +495,7 @@ void BaseIOStream::_run_streaming_callback() {
     _run_read_callback(bytes_to_consume, true);
 }
 
-// Tornado: tornado/iostream.py BaseIOStream._try_inline_read
+// Tornado: tornado/iostream.py:696 BaseIOStream._try_inline_read
 void BaseIOStream::_try_inline_read() {
     TRACE_SPAN("BaseIOStream._try_inline_read", {"buffered", read_buffer_.size()});
     _run_streaming_callback();
@@ -526,7 +526,7 @@ void BaseIOStream::_try_inline_read() {
     }
 }
 
-// Tornado: tornado/iostream.py BaseIOStream._read_to_buffer
+// Tornado: tornado/iostream.py:729 BaseIOStream._read_to_buffer
 std::size_t BaseIOStream::_read_to_buffer() {
     std::size_t chunk = options_.read_chunk_size;
     bool direct = read_buffer_.free_space() >= chunk;
@@ -574,7 +574,7 @@ std::size_t BaseIOStream::_read_to_buffer() {
     return got;
 }
 
-// Tornado: tornado/iostream.py BaseIOStream._read_from_buffer
+// Tornado: tornado/iostream.py:770 BaseIOStream._read_from_buffer
 void BaseIOStream::_read_from_buffer(std::size_t pos) {
     TRACE_SPAN("BaseIOStream._read_from_buffer", {"pos", pos});
     read_bytes_.reset();
@@ -585,7 +585,7 @@ void BaseIOStream::_read_from_buffer(std::size_t pos) {
     _run_read_callback(pos);
 }
 
-// Tornado: tornado/iostream.py BaseIOStream._find_read_pos
+// Tornado: tornado/iostream.py:780 BaseIOStream._find_read_pos
 std::optional<std::size_t> BaseIOStream::_find_read_pos() {
     std::size_t size = read_buffer_.size();
     std::optional<std::size_t> pos;
@@ -632,7 +632,7 @@ std::optional<std::size_t> BaseIOStream::_find_read_pos() {
     return pos;
 }
 
-// Tornado: tornado/iostream.py BaseIOStream._check_max_bytes
+// Tornado: tornado/iostream.py:823 BaseIOStream._check_max_bytes
 void BaseIOStream::_check_max_bytes(std::string_view delimiter, std::size_t size) {
     if (read_max_bytes_ && size > *read_max_bytes_) {
         // Quoted with escapes, as Tornado's %r: the delimiter (often \r?\n\r?\n) must
@@ -642,7 +642,7 @@ void BaseIOStream::_check_max_bytes(std::string_view delimiter, std::size_t size
     }
 }
 
-// Tornado: tornado/iostream.py BaseIOStream._handle_write
+// Tornado: tornado/iostream.py:845 BaseIOStream._handle_write
 void BaseIOStream::_handle_write() {
     TRACE_SPAN_AS(span, "BaseIOStream._handle_write", {"fd", fileno()},
                   {"pending", write_buffer_size()});
@@ -688,7 +688,7 @@ void BaseIOStream::_handle_write() {
     }
 }
 
-// Tornado: tornado/iostream.py BaseIOStream._consume
+// Tornado: tornado/iostream.py:904 BaseIOStream._consume
 std::string BaseIOStream::_consume(std::size_t loc) {
     if (loc == 0) {
         return std::string();
@@ -698,14 +698,14 @@ std::string BaseIOStream::_consume(std::size_t loc) {
     return read_buffer_.consume(loc);
 }
 
-// Tornado: tornado/iostream.py BaseIOStream._check_closed
+// Tornado: tornado/iostream.py:923 BaseIOStream._check_closed
 void BaseIOStream::_check_closed() const {
     if (closed()) {
         throw StreamClosedError(error_);
     }
 }
 
-// Tornado: tornado/iostream.py BaseIOStream._maybe_add_error_listener
+// Tornado: tornado/iostream.py:927 BaseIOStream._maybe_add_error_listener
 void BaseIOStream::_maybe_add_error_listener() {
     // A stream with nothing to do still listens for READ while a close
     // callback is set, so that it learns when the peer goes away.
@@ -721,7 +721,7 @@ void BaseIOStream::_maybe_add_error_listener() {
     }
 }
 
-// Tornado: tornado/iostream.py BaseIOStream._add_io_state
+// Tornado: tornado/iostream.py:943 BaseIOStream._add_io_state
 void BaseIOStream::_add_io_state(std::uint32_t state) {
     if (closed()) {
         return;  // no events can come any more
@@ -739,7 +739,7 @@ void BaseIOStream::_add_io_state(std::uint32_t state) {
     }
 }
 
-// Tornado: tornado/iostream.py BaseIOStream._is_connreset
+// Tornado: tornado/iostream.py:976 BaseIOStream._is_connreset
 bool BaseIOStream::_is_connreset(int err) {
     return err == ECONNRESET || err == ECONNABORTED || err == EPIPE || err == ETIMEDOUT;
 }
@@ -747,7 +747,7 @@ bool BaseIOStream::_is_connreset(int err) {
 // ---------------------------------------------------------------------------
 // IOStream
 
-// Tornado: tornado/iostream.py IOStream.__init__
+// Tornado: tornado/iostream.py:1033 IOStream.__init__
 IOStream::IOStream(int socket_fd, IOLoop* io_loop, Options options)
     : BaseIOStream("IOStream", io_loop, options), socket_(socket_fd) {
     int flags = ::fcntl(socket_, F_GETFL);
@@ -767,13 +767,13 @@ IOStream::~IOStream() {
     }
 }
 
-// Tornado: tornado/iostream.py IOStream.close_fd
+// Tornado: tornado/iostream.py:1041 IOStream.close_fd
 void IOStream::close_fd() {
     ::close(socket_);
     socket_ = -1;
 }
 
-// Tornado: tornado/iostream.py IOStream.get_fd_error
+// Tornado: tornado/iostream.py:1045 IOStream.get_fd_error
 int IOStream::get_fd_error() {
     int err = 0;
     socklen_t len = sizeof err;
@@ -783,12 +783,12 @@ int IOStream::get_fd_error() {
     return err;
 }
 
-// Tornado: tornado/iostream.py IOStream.read_from_fd
+// Tornado: tornado/iostream.py:1050 IOStream.read_from_fd
 ssize_t IOStream::read_from_fd(char* buffer, std::size_t size) {
     return ::recv(socket_, buffer, size, 0);
 }
 
-// Tornado: tornado/iostream.py IOStream.write_to_fd
+// Tornado: tornado/iostream.py:1063 IOStream.write_to_fd
 ssize_t IOStream::write_to_fd(const char* data, std::size_t size) {
     // C++: Tornado hands each answer to the kernel to send at once. With
     // Options::batch_pipelined_writes (serve), when the read buffer already
@@ -851,7 +851,7 @@ void IOStream::push_held() {
     }
 }
 
-// Tornado: tornado/iostream.py IOStream.connect
+// Tornado: tornado/iostream.py:1066 IOStream.connect
 Future<void> IOStream::connect(const sockaddr* address, socklen_t address_len,
                                std::string server_hostname) {
     TRACE_SPAN("IOStream.connect", {"fd", socket_});
@@ -881,7 +881,7 @@ void IOStream::_connect_to(const sockaddr* address, socklen_t address_len) {
     _add_io_state(IOLoop::WRITE);
 }
 
-// Tornado: tornado/iostream.py IOStream.connect (an (host, port) address)
+// Tornado: tornado/iostream.py:1066 IOStream.connect (an (host, port) address)
 // C++: a name goes to the Resolver (off the loop) instead of blocking in
 // socket.connect; numeric addresses connect at once, as before.
 Future<void> IOStream::connect(const std::string& host, int port, std::string server_hostname) {
@@ -994,7 +994,7 @@ void IOStream::_ensure_family(int family) {
     }
 }
 
-// Tornado: tornado/iostream.py IOStream._handle_connect
+// Tornado: tornado/iostream.py:1216 IOStream._handle_connect
 void IOStream::_handle_connect() {
     TRACE_SPAN("IOStream._handle_connect", {"fd", socket_});
     int err = get_fd_error();
@@ -1010,7 +1010,7 @@ void IOStream::_handle_connect() {
     connecting_ = false;
 }
 
-// Tornado: tornado/iostream.py IOStream.set_nodelay
+// Tornado: tornado/iostream.py:1239 IOStream.set_nodelay
 void IOStream::set_nodelay(bool value) {
     if (socket_ < 0 || nodelay_ == value) {
         return;  // C++: remembers the setting and skips the repeat syscall

@@ -69,7 +69,7 @@ int Address::port() const {
     return 0;
 }
 
-// Tornado: tornado/netutil.py bind_sockets
+// Tornado: tornado/netutil.py:114 bind_sockets
 std::vector<int> bind_sockets(int port, const std::string& address, int family, int backlog,
                               bool reuse_port) {
     addrinfo hints{};
@@ -154,7 +154,7 @@ std::vector<int> bind_sockets(int port, const std::string& address, int family, 
 
 // ---- Unix sockets (tornado issue 8) ----
 
-// Tornado: tornado/netutil.py bind_unix_socket
+// Tornado: tornado/netutil.py:205 bind_unix_socket
 // C++: returns the fd; the "not a socket" refusal is std::invalid_argument
 // (Tornado's ValueError), and a path too long for sun_path is ENAMETOOLONG.
 int bind_unix_socket(const std::string& path, mode_t mode, int backlog) {
@@ -242,7 +242,7 @@ void back_off(const std::shared_ptr<AcceptState>& state, int err) {
         "netutil.accept_backoff");
 }
 
-// Tornado: tornado/netutil.py netutil.accept_handler
+// Tornado: tornado/netutil.py:250 netutil.accept_handler (add_accept_handler's inner function)
 void accept_handler(const std::shared_ptr<AcceptState>& state, int fd, std::uint32_t events) {
     TRACE_SPAN("netutil.accept_handler", {"fd", fd}, {"events", events});
     // Accept at most a backlog's worth per event, so that a flood of
@@ -286,7 +286,7 @@ void watch(const std::shared_ptr<AcceptState>& state) {
 
 }  // namespace
 
-// Tornado: tornado/netutil.py add_accept_handler
+// Tornado: tornado/netutil.py:235 add_accept_handler
 std::function<void()> add_accept_handler(int sock, AcceptCallback callback,
                                          ioloop::IOLoop* io_loop) {
     if (io_loop == nullptr) {
@@ -313,7 +313,7 @@ std::function<void()> add_accept_handler(int sock, AcceptCallback callback,
     };
 }
 
-// Tornado: tornado/netutil.py is_valid_ip
+// Tornado: tornado/netutil.py:281 is_valid_ip
 bool is_valid_ip(const std::string& ip) {
     if (ip.empty() || ip.find('\0') != std::string::npos) {
         return false;
@@ -372,7 +372,7 @@ void Resolver::configure(std::shared_ptr<Resolver> resolver) {
     g_resolver = std::move(resolver);
 }
 
-// Tornado: tornado/netutil.py _resolve_addr
+// Tornado 6.2: tornado/netutil.py _resolve_addr (4.5.2: the body of ExecutorResolver.resolve)
 Resolver::Result resolve_addr(const std::string& host, int port, int family) {
     addrinfo hints{};
     hints.ai_family = family;
@@ -396,7 +396,8 @@ Resolver::Result resolve_addr(const std::string& host, int port, int family) {
     return results;
 }
 
-// Tornado: tornado/netutil.py BlockingResolver.resolve
+// Tornado: tornado/netutil.py:385 ExecutorResolver.resolve (BlockingResolver's: on the
+// dummy_executor, so it runs in the caller)
 Future<Resolver::Result> BlockingResolver::resolve(const std::string& host, int port,
                                                    int family) {
     try {
@@ -406,13 +407,13 @@ Future<Resolver::Result> BlockingResolver::resolve(const std::string& host, int 
     }
 }
 
-// Tornado: tornado/netutil.py ThreadedResolver.__init__
+// Tornado: tornado/netutil.py:427 ThreadedResolver.initialize
 ThreadedResolver::ThreadedResolver(std::size_t num_threads)
     : num_threads_(std::max<std::size_t>(num_threads, 1)) {}
 
 ThreadedResolver::~ThreadedResolver() { close(); }
 
-// Tornado: tornado/netutil.py ExecutorResolver.resolve
+// Tornado: tornado/netutil.py:385 ExecutorResolver.resolve
 // C++: a queue and worker threads instead of a concurrent.futures executor;
 // the result comes back through IOLoop::add_callback, the one IOLoop call
 // that is safe from another thread.
@@ -435,7 +436,7 @@ Future<Resolver::Result> ThreadedResolver::resolve(const std::string& host, int 
     return future;
 }
 
-// Tornado: tornado/netutil.py ExecutorResolver.close
+// Tornado: tornado/netutil.py:379 ExecutorResolver.close
 void ThreadedResolver::close() {
     std::vector<std::thread> threads;
     std::deque<Job> dropped;

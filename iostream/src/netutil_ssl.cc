@@ -141,7 +141,7 @@ SSLContext::~SSLContext() {
     SSL_CTX_free(ctx_);
 }
 
-// Tornado: tornado/netutil.py ssl_options_to_context
+// Tornado: tornado/netutil.py:476 ssl_options_to_context
 // C++: the context is always built here (there is no pre-made SSLContext
 // form of ssl_options); failures throw at once, naming the file.
 std::shared_ptr<const SSLContext> ssl_options_to_context(const SSLOptions& options) {
@@ -179,7 +179,7 @@ std::shared_ptr<const SSLContext> ssl_options_to_context(const SSLOptions& optio
     return context;
 }
 
-// Tornado: tornado/iostream.py _client_ssl_defaults
+// Tornado: tornado/netutil.py:65 _client_ssl_defaults
 std::shared_ptr<const SSLContext> client_ssl_defaults() {
     static const std::shared_ptr<const SSLContext> defaults = [] {
         SSL_CTX* raw = new_ctx();
@@ -192,7 +192,7 @@ std::shared_ptr<const SSLContext> client_ssl_defaults() {
     return defaults;
 }
 
-// Tornado: tornado/netutil.py netutil.ssl_wrap_socket
+// Tornado: tornado/netutil.py:509 netutil.ssl_wrap_socket
 // C++: returns the OpenSSL connection over `fd` (the stream keeps the fd);
 // Tornado returns a new ssl.SSLSocket. No close_notify is ever sent, as
 // Python closes an SSLSocket without one.

@@ -27,7 +27,7 @@ trace::Context trace_context() {
     return {};
 }
 
-// Tornado: tornado/process.py _task_id
+// Tornado: tornado/process.py:97 _task_id
 std::optional<int> g_task_id;
 bool g_forked = false;
 
@@ -57,7 +57,7 @@ bool epoll_instance_exists() {
 
 }  // namespace
 
-// Tornado: tornado/process.py cpu_count
+// Tornado: tornado/process.py:60 cpu_count
 int cpu_count() {
     long n = ::sysconf(_SC_NPROCESSORS_ONLN);
     if (n < 1) {
@@ -70,7 +70,7 @@ int cpu_count() {
     return static_cast<int>(n);
 }
 
-// Tornado: tornado/process.py process.fork_processes
+// Tornado: tornado/process.py:100 process.fork_processes
 // C++: Tornado's parent sits in os.wait() with Python's default signal
 // handling, so SIGTERM kills the parent alone and leaves the children
 // serving, orphaned; SIGINT raises KeyboardInterrupt in the parent only
@@ -115,7 +115,7 @@ int fork_processes(int num_processes, int max_restarts) {
     ::sigaction(SIGCHLD, &dfl, &saved_chld);
 
     std::map<pid_t, int> children;
-    // Tornado: tornado/process.py process.fork_processes.start_child
+    // Tornado: tornado/process.py:136 process.fork_processes.start_child
     // Returns true in the child.
     auto start_child = [&](int id) {
         std::fflush(nullptr);  // or the child would write the parent's buffered output again
@@ -205,7 +205,7 @@ int fork_processes(int num_processes, int max_restarts) {
     std::exit(0);
 }
 
-// Tornado: tornado/process.py task_id
+// Tornado: tornado/process.py:185 task_id
 std::optional<int> task_id() {
     return g_task_id;
 }

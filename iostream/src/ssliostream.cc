@@ -86,7 +86,7 @@ bool is_connected(int fd) {
 
 }  // namespace
 
-// Tornado: tornado/iostream.py SSLIOStream.__init__
+// Tornado: tornado/iostream.py:1264 SSLIOStream.__init__
 // C++: the context and side are given here (Tornado wraps the socket before
 // constructing the stream, or in _handle_connect for a client).
 SSLIOStream::SSLIOStream(int socket_fd, std::shared_ptr<const netutil::SSLContext> ssl_context,
@@ -113,17 +113,17 @@ void SSLIOStream::ssl_wrap_socket() {
     ssl_ = netutil::ssl_wrap_socket(fileno(), *ssl_context_, server_side_, server_hostname_);
 }
 
-// Tornado: tornado/iostream.py SSLIOStream.reading
+// Tornado: tornado/iostream.py:1288 SSLIOStream.reading
 bool SSLIOStream::reading() const {
     return handshake_reading_ || IOStream::reading();
 }
 
-// Tornado: tornado/iostream.py SSLIOStream.writing
+// Tornado: tornado/iostream.py:1291 SSLIOStream.writing
 bool SSLIOStream::writing() const {
     return handshake_writing_ || IOStream::writing();
 }
 
-// Tornado: tornado/iostream.py SSLIOStream._got_empty_write
+// Tornado: tornado/iostream.py:1294 SSLIOStream._got_empty_write
 void SSLIOStream::_got_empty_write(std::size_t size) {
     // Tornado: _freeze_write_buffer(size)
     write_frozen_ = size;
@@ -131,7 +131,7 @@ void SSLIOStream::_got_empty_write(std::size_t size) {
     TRACE_EVENT("SSLIOStream._got_empty_write", {"size", size});
 }
 
-// Tornado: tornado/iostream.py SSLIOStream._do_ssl_handshake
+// Tornado: tornado/iostream.py:1305 SSLIOStream._do_ssl_handshake
 void SSLIOStream::_do_ssl_handshake() {
     TRACE_SPAN_AS(span, "SSLIOStream._do_ssl_handshake", {"fd", fileno()},
                   {"server_side", server_side_});
@@ -187,7 +187,7 @@ void SSLIOStream::_do_ssl_handshake() {
     close(std::make_exception_ptr(SSLError(err, text)));
 }
 
-// Tornado: tornado/iostream.py SSLIOStream._run_ssl_connect_callback
+// Tornado: tornado/iostream.py:1351 SSLIOStream._run_ssl_connect_callback
 void SSLIOStream::_run_ssl_connect_callback() {
     if (ssl_connect_future_.valid()) {
         Future<void> future = std::exchange(ssl_connect_future_, Future<void>());
@@ -195,7 +195,7 @@ void SSLIOStream::_run_ssl_connect_callback() {
     }
 }
 
-// Tornado: tornado/iostream.py SSLIOStream._verify_cert
+// Tornado: tornado/iostream.py:1361 SSLIOStream._verify_cert
 // C++: OpenSSL has already checked the chain (SSL_VERIFY_PEER); this is the
 // host name check of ssl.match_hostname, by X509_check_host/X509_check_ip.
 // A mismatch closes the stream with SSLCertificateError in error() (Tornado
@@ -227,7 +227,7 @@ bool SSLIOStream::_verify_cert() {
     return true;
 }
 
-// Tornado: tornado/iostream.py SSLIOStream._handle_read
+// Tornado: tornado/iostream.py:1388 SSLIOStream._handle_read
 void SSLIOStream::_handle_read() {
     if (ssl_accepting_) {
         _do_ssl_handshake();
@@ -236,7 +236,7 @@ void SSLIOStream::_handle_read() {
     IOStream::_handle_read();
 }
 
-// Tornado: tornado/iostream.py SSLIOStream._handle_write
+// Tornado: tornado/iostream.py:1394 SSLIOStream._handle_write
 void SSLIOStream::_handle_write() {
     if (ssl_accepting_) {
         // C++: write() before connect() has finished lands here with no
@@ -249,7 +249,7 @@ void SSLIOStream::_handle_write() {
     IOStream::_handle_write();
 }
 
-// Tornado: tornado/iostream.py SSLIOStream.connect
+// Tornado: tornado/iostream.py:1400 SSLIOStream.connect
 Future<void> SSLIOStream::connect(const sockaddr* address, socklen_t address_len,
                                   std::optional<std::string> server_hostname) {
     // IOStream keeps the name (Tornado's _server_hostname); empty: none.
@@ -265,7 +265,7 @@ Future<void> SSLIOStream::connect(const std::string& host, int port,
     return wait_for_handshake();
 }
 
-// Tornado: tornado/iostream.py SSLIOStream._handle_connect
+// Tornado: tornado/iostream.py:1407 SSLIOStream._handle_connect
 // C++: the fd stays the same object when it is wrapped, so there is no
 // handler to remove and re-add.
 void SSLIOStream::_handle_connect() {
@@ -276,7 +276,7 @@ void SSLIOStream::_handle_connect() {
     ssl_wrap_socket();
 }
 
-// Tornado: tornado/iostream.py SSLIOStream.wait_for_handshake
+// Tornado: tornado/iostream.py:1430 SSLIOStream.wait_for_handshake
 Future<void> SSLIOStream::wait_for_handshake() {
     if (ssl_connect_future_.valid()) {
         throw std::logic_error("Already waiting");
@@ -292,7 +292,7 @@ Future<void> SSLIOStream::wait_for_handshake() {
     return future;
 }
 
-// Tornado: tornado/iostream.py BaseIOStream._maybe_run_close_callback
+// Tornado: tornado/iostream.py:448 BaseIOStream._maybe_run_close_callback
 // (the _ssl_connect_future part).
 void SSLIOStream::_maybe_run_close_callback() {
     if (closed() && pending_callbacks_ == 0 && ssl_connect_future_.valid()) {
@@ -302,7 +302,7 @@ void SSLIOStream::_maybe_run_close_callback() {
     IOStream::_maybe_run_close_callback();
 }
 
-// Tornado: tornado/iostream.py SSLIOStream.write_to_fd (with the frozen
+// Tornado: tornado/iostream.py:1461 SSLIOStream.write_to_fd (with the frozen
 // size of BaseIOStream._handle_write)
 // C++: `data`/`size` are the unsent part of the write buffer. Once an
 // SSL_write has stopped short, OpenSSL must see the same bytes again: the
@@ -339,7 +339,7 @@ ssize_t SSLIOStream::write_to_fd(const char* data, std::size_t size) {
     return -1;
 }
 
-// Tornado: tornado/iostream.py SSLIOStream.read_from_fd
+// Tornado: tornado/iostream.py:1475 SSLIOStream.read_from_fd
 ssize_t SSLIOStream::read_from_fd(char* buffer, std::size_t size) {
     if (ssl_accepting_) {
         // No application data before the handshake is done.

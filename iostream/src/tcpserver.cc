@@ -14,7 +14,7 @@ namespace {
 constexpr trace::Module kTraceModule{"iostream", "tornado/tcpserver.py"};
 }
 
-// Tornado: tornado/tcpserver.py TCPServer.__init__
+// Tornado: tornado/tcpserver.py:106 TCPServer.__init__
 TCPServer::TCPServer(ioloop::IOLoop* io_loop, Options options, const char* trace_class)
     : Traced(trace_class),
       io_loop_(io_loop),
@@ -43,14 +43,14 @@ TCPServer::~TCPServer() {
     }
 }
 
-// Tornado: tornado/tcpserver.py TCPServer.listen
+// Tornado: tornado/tcpserver.py:134 TCPServer.listen
 void TCPServer::listen(int port, const std::string& address) {
     add_sockets(netutil::bind_sockets(port, address));
 }
 
 // ---- bind + start, pre-forked processes (tornado issue 8) ----
 
-// Tornado: tornado/tcpserver.py TCPServer.bind
+// Tornado: tornado/tcpserver.py:166 TCPServer.bind
 void TCPServer::bind(int port, const std::string& address, int family, int backlog,
                      bool reuse_port) {
     std::vector<int> sockets = netutil::bind_sockets(port, address, family, backlog, reuse_port);
@@ -61,7 +61,7 @@ void TCPServer::bind(int port, const std::string& address, int family, int backl
     }
 }
 
-// Tornado: tornado/tcpserver.py TCPServer.start
+// Tornado: tornado/tcpserver.py:198 TCPServer.start
 // C++: max_restarts is passed on to fork_processes (Tornado 4.5.2 always
 // uses its default; 6.2 added the argument).
 void TCPServer::start(int num_processes, int max_restarts) {
@@ -79,7 +79,7 @@ void TCPServer::start(int num_processes, int max_restarts) {
 
 // ---- end of bind + start ----
 
-// Tornado: tornado/tcpserver.py TCPServer.add_sockets
+// Tornado: tornado/tcpserver.py:145 TCPServer.add_sockets
 // C++: as Tornado 4.5.2, a server made without a loop takes the current one
 // here, so that a server may be made (and bound) before fork_processes.
 void TCPServer::add_sockets(const std::vector<int>& sockets) {
@@ -96,12 +96,12 @@ void TCPServer::add_sockets(const std::vector<int>& sockets) {
     }
 }
 
-// Tornado: tornado/tcpserver.py TCPServer.add_socket
+// Tornado: tornado/tcpserver.py:162 TCPServer.add_socket
 void TCPServer::add_socket(int socket) {
     add_sockets({socket});
 }
 
-// Tornado: tornado/tcpserver.py TCPServer.stop
+// Tornado: tornado/tcpserver.py:226 TCPServer.stop
 void TCPServer::stop() {
     // As Tornado 5.0: each socket's remove function (which also cancels an
     // accept back-off), then close.
@@ -120,7 +120,7 @@ std::vector<int> TCPServer::sockets() const {
     return out;
 }
 
-// Tornado: tornado/tcpserver.py TCPServer._handle_connection
+// Tornado: tornado/tcpserver.py:257 TCPServer._handle_connection
 void TCPServer::_handle_connection(int connection, const netutil::Address& address) {
     std::uint64_t conn_id = trace::next_conn_id();
     set_trace_ids(conn_id, 0);

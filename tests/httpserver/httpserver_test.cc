@@ -120,7 +120,7 @@ class HTTPServerTest : public ServerTest {
     std::shared_ptr<TinyApp> app_;
 };
 
-// Tornado: tornado/test/httpserver_test.py KeepAliveTest.test_two_requests
+// Tornado: tornado/test/httpserver_test.py:707 KeepAliveTest.test_two_requests
 TEST_F(HTTPServerTest, TwoKeepAliveRequestsShareOneConnection) {
     start();
     auto stream = connect();
@@ -134,7 +134,7 @@ TEST_F(HTTPServerTest, TwoKeepAliveRequestsShareOneConnection) {
     EXPECT_EQ(server_->connection_count(), 1U);
 }
 
-// Tornado: tornado/test/httpserver_test.py KeepAliveTest.test_pipelined_requests
+// Tornado: tornado/test/httpserver_test.py:758 KeepAliveTest.test_pipelined_requests
 TEST_F(HTTPServerTest, PipelinedRequestsGetTheirResponsesInOrder) {
     start();
     auto stream = connect();
@@ -149,7 +149,7 @@ TEST_F(HTTPServerTest, PipelinedRequestsGetTheirResponsesInOrder) {
     EXPECT_EQ(server_->connection_count(), 1U);
 }
 
-// Tornado: tornado/test/httpserver_test.py KeepAliveTest.test_request_close
+// Tornado: tornado/test/httpserver_test.py:715 KeepAliveTest.test_request_close
 // (6.2 wire: the response carries "Connection: close")
 TEST_F(HTTPServerTest, ConnectionCloseRequestIsAnsweredWithConnectionCloseThenClosed) {
     start();
@@ -165,7 +165,7 @@ TEST_F(HTTPServerTest, ConnectionCloseRequestIsAnsweredWithConnectionCloseThenCl
     EXPECT_EQ(read_until_close(stream), "");
 }
 
-// Tornado: tornado/test/httpserver_test.py KeepAliveTest.test_http10
+// Tornado: tornado/test/httpserver_test.py:725 KeepAliveTest.test_http10
 TEST_F(HTTPServerTest, Http10RequestWithoutKeepAliveIsClosedAfterTheResponse) {
     start();
     auto stream = connect();
@@ -175,7 +175,7 @@ TEST_F(HTTPServerTest, Http10RequestWithoutKeepAliveIsClosedAfterTheResponse) {
     EXPECT_EQ(read_until_close(stream), "");
 }
 
-// Tornado: tornado/test/httpserver_test.py KeepAliveTest.test_http10_keepalive
+// Tornado: tornado/test/httpserver_test.py:736 KeepAliveTest.test_http10_keepalive
 TEST_F(HTTPServerTest, Http10KeepAliveRequestGetsKeepAliveAndTheConnectionIsReused) {
     start();
     auto stream = connect();
@@ -196,7 +196,7 @@ TEST_F(HTTPServerTest, Http10KeepAliveRequestGetsKeepAliveAndTheConnectionIsReus
     EXPECT_EQ(server_->connection_count(), 1U);
 }
 
-// Tornado: tornado/test/httpserver_test.py KeepAliveTest.test_http10_keepalive_extra_crlf
+// Tornado: tornado/test/httpserver_test.py:747 KeepAliveTest.test_http10_keepalive_extra_crlf
 TEST_F(HTTPServerTest, ExtraCrlfAfterARequestIsIgnored) {
     start();
     auto stream = connect();
@@ -208,7 +208,7 @@ TEST_F(HTTPServerTest, ExtraCrlfAfterARequestIsIgnored) {
     EXPECT_EQ(second.body, "Hello world");
 }
 
-// Tornado: tornado/test/httpserver_test.py HTTPServerRawTest.test_malformed_first_line
+// Tornado: tornado/test/httpserver_test.py:409 HTTPServerRawTest.test_malformed_first_line
 // (6.2: test_malformed_first_line_response expects the 400)
 TEST_F(HTTPServerTest, MalformedRequestLineGetsBare400ThenClose) {
     start();
@@ -218,7 +218,7 @@ TEST_F(HTTPServerTest, MalformedRequestLineGetsBare400ThenClose) {
     EXPECT_EQ(app_->requests, 1);
 }
 
-// Tornado: tornado/test/httpserver_test.py HTTPServerRawTest.test_malformed_headers
+// Tornado: tornado/test/httpserver_test.py:418 HTTPServerRawTest.test_malformed_headers
 TEST_F(HTTPServerTest, HeaderLineWithoutColonGetsBare400ThenClose) {
     start();
     auto stream = connect();
@@ -227,7 +227,7 @@ TEST_F(HTTPServerTest, HeaderLineWithoutColonGetsBare400ThenClose) {
     EXPECT_EQ(got, kBadRequest);
 }
 
-// Tornado: tornado/test/httpserver_test.py MaxHeaderSizeTest.test_large_headers
+// Tornado: tornado/test/httpserver_test.py:938 MaxHeaderSizeTest.test_large_headers
 TEST_F(HTTPServerTest, HeaderBlockOverMaxHeaderSizeIsClosedWithoutAnyBytes) {
     httpserver::HTTPServerSettings settings;
     settings.max_header_size = 1024;
@@ -238,7 +238,7 @@ TEST_F(HTTPServerTest, HeaderBlockOverMaxHeaderSizeIsClosedWithoutAnyBytes) {
     EXPECT_EQ(got, "");
 }
 
-// Tornado: tornado/test/httpserver_test.py MaxHeaderSizeTest.test_small_headers
+// Tornado: tornado/test/httpserver_test.py:933 MaxHeaderSizeTest.test_small_headers
 TEST_F(HTTPServerTest, HeaderBlockUnderMaxHeaderSizeIsServed) {
     httpserver::HTTPServerSettings settings;
     settings.max_header_size = 1024;
@@ -266,7 +266,7 @@ TEST_F(HTTPServerTest, ContentLengthBodySplitAcrossWritesArrivesIntact) {
     EXPECT_EQ(roundtrip(stream, "GET / HTTP/1.1\r\n\r\n").body, "Hello world");
 }
 
-// Tornado: tornado/test/httpserver_test.py StreamingChunkSizeTest.test_regular_body (intact part)
+// Tornado: tornado/test/httpserver_test.py:896 StreamingChunkSizeTest.test_regular_body (intact part)
 TEST_F(HTTPServerTest, BodyLargerThanChunkSizeArrivesIntact) {
     start();
     std::string body;
@@ -279,7 +279,7 @@ TEST_F(HTTPServerTest, BodyLargerThanChunkSizeArrivesIntact) {
     EXPECT_TRUE(r.body == body) << "echoed body differs (" << r.body.size() << " bytes)";
 }
 
-// Tornado: tornado/test/httpserver_test.py HTTPServerRawTest.test_invalid_content_length
+// Tornado: tornado/test/httpserver_test.py:463 HTTPServerRawTest.test_invalid_content_length
 TEST_F(HTTPServerTest, NonIntegerContentLengthGetsBare400ThenClose) {
     start();
     auto stream = connect();
@@ -303,7 +303,7 @@ TEST_F(HTTPServerTest, ContentLengthWithTransferEncodingGetsBare400ThenClose) {
     EXPECT_EQ(got, kBadRequest);
 }
 
-// Tornado: tornado/test/httpserver_test.py BodyLimitsTest.test_large_body_buffered
+// Tornado: tornado/test/httpserver_test.py:1036 BodyLimitsTest.test_large_body_buffered
 // (6.2: a 400 before the close)
 TEST_F(HTTPServerTest, ContentLengthOverMaxBodySizeGetsBare400ThenClose) {
     httpserver::HTTPServerSettings settings;
@@ -317,7 +317,7 @@ TEST_F(HTTPServerTest, ContentLengthOverMaxBodySizeGetsBare400ThenClose) {
     EXPECT_EQ(got, kBadRequest);
 }
 
-// Tornado: tornado/test/httpserver_test.py BodyLimitsTest.test_large_body_buffered_chunked
+// Tornado: tornado/test/httpserver_test.py:1041 BodyLimitsTest.test_large_body_buffered_chunked
 TEST_F(HTTPServerTest, ChunkedBodyOverMaxBodySizeGetsBare400ThenClose) {
     httpserver::HTTPServerSettings settings;
     settings.max_body_size = 4096;
@@ -331,7 +331,7 @@ TEST_F(HTTPServerTest, ChunkedBodyOverMaxBodySizeGetsBare400ThenClose) {
     EXPECT_EQ(got, kBadRequest);
 }
 
-// Tornado: tornado/test/httpserver_test.py BodyLimitsTest.test_small_body
+// Tornado: tornado/test/httpserver_test.py:1030 BodyLimitsTest.test_small_body
 TEST_F(HTTPServerTest, BodyOfExactlyMaxBodySizeIsAccepted) {
     httpserver::HTTPServerSettings settings;
     settings.max_body_size = 4096;
@@ -342,7 +342,7 @@ TEST_F(HTTPServerTest, BodyOfExactlyMaxBodySizeIsAccepted) {
     EXPECT_EQ(r.body, std::string(4096, 'a'));
 }
 
-// Tornado: tornado/test/httpserver_test.py HTTPServerRawTest.test_chunked_request_body
+// Tornado: tornado/test/httpserver_test.py:425 HTTPServerRawTest.test_chunked_request_body
 TEST_F(HTTPServerTest, ChunkedRequestBodyIsAssembled) {
     start();
     auto stream = connect();
@@ -361,7 +361,7 @@ TEST_F(HTTPServerTest, ChunkedRequestBodyIsAssembled) {
     EXPECT_EQ(roundtrip(stream, "GET / HTTP/1.1\r\n\r\n").body, "Hello world");
 }
 
-// Tornado: tornado/test/httpserver_test.py HTTPServerRawTest.test_chunked_request_uppercase
+// Tornado: tornado/test/httpserver_test.py:444 HTTPServerRawTest.test_chunked_request_uppercase
 TEST_F(HTTPServerTest, ChunkedTransferEncodingIsCaseInsensitive) {
     start();
     auto stream = connect();
@@ -374,7 +374,7 @@ TEST_F(HTTPServerTest, ChunkedTransferEncodingIsCaseInsensitive) {
     EXPECT_EQ(r.body, "foo=bar");
 }
 
-// Tornado: tornado/test/httpserver_test.py HTTPConnectionTest.test_newlines
+// Tornado: tornado/test/httpserver_test.py:248 HTTPConnectionTest.test_newlines
 TEST_F(HTTPServerTest, BareLfRequestIsAcceptedLikeCrlf) {
     start();
     for (const std::string newline : {"\r\n", "\n"}) {
@@ -387,14 +387,14 @@ TEST_F(HTTPServerTest, BareLfRequestIsAcceptedLikeCrlf) {
     }
 }
 
-// Tornado: tornado/test/httputil_test.py HTTPHeadersTest.test_multi_line (over the wire)
+// Tornado: tornado/test/httputil_test.py:244 HTTPHeadersTest.test_multi_line (over the wire)
 TEST_F(HTTPServerTest, ContinuationHeaderLineIsJoinedWithOneSpace) {
     start();
     RawResponse r = fetch("GET /headers HTTP/1.1\r\nX-Long: first\r\n \t second\r\n\r\n");
     EXPECT_EQ(r.body, "X-Long: first second\n");
 }
 
-// Tornado: tornado/test/httpserver_test.py HTTPConnectionTest.test_100_continue
+// Tornado: tornado/test/httpserver_test.py:255 HTTPConnectionTest.test_100_continue
 TEST_F(HTTPServerTest, Expect100ContinueGetsAnInterimResponseBeforeTheBody) {
     start();
     auto stream = connect();
@@ -410,7 +410,7 @@ TEST_F(HTTPServerTest, Expect100ContinueGetsAnInterimResponseBeforeTheBody) {
     EXPECT_EQ(r.body, "body");
 }
 
-// Tornado: tornado/test/httpserver_test.py IdleTimeoutTest.test_unused_connection
+// Tornado: tornado/test/httpserver_test.py:971 IdleTimeoutTest.test_unused_connection
 TEST_F(HTTPServerTest, IdleConnectionTimeoutClosesAnUnusedConnectionWithoutAResponse) {
     httpserver::HTTPServerSettings settings;
     settings.idle_connection_timeout = 0.2;
@@ -420,7 +420,7 @@ TEST_F(HTTPServerTest, IdleConnectionTimeoutClosesAnUnusedConnectionWithoutAResp
     EXPECT_EQ(app_->requests, 1);  // the loop began a request that never came
 }
 
-// Tornado: tornado/test/httpserver_test.py IdleTimeoutTest.test_idle_after_use
+// Tornado: tornado/test/httpserver_test.py:976 IdleTimeoutTest.test_idle_after_use
 TEST_F(HTTPServerTest, IdleConnectionTimeoutClosesAConnectionIdleAfterUse) {
     httpserver::HTTPServerSettings settings;
     settings.idle_connection_timeout = 0.2;
@@ -431,7 +431,7 @@ TEST_F(HTTPServerTest, IdleConnectionTimeoutClosesAConnectionIdleAfterUse) {
     EXPECT_EQ(read_until_close(stream), "");
 }
 
-// Tornado: tornado/test/httpserver_test.py HTTPServerRawTest.test_empty_request
+// Tornado: tornado/test/httpserver_test.py:404 HTTPServerRawTest.test_empty_request
 TEST_F(HTTPServerTest, ClientClosingAtOnceLeavesTheServerServing) {
     start();
     auto quitter = connect();
@@ -476,7 +476,7 @@ TEST_F(HTTPServerTest, NoKeepAliveClosesEvenAnHttp11Connection) {
     EXPECT_EQ(read_until_close(stream), "");
 }
 
-// Tornado: tornado/test/httpserver_test.py SSLTestMixin.test_ssl and
+// Tornado: tornado/test/httpserver_test.py:95 SSLTestMixin.test_ssl and
 // HTTPConnectionTest's request.protocol over TLS.
 TEST_F(HTTPServerTest, SslOptionsServeGetOverTlsWithProtocolHttps) {
     testing::TestCert cert;

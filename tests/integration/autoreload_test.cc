@@ -61,7 +61,7 @@ class AutoreloadTest : public ::testing::Test {
     fs::path program_;
 };
 
-// Tornado: tornado/autoreload.py _reload_on_update -> _reload (execv)
+// Tornado: tornado/autoreload.py:163 _reload_on_update -> _reload (execv)
 TEST_F(AutoreloadTest, ReplacedProgramReExecutesTheSameProcessWhichServesAgain) {
     Child serve({program_.string(), "serve", "--app", "demo", "--address", "127.0.0.1", "--port",
                  "0", "--autoreload"});
@@ -100,7 +100,7 @@ TEST_F(AutoreloadTest, WithoutAutoreloadAReplacedProgramChangesNothing) {
     EXPECT_EQ(serve.wait(), 0);
 }
 
-// Tornado: tornado/web.py RequestHandler.write_error (serve_traceback, on with debug)
+// Tornado: tornado/web.py:1042 RequestHandler.write_error (serve_traceback, on with debug)
 TEST_F(AutoreloadTest, DebugServesTheExceptionOnTheErrorPage) {
     Child serve({program_.string(), "serve", "--app", "demo", "--address", "127.0.0.1", "--port",
                  "0", "--debug"});

@@ -190,7 +190,7 @@ TEST(ServeProcessesTest, UnixSocketAnswersCurlWithRemoteIpZero) {
     std::filesystem::remove_all(templ);
 }
 
-// Tornado: tornado/test/process_test.py ProcessTest.test_multi_process, on
+// Tornado: tornado/test/process_test.py:60 ProcessTest.test_multi_process, on
 // the CLI: two children answer, one killed is forked again, SIGTERM to the
 // parent stops them all.
 TEST(ServeProcessesTest, TwoChildrenAnswerAndAKilledOneIsReplaced) {

@@ -166,7 +166,7 @@ TEST(AsyncEdgeLoopTest, CoroutinesAreDestroyedWhenTheIOLoopGoesAway) {
     EXPECT_FALSE(guarded.done());
 }
 
-// Tornado: tornado/concurrent.py Future._set_done
+// Tornado: tornado/concurrent.py:321 Future._set_done
 TEST_F(AsyncEdgeTest, AThrowingDoneCallbackIsLoggedAndTheOthersStillRun) {
     struct Record {
         std::string logger;
@@ -208,7 +208,7 @@ struct ThrownAtOnce : std::exception {
     const char* what() const noexcept override { return "thrown before any Future"; }
 };
 
-// Tornado: tornado/ioloop.py IOLoop.run_sync
+// Tornado: tornado/ioloop.py:405 IOLoop.run_sync
 TEST_F(AsyncEdgeTest, RunSyncRethrowsWhatTheFunctionThrowsAtOnce) {
     // The timeout only bounds the test: a hang would surface as
     // TimeoutError, which is not ThrownAtOnce.
@@ -218,7 +218,7 @@ TEST_F(AsyncEdgeTest, RunSyncRethrowsWhatTheFunctionThrowsAtOnce) {
     EXPECT_EQ(loop.run_sync([] { return Future<int>::ready(7); }, 5), 7);
 }
 
-// Tornado: tornado/ioloop.py PollIOLoop.start (a cancelled due timeout)
+// Tornado: tornado/ioloop.py:753 PollIOLoop.start (a cancelled due timeout)
 TEST_F(AsyncEdgeTest, RemovingATimeoutDueInTheSamePassKeepsItFromRunning) {
     std::vector<std::string> ran;
     double now = loop.time();

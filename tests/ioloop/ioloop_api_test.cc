@@ -81,8 +81,8 @@ TEST(PollerTest, NamesParseBackAndUnknownNamesAreRefused) {
     EXPECT_FALSE(ioloop::parse_poller("EPOLL").has_value());
 }
 
-// Tornado: tornado/test/ioloop_test.py (IOLoop.configure, as the
-// TestIOLoopConfiguration cases do it)
+// Tornado 6.2: tornado/test/ioloop_test.py TestIOLoopConfiguration (IOLoop.configure, as its
+// cases do it)
 TEST(PollerTest, ConfigureChoosesThePollerOfLoopsMadeAfterwards) {
     Poller before = IOLoop::configured();
     IOLoop old_loop(false);
@@ -257,7 +257,7 @@ TEST(PollerTest, SelectRefusesDescriptorsFromFdSetsizeOnAndTheOthersTakeThem) {
 
 // ---- add_callback_from_signal -------------------------------------------
 
-// Tornado: tornado/test/ioloop_test.py TestIOLoop.test_add_callback_from_signal
+// Tornado: tornado/test/ioloop_test.py:143 TestIOLoop.test_add_callback_from_signal
 TEST_F(IOLoopApiTest, AddCallbackFromSignal) {
     // As Tornado's test: called normally, outside a handler.
     IOLoop* l = &loop;
@@ -270,7 +270,7 @@ TEST_F(IOLoopApiTest, AddCallbackFromSignal) {
     loop.remove_timeout(guard);
 }
 
-// Tornado: tornado/test/ioloop_test.py TestIOLoop.test_add_callback_from_signal_other_thread
+// Tornado: tornado/test/ioloop_test.py:149 TestIOLoop.test_add_callback_from_signal_other_thread
 TEST(IOLoopSignalTest, AddCallbackFromSignalOtherThread) {
     IOLoop other(false);
     std::thread thread([&] { other.start(); });
@@ -342,7 +342,7 @@ TEST_F(IOLoopApiTest, SignalSlotsAreBoundedAndFreedWhenRun) {
 
 // ---- close --------------------------------------------------------------
 
-// Tornado: tornado/test/ioloop_test.py TestIOLoop.test_close_file_object
+// Tornado: tornado/test/ioloop_test.py:285 TestIOLoop.test_close_file_object
 // C++: fds, not file objects: close(all_fds=true) closes every registered
 // one; close() leaves them to their owner.
 TEST(IOLoopCloseTest, CloseAllFdsClosesTheRegisteredDescriptors) {
@@ -416,7 +416,7 @@ class IOLoopCurrentTest : public ::testing::Test {
     void TearDown() override { IOLoop::clear_current(); }
 };
 
-// Tornado: tornado/test/ioloop_test.py TestIOLoopCurrent.test_non_current
+// Tornado: tornado/test/ioloop_test.py:463 TestIOLoopCurrent.test_non_current
 TEST_F(IOLoopCurrentTest, NonCurrent) {
     IOLoop loop(false);
     EXPECT_EQ(IOLoop::current(false), nullptr);
@@ -432,7 +432,7 @@ TEST_F(IOLoopCurrentTest, NonCurrent) {
     }
 }
 
-// Tornado: tornado/test/ioloop_test.py TestIOLoopCurrent.test_force_current
+// Tornado: tornado/test/ioloop_test.py:479 TestIOLoopCurrent.test_force_current
 TEST_F(IOLoopCurrentTest, ForceCurrent) {
     IOLoop loop(true);
     EXPECT_EQ(IOLoop::current(), &loop);
@@ -444,7 +444,7 @@ TEST_F(IOLoopCurrentTest, ForceCurrent) {
     EXPECT_EQ(IOLoop::current(false), &loop);
 }
 
-// Tornado: tornado/ioloop.py IOLoop.instance / initialized / install / clear_instance
+// Tornado: tornado/ioloop.py:150 IOLoop.instance / initialized / install / clear_instance
 TEST_F(IOLoopCurrentTest, InstanceIsOneLoopForAllThreadsUntilCleared) {
     IOLoop::clear_instance();
     EXPECT_FALSE(IOLoop::initialized());
@@ -512,7 +512,7 @@ class RecordingLoop : public IOLoop {
     }
 };
 
-// Tornado: tornado/test/ioloop_test.py TestIOLoop.test_handle_callback_exception
+// Tornado: tornado/test/ioloop_test.py:183 TestIOLoop.test_handle_callback_exception
 // (the 4.5.2 tests override handle_callback_exception to see what escapes).
 TEST(IOLoopExceptionTest, HandleCallbackExceptionSeesCallbacksTimeoutsHandlersAndPeriodics) {
     RecordingLoop loop(false);
@@ -577,7 +577,7 @@ TEST(IOLoopExceptionTest, TheDefaultLogsAsBefore) {
 
 // ---- gen.multi and gen.WaitIterator -------------------------------------
 
-// Tornado: tornado/test/gen_test.py GenCoroutineTest.test_multi_future
+// Tornado: tornado/test/gen_test.py:392 GenEngineTest.test_multi_future
 TEST_F(IOLoopApiTest, MultiGathersResultsInListOrder) {
     auto result = loop.run_sync(
         [&]() -> Future<std::vector<int>> {
@@ -603,7 +603,7 @@ TEST_F(IOLoopApiTest, MultiGathersResultsInListOrder) {
     EXPECT_EQ(result, (std::vector<int>{10, 20, 30}));
 }
 
-// Tornado: tornado/test/gen_test.py GenCoroutineTest.test_multi_empty
+// Tornado: tornado/test/gen_test.py:370 GenEngineTest.test_multi_empty
 TEST_F(IOLoopApiTest, MultiOfNothingIsDoneAtOnce) {
     Future<std::vector<std::string>> none = gen::multi(std::vector<Future<std::string>>{});
     ASSERT_TRUE(none.done());
@@ -612,7 +612,7 @@ TEST_F(IOLoopApiTest, MultiOfNothingIsDoneAtOnce) {
     EXPECT_TRUE(none_void.done());
 }
 
-// Tornado: tornado/test/gen_test.py GenCoroutineTest.test_multi_exceptions
+// Tornado: tornado/test/gen_test.py:408 GenEngineTest.test_multi_exceptions
 TEST_F(IOLoopApiTest, MultiFailsWithTheFirstExceptionInListOrderAndLogsTheRest) {
     LogCapture capture;
     std::vector<Future<void>> futures{Future<void>::make(), Future<void>::make(),
@@ -633,7 +633,7 @@ TEST_F(IOLoopApiTest, MultiFailsWithTheFirstExceptionInListOrderAndLogsTheRest) 
     EXPECT_EQ(capture.errors[0], "Multiple exceptions in yield list: error 2");
 }
 
-// Tornado: tornado/test/gen_test.py WaitIteratorTest.test_already_done
+// Tornado: tornado/test/gen_test.py:1303 WaitIteratorTest.test_already_done
 TEST_F(IOLoopApiTest, WaitIteratorAlreadyDone) {
     std::vector<Future<int>> futures{Future<int>::ready(24), Future<int>::ready(42),
                                      Future<int>::ready(84)};
@@ -653,7 +653,7 @@ TEST_F(IOLoopApiTest, WaitIteratorAlreadyDone) {
     EXPECT_EQ(got, (std::vector<std::pair<std::size_t, int>>{{0, 24}, {1, 42}, {2, 84}}));
 }
 
-// Tornado: tornado/test/gen_test.py WaitIteratorTest.test_iterator
+// Tornado: tornado/test/gen_test.py:1366 WaitIteratorTest.test_iterator
 TEST_F(IOLoopApiTest, WaitIteratorHandsOutResultsAsTheyFinish) {
     std::vector<Future<int>> futures{Future<int>::make(), Future<int>::make(), Future<int>::make(),
                                      Future<int>::make()};
@@ -686,7 +686,7 @@ TEST_F(IOLoopApiTest, WaitIteratorHandsOutResultsAsTheyFinish) {
     EXPECT_EQ(got, (std::vector<std::string>{"1=24", "0!zero", "3=84", "2=42"}));
 }
 
-// Tornado: tornado/test/gen_test.py WaitIteratorTest.test_empty_iterator
+// Tornado: tornado/test/gen_test.py:1292 WaitIteratorTest.test_empty_iterator
 TEST_F(IOLoopApiTest, WaitIteratorOverNothingIsDone) {
     gen::WaitIterator<int> it({});
     EXPECT_TRUE(it.done());

@@ -33,7 +33,7 @@ class IOLoopTest : public ::testing::Test {
     IOLoop loop;
 };
 
-// Tornado: tornado/test/ioloop_test.py TestIOLoop.test_add_callback_return_sequence
+// Tornado: tornado/test/ioloop_test.py:65 TestIOLoop.test_add_callback_return_sequence
 TEST_F(IOLoopTest, CallbacksRunInOrderAndOneAddedFromACallbackWaitsForTheNextIteration) {
     std::vector<std::string> order;
     loop.add_callback([&] {
@@ -70,7 +70,7 @@ TEST_F(IOLoopTest, TimeoutsRunByDeadlineThenInsertionOrderAndCanBeRemoved) {
     loop.remove_timeout(removed);  // removing twice (or after firing) is harmless
 }
 
-// Tornado: tornado/test/ioloop_test.py TestIOLoop.test_remove_timeout_cleanup
+// Tornado: tornado/test/ioloop_test.py:221 TestIOLoop.test_remove_timeout_cleanup
 TEST_F(IOLoopTest, ManyCancelledTimeoutsLeaveTheRestWorking) {
     std::vector<ioloop::Timeout> handles;
     for (int i = 0; i < 2000; ++i) {
@@ -85,7 +85,7 @@ TEST_F(IOLoopTest, ManyCancelledTimeoutsLeaveTheRestWorking) {
     EXPECT_TRUE(fired);
 }
 
-// Tornado: tornado/test/ioloop_test.py TestIOLoop.test_add_callback_wakeup_other_thread
+// Tornado: tornado/test/ioloop_test.py:103 TestIOLoop.test_add_callback_wakeup_other_thread
 TEST_F(IOLoopTest, AddCallbackFromAnotherThreadWakesThePoll) {
     std::atomic<bool> ran{false};
     std::thread other;

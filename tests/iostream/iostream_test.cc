@@ -186,7 +186,7 @@ Future<void> read_until_with_limits(std::shared_ptr<IOStream> reader,
     out->closed = reader->closed();
 }
 
-// Tornado: tornado/test/iostream_test.py TestIOStreamMixin.test_read_until_max_bytes
+// Tornado: tornado/test/iostream_test.py:641 TestIOStreamMixin.test_read_until_max_bytes
 TEST_F(BaseIOStreamTest, ReadUntilClosesStreamPastMaxBytes) {
     std::shared_ptr<IOStream> reader;
     std::shared_ptr<IOStream> writer;
@@ -226,7 +226,7 @@ Future<void> read_until_regex_with_limits(std::shared_ptr<IOStream> reader,
     out->closed = reader->closed();
 }
 
-// Tornado: tornado/test/iostream_test.py TestIOStreamMixin.test_read_until_regex_max_bytes
+// Tornado: tornado/test/iostream_test.py:701 TestIOStreamMixin.test_read_until_regex_max_bytes
 TEST_F(BaseIOStreamTest, ReadUntilRegexClosesStreamPastMaxBytesAsync) {
     std::shared_ptr<IOStream> reader;
     std::shared_ptr<IOStream> writer;
@@ -270,7 +270,7 @@ Future<void> read_regex_past_limit_from_buffer(std::shared_ptr<IOStream> reader,
     out->closed = reader->closed();
 }
 
-// Tornado: tornado/test/iostream_test.py TestIOStreamMixin.test_read_until_regex_max_bytes_inline
+// Tornado: tornado/test/iostream_test.py:728 TestIOStreamMixin.test_read_until_regex_max_bytes_inline
 // (here the data is already in the stream's buffer, not only in the socket)
 TEST_F(BaseIOStreamTest, ReadUntilRegexClosesStreamPastMaxBytesInline) {
     std::shared_ptr<IOStream> reader;
@@ -311,7 +311,7 @@ Future<void> read_until_past_limit_inline(std::shared_ptr<IOStream> reader,
     out->closed = reader->closed();
 }
 
-// Tornado: tornado/test/iostream_test.py TestIOStreamMixin.test_read_until_max_bytes_inline
+// Tornado: tornado/test/iostream_test.py:668 TestIOStreamMixin.test_read_until_max_bytes_inline
 TEST_F(BaseIOStreamTest, ReadUntilClosesStreamPastMaxBytesInline) {
     std::shared_ptr<IOStream> reader;
     std::shared_ptr<IOStream> writer;
@@ -333,7 +333,7 @@ TEST_F(BaseIOStreamTest, ReadUntilClosesStreamPastMaxBytesInline) {
         << logs.dump();
 }
 
-// Tornado: tornado/test/iostream_test.py TestIOStreamMixin.test_read_until_max_bytes_ignores_extra
+// Tornado: tornado/test/iostream_test.py:685 TestIOStreamMixin.test_read_until_max_bytes_ignores_extra
 // (the delimiter arrives in the same packet but ends past the limit: still unsatisfiable)
 TEST_F(BaseIOStreamTest, ReadUntilFailsWhenDelimiterEndsPastMaxBytes) {
     std::shared_ptr<IOStream> reader;
@@ -369,8 +369,7 @@ Future<void> read_regex_past_limit_inline(std::shared_ptr<IOStream> reader,
     out->closed = reader->closed();
 }
 
-// Tornado: tornado/test/iostream_test.py
-// TestIOStreamMixin.test_read_until_regex_max_bytes_ignores_extra
+// Tornado: tornado/test/iostream_test.py:745 TestIOStreamMixin.test_read_until_regex_max_bytes_ignores_extra
 TEST_F(BaseIOStreamTest, ReadUntilRegexFailsWhenMatchEndsPastMaxBytes) {
     std::shared_ptr<IOStream> reader;
     std::shared_ptr<IOStream> writer;
@@ -413,7 +412,7 @@ Future<void> read_with_extra_after_delimiter(std::shared_ptr<IOStream> reader,
     out->rest = co_await reader->read_bytes(50);
 }
 
-// Tornado: tornado/test/iostream_test.py TestIOStreamMixin.test_read_until_max_bytes ("just enough
+// Tornado: tornado/test/iostream_test.py:641 TestIOStreamMixin.test_read_until_max_bytes ("just enough
 // space"), with more data behind the delimiter than max_bytes allows.
 TEST_F(BaseIOStreamTest, ReadUntilIgnoresDataAfterDelimiterWithinMaxBytes) {
     std::shared_ptr<IOStream> reader;
@@ -459,7 +458,7 @@ Future<void> read_bytes_steps(std::shared_ptr<IOStream> reader, std::shared_ptr<
     out->data.push_back(co_await partial);
 }
 
-// Tornado: tornado/test/iostream_test.py TestIOStreamMixin.test_read_bytes_partial
+// Tornado: tornado/test/iostream_test.py:616 TestIOStreamMixin.test_read_bytes_partial
 TEST_F(BaseIOStreamTest, ReadBytesExactAndPartial) {
     std::shared_ptr<IOStream> reader;
     std::shared_ptr<IOStream> writer;
@@ -495,7 +494,7 @@ Future<void> read_zero_bytes(std::shared_ptr<IOStream> reader, std::shared_ptr<I
     out->rest = he + co_await reader->read_bytes(3);
 }
 
-// Tornado: tornado/test/iostream_test.py TestIOStreamWebMixin.test_read_zero_bytes
+// Tornado: tornado/test/iostream_test.py:71 TestIOStreamWebMixin.test_read_zero_bytes
 TEST_F(BaseIOStreamTest, ReadZeroBytesResolvesEmpty) {
     std::shared_ptr<IOStream> reader;
     std::shared_ptr<IOStream> writer;
@@ -532,7 +531,7 @@ Future<void> read_until_peer_closes(std::shared_ptr<IOStream> reader,
     out->closed = reader->closed();
 }
 
-// Tornado: tornado/test/iostream_test.py TestIOStreamWebMixin.test_read_until_close (the
+// Tornado: tornado/test/iostream_test.py:60 TestIOStreamWebMixin.test_read_until_close (the
 // data comes in pieces, then the peer closes)
 TEST_F(BaseIOStreamTest, ReadUntilCloseReturnsAllDataOncePeerCloses) {
     std::shared_ptr<IOStream> reader;
@@ -554,7 +553,7 @@ Future<void> read_until_close_after_close(std::shared_ptr<IOStream> reader,
     out->push_back(co_await reader->read_until_close());
 }
 
-// Tornado: tornado/test/iostream_test.py TestIOStreamMixin.test_read_until_close_after_close
+// Tornado: tornado/test/iostream_test.py:440 TestIOStreamMixin.test_read_until_close_after_close
 TEST_F(BaseIOStreamTest, ReadUntilCloseAfterPeerClosedDeliversBufferedData) {
     std::shared_ptr<IOStream> reader;
     std::shared_ptr<IOStream> writer;
@@ -614,7 +613,7 @@ std::string byte_pattern(std::size_t size) {
     return data;
 }
 
-// Tornado: tornado/test/iostream_test.py TestIOStreamMixin.test_flow_control (a writer far ahead
+// Tornado: tornado/test/iostream_test.py:791 TestIOStreamMixin.test_flow_control (a writer far ahead
 // of a reader that takes its time; what the socket does not take at once waits for WRITE events)
 TEST_F(BaseIOStreamTest, LargeWriteToSlowReaderCompletesOnWriteEvents) {
     std::shared_ptr<IOStream> writer;
@@ -717,7 +716,7 @@ TEST_F(BaseIOStreamTest, LargeWriteToSlowReaderCompletesOnWriteEvents) {
 // ---------------------------------------------------------------------------
 // Closing
 
-// Tornado: tornado/test/iostream_test.py TestIOStreamMixin.test_write_zero_bytes
+// Tornado: tornado/test/iostream_test.py:215 TestIOStreamMixin.test_write_zero_bytes
 TEST_F(BaseIOStreamTest, WriteZeroBytesResolves) {
     std::shared_ptr<IOStream> reader;
     std::shared_ptr<IOStream> writer;
@@ -796,7 +795,7 @@ Future<void> read_while_peer_closes(std::shared_ptr<IOStream> reader,
     co_await wait_closed(close_calls);
 }
 
-// Tornado: tornado/test/iostream_test.py TestIOStreamMixin.test_close_callback_with_pending_read
+// Tornado: tornado/test/iostream_test.py:517 TestIOStreamMixin.test_close_callback_with_pending_read
 TEST_F(BaseIOStreamTest, PendingReadFailsWithStreamClosedErrorWhenPeerCloses) {
     std::shared_ptr<IOStream> reader;
     std::shared_ptr<IOStream> writer;
@@ -862,7 +861,7 @@ Future<void> read_line_then_close(std::shared_ptr<IOStream> reader,
     co_await wait_closed(close_calls);
 }
 
-// Tornado: tornado/test/iostream_test.py TestIOStreamMixin.test_delayed_close_callback
+// Tornado: tornado/test/iostream_test.py:367 TestIOStreamMixin.test_delayed_close_callback
 TEST_F(BaseIOStreamTest, CloseCallbackWaitsForReadThatBufferedDataSatisfies) {
     BaseIOStream::Options small_chunks;
     small_chunks.read_chunk_size = 4;
@@ -899,7 +898,7 @@ Future<void> read_buffered_after_close(std::shared_ptr<IOStream> reader,
     }
 }
 
-// Tornado: tornado/test/iostream_test.py TestIOStreamMixin.test_close_buffered_data
+// Tornado: tornado/test/iostream_test.py:412 TestIOStreamMixin.test_close_buffered_data
 TEST_F(BaseIOStreamTest, DataBufferedBeforePeerClosedIsStillRead) {
     BaseIOStream::Options small_chunks;
     small_chunks.read_chunk_size = 256;
@@ -933,7 +932,7 @@ Future<void> read_then_peer_closes(std::shared_ptr<IOStream> reader,
     co_await wait_closed(close_calls);
 }
 
-// Tornado: tornado/test/iostream_test.py TestIOStreamMixin.test_future_close_callback (an idle
+// Tornado: tornado/test/iostream_test.py:582 TestIOStreamMixin.test_future_close_callback (an idle
 // stream with a close callback listens for READ, so it notices the peer going away)
 TEST_F(BaseIOStreamTest, CloseCallbackRunsWhenIdlePeerCloses) {
     std::shared_ptr<IOStream> reader;
@@ -983,7 +982,7 @@ TEST_F(BaseIOStreamTest, WriteToPeerThatClosedFailsWithStreamClosedError) {
     EXPECT_EQ(logs.count("tornado.general", log::Level::Warning, "Write error"), 0) << logs.dump();
 }
 
-// Tornado: tornado/iostream.py BaseIOStream.write (max_write_buffer_size)
+// Tornado: tornado/iostream.py:367 BaseIOStream.write (max_write_buffer_size)
 TEST_F(BaseIOStreamTest, WriteBeyondMaxWriteBufferSizeThrowsStreamBufferFullError) {
     BaseIOStream::Options limited;
     limited.max_write_buffer_size = 1024;
@@ -1049,7 +1048,7 @@ Future<void> write_while_connecting(std::shared_ptr<IOStream> client, int port,
     co_await serving;
 }
 
-// Tornado: tornado/test/iostream_test.py TestIOStreamWebMixin.test_write_while_connecting
+// Tornado: tornado/test/iostream_test.py:95 TestIOStreamWebMixin.test_write_while_connecting
 TEST_F(IOStreamTest, WritesQueuedWhileConnectingArrive) {
     std::vector<int> socks = netutil::bind_sockets(0, "127.0.0.1");
     ASSERT_EQ(socks.size(), 1U);
@@ -1083,7 +1082,7 @@ Future<void> connect_and_capture(std::shared_ptr<IOStream> client, int port,
     }
 }
 
-// Tornado: tornado/test/iostream_test.py TestIOStreamMixin.test_connection_refused
+// Tornado: tornado/test/iostream_test.py:224 TestIOStreamMixin.test_connection_refused
 TEST_F(IOStreamTest, ConnectToClosedPortFailsWithStreamClosedError) {
     // A free port: bind one, note it, close it.
     int probe = tcp_socket();

@@ -149,12 +149,12 @@ void expect_one_port_per_family(const std::vector<int>& socks, Check check) {
     }
 }
 
-// Tornado: tornado/test/netutil_test.py TestPortAllocation.test_same_port_allocation
+// Tornado: tornado/test/netutil_test.py:193 TestPortAllocation.test_same_port_allocation
 TEST(BindSocketsTest, PortZeroGivesEveryFamilyTheSamePort) {
     expect_one_port_per_family(netutil::bind_sockets(0, ""), [](const netutil::Address&) {});
 }
 
-// Tornado: tornado/test/netutil_test.py TestPortAllocation.test_reuse_port
+// Tornado: tornado/test/netutil_test.py:206 TestPortAllocation.test_reuse_port
 TEST(BindSocketsTest, ReusePortAllowsASecondListenerOnThePort) {
     std::vector<int> first =
         netutil::bind_sockets(0, "127.0.0.1", AF_UNSPEC, netutil::detail::DEFAULT_BACKLOG, true);
@@ -171,7 +171,7 @@ TEST(BindSocketsTest, ReusePortAllowsASecondListenerOnThePort) {
     ::close(first[0]);
 }
 
-// Tornado: tornado/netutil.py accept_handler ("accept as many as there are
+// Tornado: tornado/netutil.py:250 add_accept_handler.accept_handler ("accept as many as there are
 // in one event", up to the backlog)
 TEST_F(AddAcceptHandlerTest, AcceptsSeveralPendingConnectionsInOneEvent) {
     std::vector<int> socks = netutil::bind_sockets(0, "127.0.0.1");
@@ -412,7 +412,7 @@ TEST_F(AddAcceptHandlerTest, RemovingDuringAPauseCancelsIt) {
     ::close(client);
 }
 
-// Tornado: tornado/test/netutil_test.py IsValidIPTest.test_is_valid_ip
+// Tornado: tornado/test/netutil_test.py:177 IsValidIPTest.test_is_valid_ip
 TEST(IsValidIpTest, AcceptsNumericAddressesOnly) {
     EXPECT_TRUE(netutil::is_valid_ip("127.0.0.1"));
     EXPECT_TRUE(netutil::is_valid_ip("4.4.4.4"));
@@ -478,8 +478,8 @@ int connect_unix(const std::string& path) {
     return fd;
 }
 
-// Tornado: tornado/test/netutil_test.py (none; bind_unix_socket as
-// httpserver_test.UnixSocketTest uses it)
+// Tornado: tornado/test/httpserver_test.py:584 UnixSocketTest (netutil_test has none; it uses
+// bind_unix_socket)
 TEST_F(UnixSocketTest, ListensWithTheModeAndAnUnnamedPeer) {
     std::string p = path("s");
     int sock = netutil::bind_unix_socket(p, 0640);

@@ -192,7 +192,7 @@ class ProcessServer : public tcpserver::TCPServer {
     }
 };
 
-// Tornado: tornado/test/process_test.py ProcessTest.test_multi_process
+// Tornado: tornado/test/process_test.py:60 ProcessTest.test_multi_process
 // Task 0 and 1 serve on the socket bound before the fork; task 2 is the
 // client that makes them exit and watches them come back.
 TEST(ProcessScenario, DISABLED_MultiProcess) {

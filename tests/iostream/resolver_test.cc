@@ -159,7 +159,7 @@ Future<void> resolve_localhost(std::shared_ptr<Resolver> resolver, ResolveResult
     out->addresses = co_await f;
 }
 
-// Tornado: tornado/test/netutil_test.py _ResolverTestMixin.test_localhost (ThreadedResolverTest)
+// Tornado: tornado/test/netutil_test.py:38 _ResolverTestMixin.test_localhost (ThreadedResolverTest)
 TEST_F(ResolverTest, ThreadedResolverResolvesLocalhostOnAnotherThread) {
     auto resolver = make_resolver<RecordingResolver>();
     ResolveResult r;
@@ -208,7 +208,7 @@ Future<void> resolve_and_capture(std::shared_ptr<Resolver> resolver, std::string
     }
 }
 
-// Tornado: tornado/test/netutil_test.py _ResolverErrorTestMixin.test_bad_host (ThreadedResolverErrorTest)
+// Tornado: tornado/test/netutil_test.py:54 _ResolverErrorTestMixin.test_bad_host (ThreadedResolverErrorTest)
 TEST_F(ResolverTest, UnknownNameFailsWithGAIError) {
     auto resolver = make_resolver<netutil::ThreadedResolver>();
     std::exception_ptr error;
@@ -224,7 +224,7 @@ TEST_F(ResolverTest, UnknownNameFailsWithGAIError) {
     EXPECT_FALSE(message.empty());
 }
 
-// Tornado: tornado/test/netutil_test.py BlockingResolverTest
+// Tornado: tornado/test/netutil_test.py:78 BlockingResolverTest
 TEST_F(ResolverTest, BlockingResolverAnswersAtOnce) {
     netutil::BlockingResolver resolver;
     Future<Resolver::Result> f = resolver.resolve("::1", 443, AF_UNSPEC);
@@ -263,7 +263,7 @@ Future<void> round_trip(std::shared_ptr<IOStream> client, std::string host, int 
     *reply = co_await client->read_until("\n");
 }
 
-// Tornado: tornado/test/iostream_test.py TestIOStreamWebMixin.test_write_while_connecting,
+// Tornado: tornado/test/iostream_test.py:95 TestIOStreamWebMixin.test_write_while_connecting,
 // with a name to resolve first.
 TEST_F(ResolverTest, ConnectToLocalhostResolvesAndRoundTrips) {
     int port = listen_echo("localhost");
@@ -341,7 +341,7 @@ void expect_closed_by_gai_error(const std::exception_ptr& error) {
     }
 }
 
-// Tornado: tornado/test/iostream_test.py TestIOStreamMixin.test_gaierror
+// Tornado: tornado/test/iostream_test.py:251 TestIOStreamMixin.test_gaierror
 TEST_F(ResolverTest, GAIErrorBecomesTheStreamError) {
     auto client = adopt(tcp_socket());
     auto failing = std::make_shared<FailingResolver>();

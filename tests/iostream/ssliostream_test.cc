@@ -192,7 +192,7 @@ std::string describe(const std::exception_ptr& e) {
     return e ? log::describe(e) : "(none)";
 }
 
-// Tornado: tornado/test/iostream_test.py TestIOStreamSSL (the shared
+// Tornado: tornado/test/iostream_test.py:865 TestIOStreamSSL (the shared
 // read/write tests over an SSL pair) and test_handshake
 TEST_F(SSLIOStreamTest, ServerAndClientRoundTripWithSNI) {
     int port = start_server();
@@ -222,7 +222,7 @@ TEST_F(SSLIOStreamTest, ClientChecksIPAddressAndSendsNoSNIForIt) {
     EXPECT_EQ(server_->sni, (std::vector<std::string>{""}));
 }
 
-// Tornado: tornado/test/iostream_test.py TestIOStreamStartTLS.test_check_hostname
+// Tornado: tornado/test/iostream_test.py:989 TestIOStreamStartTLS.test_check_hostname
 TEST_F(SSLIOStreamTest, ClientRejectsWrongHostname) {
     int port = start_server();
     auto c = client(trusting_context());

@@ -67,7 +67,7 @@ Future<void> streaming_bytes(std::shared_ptr<IOStream> server, std::shared_ptr<I
     out->rest = co_await server->read_bytes(2);
 }
 
-// Tornado: tornado/test/iostream_test.py TestIOStreamMixin.test_streaming_callback
+// Tornado: tornado/test/iostream_test.py:285 TestIOStreamMixin.test_streaming_callback
 TEST_F(StreamingTest, StreamingCallbackGetsChunksAndTheResultIsEmpty) {
     auto [server, client] = stream_pair();
     StreamingBytesResult r;
@@ -97,7 +97,7 @@ Future<void> streaming_with_data_in_buffer(std::shared_ptr<IOStream> server,
     EXPECT_EQ(co_await until_close, "");
 }
 
-// Tornado: tornado/test/iostream_test.py TestIOStreamMixin.test_streaming_callback_with_data_in_buffer
+// Tornado: tornado/test/iostream_test.py:198 TestIOStreamMixin.test_streaming_callback_with_data_in_buffer
 TEST_F(StreamingTest, StreamingCallbackGetsDataAlreadyBuffered) {
     auto [server, client] = stream_pair();
     BufferedStreamingResult r;
@@ -128,7 +128,7 @@ Future<void> streaming_until_close(std::shared_ptr<IOStream> server,
     out->final_result = co_await final;
 }
 
-// Tornado: tornado/test/iostream_test.py TestIOStreamMixin.test_streaming_until_close
+// Tornado: tornado/test/iostream_test.py:315 TestIOStreamMixin.test_streaming_until_close
 TEST_F(StreamingTest, StreamingUntilCloseGetsEveryChunk) {
     auto [server, client] = stream_pair();
     UntilCloseStreamingResult r;
@@ -164,7 +164,7 @@ Future<void> until_close_both(std::shared_ptr<IOStream> server, std::shared_ptr<
     co_await writing;
 }
 
-// Tornado: tornado/test/iostream_test.py TestIOStreamMixin.test_streaming_until_close_future
+// Tornado: tornado/test/iostream_test.py:342 TestIOStreamMixin.test_streaming_until_close_future
 TEST_F(StreamingTest, StreamingUntilCloseFuture) {
     auto [server, client] = stream_pair();
     std::vector<std::string> chunks;
@@ -182,7 +182,7 @@ Future<void> streaming_after_close(std::shared_ptr<IOStream> server,
     *final_result = co_await client->read_until_close(collect(chunks));
 }
 
-// Tornado: tornado/test/iostream_test.py TestIOStreamMixin.test_streaming_read_until_close_after_close
+// Tornado: tornado/test/iostream_test.py:472 TestIOStreamMixin.test_streaming_read_until_close_after_close
 TEST_F(StreamingTest, StreamingReadUntilCloseAfterClose) {
     auto [server, client] = stream_pair();
     std::string first;
@@ -240,7 +240,7 @@ Future<void> throwing_callback(std::shared_ptr<IOStream> server, std::shared_ptr
     }
 }
 
-// Tornado: tornado/iostream.py BaseIOStream._run_callback (an exception in
+// Tornado: tornado/iostream.py:558 BaseIOStream._run_callback (an exception in
 // the callback closes the stream)
 TEST_F(StreamingTest, ExceptionInStreamingCallbackClosesTheStream) {
     auto [server, client] = stream_pair();
@@ -274,7 +274,7 @@ Future<void> partial_reads(std::shared_ptr<IOStream> server, std::shared_ptr<IOS
     out->push_back(co_await client->read_bytes(2, true));
 }
 
-// Tornado: tornado/test/iostream_test.py TestIOStreamMixin.test_read_bytes_partial
+// Tornado: tornado/test/iostream_test.py:616 TestIOStreamMixin.test_read_bytes_partial
 TEST_F(StreamingTest, ReadBytesPartial) {
     auto [server, client] = stream_pair();
     std::vector<std::string> data;
@@ -308,7 +308,7 @@ Future<void> flow_control(std::shared_ptr<IOStream> server, std::shared_ptr<IOSt
     co_await written;
 }
 
-// Tornado: tornado/test/iostream_test.py TestIOStreamMixin.test_flow_control
+// Tornado: tornado/test/iostream_test.py:791 TestIOStreamMixin.test_flow_control
 TEST_F(StreamingTest, FlowControl) {
     constexpr std::size_t MB = std::size_t{1} << 20;
     BaseIOStream::Options server_options;
@@ -335,7 +335,7 @@ Future<void> small_reads(std::shared_ptr<IOStream> server, std::shared_ptr<IOStr
     co_await written;
 }
 
-// Tornado: tornado/test/iostream_test.py TestIOStreamMixin.test_small_reads_from_large_buffer
+// Tornado: tornado/test/iostream_test.py:761 TestIOStreamMixin.test_small_reads_from_large_buffer
 TEST_F(StreamingTest, SmallReadsFromLargeBuffer) {
     // A 10 KB buffer and 100 KB to read, 1 KB at a time: the buffer is not
     // filled eagerly (which would close the stream with StreamBufferFullError).
@@ -353,7 +353,7 @@ TEST_F(StreamingTest, SmallReadsFromLargeBuffer) {
 // ---------------------------------------------------------------------------
 // max_write_buffer_size, reading(), writing(), set_nodelay
 
-// Tornado: tornado/iostream.py BaseIOStream.write: the limit is on the bytes
+// Tornado: tornado/iostream.py:367 BaseIOStream.write: the limit is on the bytes
 // still waiting in the buffer, not on everything ever written.
 TEST_F(StreamingTest, MaxWriteBufferSizeCountsOnlyBufferedBytes) {
     constexpr std::size_t kLimit = 64 * 1024;
@@ -406,7 +406,7 @@ TEST_F(StreamingTest, ReadingAndWritingReportPendingOperations) {
     EXPECT_EQ(a->error(), nullptr);
 }
 
-// Tornado: tornado/iostream.py IOStream.set_nodelay
+// Tornado: tornado/iostream.py:1239 IOStream.set_nodelay
 TEST_F(StreamingTest, SetNodelayTogglesTcpNoDelayAndIsHarmlessOnUnixSockets) {
     int fds[2];
     ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);

@@ -102,7 +102,7 @@ Future<void> echo_once(std::shared_ptr<IOStream> client, int port, std::string l
     out->rest = co_await client->read_until_close();
 }
 
-// Tornado: tornado/test/tcpserver_test.py TCPServerTest.test_handle_stream_native_coroutine
+// Tornado: tornado/test/tcpserver_test.py:45 TCPServerTest.test_handle_stream_native_coroutine
 TEST_F(TCPServerTest, HandleStreamCoroutineEchoesLine) {
     int port = start_server();
     auto client = adopt(tcp_socket());
@@ -123,7 +123,7 @@ Future<void> connect_capturing(std::shared_ptr<IOStream> client, int port,
     }
 }
 
-// Tornado: tornado/test/tcpserver_test.py TCPServerTest.test_stop_twice
+// Tornado: tornado/test/tcpserver_test.py:65 TCPServerTest.test_stop_twice
 TEST_F(TCPServerTest, StopCanBeCalledTwice) {
     std::size_t handlers_before = loop_->handler_count();
     int port = start_server();
@@ -161,7 +161,7 @@ Future<void> fail_then_echo(std::shared_ptr<IOStream> first, std::shared_ptr<IOS
     out->echoed = co_await second->read_until("\n");
 }
 
-// Tornado: tornado/test/tcpserver_test.py TCPServerTest.test_handle_stream_coroutine_logging
+// Tornado: tornado/test/tcpserver_test.py:16 TCPServerTest.test_handle_stream_coroutine_logging
 TEST_F(TCPServerTest, ExceptionFromHandleStreamIsLoggedAndServerKeepsAccepting) {
     int port = start_server();
     server_->fail_first = true;

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Every traced step must be cited: for each TRACE_SPAN / TRACE_EVENT step in
-the libraries, the same file must carry a `// Tornado: tornado/<module>.py
+the libraries, the same file must carry a `// Tornado: tornado/<module>.py[:N]
 <step>` line, so that the trace and the code name the same Tornado method.
 
 Usage: check_citations.py SOURCE_ROOT   (exit 1 and a list when one is missing)
@@ -11,7 +11,7 @@ import sys
 
 LAYERS = ["ioloop", "iostream", "httpserver", "web"]
 STEP = re.compile(r'TRACE_(?:SPAN|EVENT)(?:_AS)?\((?:\w+,\s*)?"([^"]+)"')
-CITE = re.compile(r"// Tornado: tornado/[a-z0-9_/]+\.py (\S+)")
+CITE = re.compile(r"// Tornado: tornado/[a-z0-9_/]+\.py(?::\d+)? (\S+)")
 
 
 def main() -> int:

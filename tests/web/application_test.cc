@@ -34,13 +34,13 @@ class NullHandler : public RequestHandler {
 // ---------------------------------------------------------------------------
 // URLSpec.reverse on its own
 
-// Tornado: tornado/test/web_test.py URLSpecReverseTest.test_reverse
+// Tornado: tornado/test/web_test.py:2848 URLSpecReverseTest.test_reverse
 TEST(URLSpecReverseTest, LiteralPatternsReverseToTheirUnescapedText) {
     EXPECT_EQ(url<NullHandler>(R"(/favicon\.ico)").reverse({}), "/favicon.ico");
     EXPECT_EQ(url<NullHandler>(R"(^/favicon\.ico$)").reverse({}), "/favicon.ico");
 }
 
-// Tornado: tornado/test/web_test.py URLSpecReverseTest.test_reverse_arguments
+// Tornado: tornado/test/web_test.py:2870 URLSpecReverseTest.test_reverse_arguments
 TEST(URLSpecReverseTest, GroupsAreReplacedByTheArguments) {
     EXPECT_EQ(url<NullHandler>(R"(^/api/v1/foo/(\w+)$)").reverse({"bar"}), "/api/v1/foo/bar");
     EXPECT_EQ(url<NullHandler>("/named/(?P<year>[0-9]{4})/(?P<slug>[a-z-]+)").reverse(
@@ -48,7 +48,7 @@ TEST(URLSpecReverseTest, GroupsAreReplacedByTheArguments) {
               "/named/2024/hello-world");
 }
 
-// Tornado: tornado/test/web_test.py URLSpecReverseTest.test_non_reversible
+// Tornado: tornado/test/web_test.py:2852 URLSpecReverseTest.test_non_reversible
 TEST(URLSpecReverseTest, TooComplicatedPatternsCannotBeReversed) {
     // An escaped letter is a class (\d): no single string.
     EXPECT_THROW((void)url<NullHandler>(R"(^/api/v\d+/foo/(\w+)$)").reverse({"x"}),
@@ -70,7 +70,7 @@ TEST(URLSpecReverseTest, WrongNumberOfArgumentsIsRefused) {
     EXPECT_THROW((void)spec.reverse({"1", "a", "b"}), std::invalid_argument);
 }
 
-// Tornado: tornado/test/web_test.py WSGISafeWebTest.test_reverse_url
+// Tornado: tornado/test/web_test.py:726 WSGISafeWebTest.test_reverse_url
 TEST(URLSpecReverseTest, ArgumentsArePercentEncodedKeepingSlashes) {
     auto spec = url<NullHandler>("/decode_arg/(.*)");
     EXPECT_EQ(spec.reverse({"foo"}), "/decode_arg/foo");
@@ -87,7 +87,7 @@ TEST(URLSpecReverseTest, PercentInTheLiteralTextSurvives) {
 // ---------------------------------------------------------------------------
 // write(json)
 
-// Tornado: tornado/escape.py json_encode (json.dumps, then "</" -> "<\/")
+// Tornado: tornado/escape.py:74 json_encode (json.dumps, then "</" -> "<\/")
 TEST(JsonEncodeTest, WritesWhatPythonsJsonDumpsWrites) {
     nlohmann::ordered_json value = {{"message", "hello"},
                                     {"items", {1, 2, 3}},
@@ -229,7 +229,7 @@ class ApplicationTest : public ServerTest {
     std::shared_ptr<std::vector<std::string>> events_ = std::make_shared<std::vector<std::string>>();
 };
 
-// Tornado: tornado/test/web_test.py FinishInPrepareTest and an asynchronous prepare
+// Tornado: tornado/test/web_test.py:1992 FinishInPrepareTest and an asynchronous prepare
 // (RequestHandler._execute awaits prepare(), then the method, then on_finish)
 TEST_F(ApplicationTest, CoroutinePrepareRunsBeforeTheMethodAndMayFinishTheRequest) {
     start({});
@@ -242,7 +242,7 @@ TEST_F(ApplicationTest, CoroutinePrepareRunsBeforeTheMethodAndMayFinishTheReques
                                  "prepare /prepare/finish", "on_finish /prepare/finish"}));
 }
 
-// Tornado: tornado/test/web_test.py WSGISafeWebTest.test_reverse_url
+// Tornado: tornado/test/web_test.py:726 WSGISafeWebTest.test_reverse_url
 TEST_F(ApplicationTest, ReverseUrlFindsNamedRoutesOfEveryHost) {
     start({});
     EXPECT_EQ(get("/reverse?name=named&arg=2024&arg=hello-world").body, "/named/2024/hello-world");
@@ -251,7 +251,7 @@ TEST_F(ApplicationTest, ReverseUrlFindsNamedRoutesOfEveryHost) {
     EXPECT_EQ(app_->reverse_url("dup"), "/second");
 }
 
-// Tornado: tornado/web.py Application.reverse_url (KeyError)
+// Tornado: tornado/web.py:2029 Application.reverse_url (KeyError)
 TEST_F(ApplicationTest, ReverseUrlOfAnUnknownNameIsAnErrorPage) {
     start({});
     EXPECT_THROW((void)app_->reverse_url("nope"), std::out_of_range);
@@ -261,7 +261,7 @@ TEST_F(ApplicationTest, ReverseUrlOfAnUnknownNameIsAnErrorPage) {
     EXPECT_EQ(get("/reverse?name=named&arg=1").code(), 500);  // one argument short
 }
 
-// Tornado: tornado/routing.py DefaultHostMatches
+// Tornado: tornado/routing.py:474 DefaultHostMatches
 TEST_F(ApplicationTest, DefaultHostRoutesServeUnmatchedHostsUnlessBehindAProxy) {
     web::ApplicationSettings settings;
     settings.default_host = "admin.example.com";
@@ -280,7 +280,7 @@ TEST_F(ApplicationTest, WithoutDefaultHostOtherHostsGetOnlyTheWildcardRoutes) {
     EXPECT_EQ(get("/admin-only", "admin.example.com").body, "admin-only");
 }
 
-// Tornado: tornado/test/web_test.py DefaultHandlerArgumentsTest.test_403
+// Tornado: tornado/test/web_test.py:2050 DefaultHandlerArgumentsTest.test_403
 TEST_F(ApplicationTest, DefaultHandlerClassAnswersUnmatchedPaths) {
     web::ApplicationSettings settings;
     settings.default_handler_class = web::handler_class<FallbackHandler>(403);
@@ -291,7 +291,7 @@ TEST_F(ApplicationTest, DefaultHandlerClassAnswersUnmatchedPaths) {
     EXPECT_EQ(get("/").body, "wildcard");
 }
 
-// Tornado: tornado/web.py Application.log_request (the log_function setting)
+// Tornado: tornado/web.py:2044 Application.log_request (the log_function setting)
 TEST_F(ApplicationTest, LogFunctionIsCalledForEachFinishedRequest) {
     std::vector<std::string> logged;
     web::ApplicationSettings settings;
@@ -305,7 +305,8 @@ TEST_F(ApplicationTest, LogFunctionIsCalledForEachFinishedRequest) {
     EXPECT_EQ(logged, (Strings{"200 /", "404 /missing", "500 /boom"}));
 }
 
-// Tornado: tornado/test/web_test.py WSGISafeWebTest.test_write_dict (and the list TypeError)
+// Tornado: tornado/web.py:691 RequestHandler.write (a dict is sent as JSON, a list is a TypeError;
+// no Tornado test checks either)
 TEST_F(ApplicationTest, WriteOfAJsonObjectSetsTheJsonContentType) {
     start({});
     RawResponse r = get("/json");
@@ -315,7 +316,7 @@ TEST_F(ApplicationTest, WriteOfAJsonObjectSetsTheJsonContentType) {
     EXPECT_EQ(get("/json?list=1").code(), 500);
 }
 
-// Tornado: tornado/web.py RequestHandler.write_error (the default page)
+// Tornado: tornado/web.py:1042 RequestHandler.write_error (the default page)
 TEST_F(ApplicationTest, ErrorPagesHideTheExceptionByDefault) {
     start({});
     RawResponse r = get("/boom");
@@ -325,7 +326,7 @@ TEST_F(ApplicationTest, ErrorPagesHideTheExceptionByDefault) {
               "Error</body></html>");
 }
 
-// Tornado: tornado/web.py RequestHandler.write_error (serve_traceback)
+// Tornado: tornado/web.py:1042 RequestHandler.write_error (serve_traceback)
 TEST_F(ApplicationTest, ServeTracebackShowsTheExceptionAsText) {
     web::ApplicationSettings settings;
     settings.serve_traceback = true;
@@ -336,7 +337,7 @@ TEST_F(ApplicationTest, ServeTracebackShowsTheExceptionAsText) {
     EXPECT_EQ(r.body, "std::runtime_error: boom\n");
 }
 
-// Tornado: tornado/web.py Application.__init__ (debug's setdefault)
+// Tornado: tornado/web.py:1873 Application.__init__ (debug's setdefault)
 TEST_F(ApplicationTest, DebugTurnsOnServeTracebackUnlessSetOtherwise) {
     web::ApplicationSettings settings;
     settings.debug = true;
@@ -405,14 +406,14 @@ class TransformsTest : public ServerTest {
     }
 };
 
-// Tornado: tornado/web.py Application.__init__ (transforms=None: gzip when compress_response)
+// Tornado: tornado/web.py:1873 Application.__init__ (transforms=None: gzip when compress_response)
 TEST_F(TransformsTest, WithoutTransformsCompressResponseInstallsGzip) {
     start_server(web::Application::create(routes(), settings()));
     RawResponse r = get_big();
     EXPECT_EQ(r.header("Content-Encoding"), "gzip");
 }
 
-// Tornado: tornado/web.py Application.__init__ (an explicit transforms list)
+// Tornado: tornado/web.py:1873 Application.__init__ (an explicit transforms list)
 TEST_F(TransformsTest, GivenTransformsReplaceTheDefaultOnes) {
     start_server(web::Application::create(
         routes(), settings(), std::vector{web::transform_class<ShoutTransform>()}));
@@ -422,7 +423,7 @@ TEST_F(TransformsTest, GivenTransformsReplaceTheDefaultOnes) {
     EXPECT_EQ(r.body, std::string(2000, 'A'));
 }
 
-// Tornado: tornado/web.py Application.add_transform
+// Tornado: tornado/web.py:1963 Application.add_transform
 TEST_F(TransformsTest, AddTransformAppliesToLaterResponses) {
     auto app = web::Application::create(routes(), settings(), std::vector<web::TransformFactory>{});
     app->add_transform(web::transform_class<ShoutTransform>());

@@ -119,7 +119,7 @@ class ArgumentsTest : public ServerTest {
 
 constexpr const char* k400 = "<html><title>400: Bad Request</title><body>400: Bad Request</body></html>";
 
-// Tornado: tornado/test/web_test.py WSGISafeWebTest.test_get_query_arguments
+// Tornado: tornado/test/web_test.py:825 WSGISafeWebTest.test_get_query_arguments
 TEST_F(ArgumentsTest, QueryArgumentsAreSeparateFromBodyArgumentsAndTheLastValueWins) {
     RawResponse r = post("/args?a=q1&a=q2", "application/x-www-form-urlencoded", "a=b1");
     EXPECT_EQ(r.code(), 200);
@@ -127,7 +127,7 @@ TEST_F(ArgumentsTest, QueryArgumentsAreSeparateFromBodyArgumentsAndTheLastValueW
               "query=q2 queries=[q1],[q2] body=b1 bodies=[b1] all=b1 alls=[q1],[q2],[b1] raw=[b1]");
 }
 
-// Tornado: tornado/test/web_test.py WSGISafeWebTest.test_get_body_arguments
+// Tornado: tornado/test/web_test.py:839 WSGISafeWebTest.test_get_body_arguments
 TEST_F(ArgumentsTest, MultipartFieldsAreBodyArguments) {
     std::string body =
         "--xyz\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nm1\r\n"
@@ -138,14 +138,14 @@ TEST_F(ArgumentsTest, MultipartFieldsAreBodyArguments) {
     EXPECT_EQ(r.body, "query=none queries= body=m1 bodies=[m1] all=m1 alls=[m1] raw=[m1]");
 }
 
-// Tornado: tornado/test/web_test.py WSGISafeWebTest.test_get_argument
+// Tornado: tornado/test/web_test.py:804 WSGISafeWebTest.test_get_argument
 TEST_F(ArgumentsTest, ValuesAreStrippedOfUnicodeWhitespaceAndControlCharactersBecomeSpaces) {
     // "%E3%80%80" is U+3000 (ideographic space), "%01" a control character.
     RawResponse r = get("/args?a=%E3%80%80%01x%01y+%09");
     EXPECT_EQ(r.body, "query=x y queries=[x y] body=none bodies= all=x y alls=[x y] raw=[\xe3\x80\x80 x y \t]");
 }
 
-// Tornado: tornado/test/web_test.py GetArgumentErrorTest.test_catch_error (over the wire)
+// Tornado: tornado/test/web_test.py:1774 GetArgumentErrorTest.test_catch_error (over the wire)
 TEST_F(ArgumentsTest, MissingArgumentAnswers400Page) {
     RawResponse r = get("/required");
     EXPECT_EQ(r.start_line, "HTTP/1.1 400 Bad Request");
@@ -163,7 +163,7 @@ TEST(MissingArgumentErrorTest, MessageNamesTheArgumentAsTornadoDoes) {
     EXPECT_EQ(e.arg_name(), "x");
 }
 
-// Tornado: tornado/test/web_test.py WSGISafeWebTest.test_decode_argument_invalid_unicode
+// Tornado: tornado/test/web_test.py:706 WSGISafeWebTest.test_decode_argument_invalid_unicode
 TEST_F(ArgumentsTest, InvalidUtf8InAnArgumentOrPathGroupAnswers400) {
     EXPECT_EQ(get("/args?a=%FF").start_line, "HTTP/1.1 400 Bad Request");
     RawResponse p = get("/path/%FF");
@@ -172,7 +172,7 @@ TEST_F(ArgumentsTest, InvalidUtf8InAnArgumentOrPathGroupAnswers400) {
     EXPECT_EQ(get("/path/%C3%A9").body, "arg=\xc3\xa9");
 }
 
-// Tornado: tornado/test/web_test.py WSGISafeWebTest.test_decode_argument (an override)
+// Tornado: tornado/test/web_test.py:685 WSGISafeWebTest.test_decode_argument (an override)
 TEST_F(ArgumentsTest, OverriddenDecodeArgumentIsUsedForPathGroupsAndArguments) {
     RawResponse r = get("/latin1/%E9?a=%FF");
     EXPECT_EQ(r.code(), 200);

@@ -129,7 +129,7 @@ class ConnectionCloseTest : public ServerTest {
     Counters counters_;
 };
 
-// Tornado: tornado/web.py RequestHandler.on_connection_close
+// Tornado: tornado/web.py:268 RequestHandler.on_connection_close
 TEST_F(ConnectionCloseTest, EveryLongPollingHandlerHearsItsClientGoAway) {
     start_app();
     poll_and_hang_up("/poll_registered");

@@ -338,26 +338,26 @@ class CookieTest : public CookieServerTest {
     }
 };
 
-// Tornado: tornado/test/web_test.py CookieTest.test_set_cookie
+// Tornado: tornado/test/web_test.py:246 CookieTest.test_set_cookie
 TEST_F(CookieTest, SetCookieWritesOneHeaderPerCookieWithPathSlash) {
     EXPECT_EQ(sorted(set_cookies(get("/set"))),
               (Strings{"bytes=zxcv; Path=/", "str=asdf; Path=/", "unicode=qwer; Path=/"}));
 }
 
-// Tornado: tornado/test/web_test.py CookieTest.test_get_cookie
+// Tornado: tornado/test/web_test.py:254 CookieTest.test_get_cookie
 TEST_F(CookieTest, GetCookieReadsPlainAndQuotedValuesAndSkipsIllegalNames) {
     EXPECT_EQ(get("/get", "foo=bar").body, "bar");
     EXPECT_EQ(get("/get", "foo=\"bar\"").body, "bar");
     EXPECT_EQ(get("/get", "/=exception;").body, "default");
 }
 
-// Tornado: tornado/test/web_test.py CookieTest.test_set_cookie_domain
+// Tornado: tornado/test/web_test.py:264 CookieTest.test_set_cookie_domain
 TEST_F(CookieTest, SetCookieWritesDomainBeforePath) {
     EXPECT_EQ(set_cookies(get("/set_domain")),
               (Strings{"unicode_args=blah; Domain=foo.com; Path=/foo"}));
 }
 
-// Tornado: tornado/test/web_test.py CookieTest.test_cookie_special_char
+// Tornado: tornado/test/web_test.py:269 CookieTest.test_cookie_special_char
 TEST_F(CookieTest, SpecialCharactersAreQuotedAndEscapedAsSimpleCookieDoes) {
     // python3 -c "import http.cookies as c; s=c.SimpleCookie(); s['a']='é中x\x7f'; print(s)"
     EXPECT_EQ(sorted(set_cookies(get("/special_char"))),
@@ -375,18 +375,18 @@ TEST_F(CookieTest, SpecialCharactersAreQuotedAndEscapedAsSimpleCookieDoes) {
     }
 }
 
-// Tornado: tornado/test/web_test.py CookieTest.test_set_cookie_overwrite
+// Tornado: tornado/test/web_test.py:292 CookieTest.test_set_cookie_overwrite
 TEST_F(CookieTest, SecondSetCookieOfTheSameNameReplacesTheFirstWithItsAttributes) {
     EXPECT_EQ(sorted(set_cookies(get("/set_overwrite"))),
               (Strings{"a=e; Path=/", "c=d; Domain=example.com; Path=/"}));
 }
 
-// Tornado: tornado/test/web_test.py CookieTest.test_set_cookie_max_age
+// Tornado: tornado/test/web_test.py:298 CookieTest.test_set_cookie_max_age
 TEST_F(CookieTest, MaxAgeIsWrittenAsMaxAge) {
     EXPECT_EQ(set_cookies(get("/set_max_age")), (Strings{"foo=bar; Max-Age=10; Path=/"}));
 }
 
-// Tornado: tornado/test/web_test.py CookieTest.test_set_cookie_expires_days
+// Tornado: tornado/test/web_test.py:304 CookieTest.test_set_cookie_expires_days
 TEST_F(CookieTest, ExpiresDaysSetsExpiresThatManyDaysFromNow) {
     std::int64_t before = std::time(nullptr);
     Strings headers = set_cookies(get("/set_expires_days"));
@@ -400,7 +400,7 @@ TEST_F(CookieTest, ExpiresDaysSetsExpiresThatManyDaysFromNow) {
     EXPECT_LE(expires, after + 10 * 86400);
 }
 
-// Tornado: tornado/test/web_test.py CookieTest.test_set_cookie_false_flags
+// Tornado: tornado/test/web_test.py:315 CookieTest.test_set_cookie_false_flags
 TEST_F(CookieTest, FalseSecureAndHttponlyAreLeftOut) {
     EXPECT_EQ(
         sorted(set_cookies(get("/set_falsy_flags"))),
@@ -426,7 +426,7 @@ TEST_F(CookieTest, InvalidCookieValueOrAttributeAnswers500WithoutASetCookie) {
 
 class ClearAllCookiesTest : public CookieServerTest {};
 
-// Tornado: tornado/test/web_test.py ClearAllCookiesTest.test_clear_all_cookies
+// Tornado: tornado/test/web_test.py:1642 ClearAllCookiesTest.test_clear_all_cookies
 TEST_F(ClearAllCookiesTest, EachIncomingCookieIsClearedWithAnExpiryAYearAgo) {
     start_app({web::url<ClearAllCookiesHandler>("/")});
     std::int64_t before = std::time(nullptr);
@@ -454,7 +454,7 @@ class SecureCookieV1Test : public CookieServerTest {
     }
 };
 
-// Tornado: tornado/test/web_test.py SecureCookieV1Test.test_round_trip
+// Tornado: tornado/test/web_test.py:98 SecureCookieV1Test.test_round_trip
 TEST_F(SecureCookieV1Test, Version1CookieReadsBack) {
     std::string cookie = set("value=bar&version=1");
     EXPECT_TRUE(std::regex_match(cookie, std::regex("foo=YmFy\\|[0-9]+\\|[0-9a-f]{40}"))) << cookie;
@@ -463,7 +463,7 @@ TEST_F(SecureCookieV1Test, Version1CookieReadsBack) {
     EXPECT_EQ(get("/?min_version=2", cookie).body, "none");
 }
 
-// Tornado: tornado/test/web_test.py SecureCookieV1Test.test_cookie_tampering_future_timestamp
+// Tornado: tornado/test/web_test.py:104 SecureCookieV1Test.test_cookie_tampering_future_timestamp
 TEST_F(SecureCookieV1Test, DigitsMovedFromPayloadToTimestampAreRefused) {
     // "\xd7\x6d\xf8\xe7\xae\xfc" base64-encodes to "12345678".
     std::string signed_value = web::create_signed_value(CookieSecret("0123456789"), "foo",
@@ -489,7 +489,7 @@ TEST_F(SecureCookieV1Test, DigitsMovedFromPayloadToTimestampAreRefused) {
     EXPECT_TRUE(logged("Cookie timestamp in future"));
 }
 
-// Tornado: tornado/test/web_test.py SecureCookieV1Test.test_arbitrary_bytes
+// Tornado: tornado/test/web_test.py:133 SecureCookieV1Test.test_arbitrary_bytes
 TEST_F(SecureCookieV1Test, ArbitraryBytesRoundTrip) {
     std::string cookie = set("value=e9&version=1");  // the byte \xe9
     EXPECT_EQ(get("/?min_version=1", cookie).body, "\xe9");
@@ -552,14 +552,14 @@ class SecureCookieV2Test : public CookieServerTest {
                                                      {1, "aslkjasaolwkjsdf"}};
 };
 
-// Tornado: tornado/test/web_test.py SecureCookieV2Test.test_round_trip
+// Tornado: tornado/test/web_test.py:148 SecureCookieV2Test.test_round_trip
 TEST_F(SecureCookieV2Test, Version2RoundTrip) {
     auto h = handler(CookieSecret("0123456789"));
     std::string value = h->create_signed_value("foo", "bar", 2);
     EXPECT_EQ(h->get_secure_cookie("foo", value, 31, 2), "bar");
 }
 
-// Tornado: tornado/test/web_test.py SecureCookieV2Test.test_key_version_roundtrip
+// Tornado: tornado/test/web_test.py:153 SecureCookieV2Test.test_key_version_roundtrip
 TEST_F(SecureCookieV2Test, KeyVersionZeroRoundTrip) {
     auto h = handler(KEY_VERSIONS, 0);
     std::string value = h->create_signed_value("foo", "bar");
@@ -567,7 +567,7 @@ TEST_F(SecureCookieV2Test, KeyVersionZeroRoundTrip) {
     EXPECT_EQ(h->get_secure_cookie_key_version("foo", value), 0);
 }
 
-// Tornado: tornado/test/web_test.py SecureCookieV2Test.test_key_version_roundtrip_differing_version
+// Tornado: tornado/test/web_test.py:159 SecureCookieV2Test.test_key_version_roundtrip_differing_version
 TEST_F(SecureCookieV2Test, KeyVersionOneRoundTrip) {
     auto h = handler(KEY_VERSIONS, 1);
     std::string value = h->create_signed_value("foo", "bar");
@@ -575,13 +575,13 @@ TEST_F(SecureCookieV2Test, KeyVersionOneRoundTrip) {
     EXPECT_EQ(h->get_secure_cookie_key_version("foo", value), 1);
 }
 
-// Tornado: tornado/test/web_test.py SecureCookieV2Test.test_key_version_increment_version
+// Tornado: tornado/test/web_test.py:165 SecureCookieV2Test.test_key_version_increment_version
 TEST_F(SecureCookieV2Test, CookieSignedWithTheOldKeyIsReadAfterTheKeyVersionMovesOn) {
     std::string value = handler(KEY_VERSIONS, 0)->create_signed_value("foo", "bar");
     EXPECT_EQ(handler(KEY_VERSIONS, 1)->get_secure_cookie("foo", value), "bar");
 }
 
-// Tornado: tornado/test/web_test.py SecureCookieV2Test.test_key_version_invalidate_version
+// Tornado: tornado/test/web_test.py:174 SecureCookieV2Test.test_key_version_invalidate_version
 TEST_F(SecureCookieV2Test, CookieSignedWithARemovedKeyReadsAsNone) {
     std::string value = handler(KEY_VERSIONS, 0)->create_signed_value("foo", "bar");
     std::map<int, std::string> remaining = KEY_VERSIONS;
@@ -606,7 +606,7 @@ class SignedValueTest : public ::testing::Test {
         std::map<int, std::string>{{0, "asdfbasdf"}, {1, "12312312"}, {2, "2342342"}};
 };
 
-// Tornado: tornado/test/web_test.py SignedValueTest.test_known_values
+// Tornado: tornado/test/web_test.py:2364 SignedValueTest.test_known_values
 // (the literals come from Tornado's test, made by Python's Tornado)
 TEST_F(SignedValueTest, KnownValuesMatchPythonTornado) {
     std::string v1 =
@@ -624,7 +624,7 @@ TEST_F(SignedValueTest, KnownValuesMatchPythonTornado) {
               "value");
 }
 
-// Tornado: tornado/test/web_test.py SignedValueTest.test_name_swap
+// Tornado: tornado/test/web_test.py:2392 SignedValueTest.test_name_swap
 TEST_F(SignedValueTest, ValueSignedForOneNameDoesNotDecodeForAnother) {
     std::string signed1 = web::create_signed_value(SECRET, "key1", "value", {.clock = present});
     std::string signed2 = web::create_signed_value(SECRET, "key2", "value", {.clock = present});
@@ -632,7 +632,7 @@ TEST_F(SignedValueTest, ValueSignedForOneNameDoesNotDecodeForAnother) {
     EXPECT_EQ(web::decode_signed_value(SECRET, "key1", signed2, {.clock = present}), std::nullopt);
 }
 
-// Tornado: tornado/test/web_test.py SignedValueTest.test_expired
+// Tornado: tornado/test/web_test.py:2405 SignedValueTest.test_expired
 TEST_F(SignedValueTest, ValueOlderThanMaxAgeDaysIsNone) {
     std::string signed_value = web::create_signed_value(SECRET, "key1", "value", {.clock = past});
     EXPECT_EQ(web::decode_signed_value(SECRET, "key1", signed_value, {.clock = past}), "value");
@@ -640,7 +640,7 @@ TEST_F(SignedValueTest, ValueOlderThanMaxAgeDaysIsNone) {
               std::nullopt);
 }
 
-// Tornado: tornado/test/web_test.py SignedValueTest.test_payload_tampering
+// Tornado: tornado/test/web_test.py:2415 SignedValueTest.test_payload_tampering
 TEST_F(SignedValueTest, ChangedFieldsDoNotValidate) {
     const std::string sig = "3d4e60b996ff9c5d5788e333a0cba6f238a22c6c0f94788870e1a9ecd482e152";
     auto validate = [&](const std::string& prefix) {
@@ -652,7 +652,7 @@ TEST_F(SignedValueTest, ChangedFieldsDoNotValidate) {
     EXPECT_FALSE(validate("2|1:0|10:1300000000|3:keey|8:dmFsdWU=|"));  // field too long
 }
 
-// Tornado: tornado/test/web_test.py SignedValueTest.test_signature_tampering
+// Tornado: tornado/test/web_test.py:2431 SignedValueTest.test_signature_tampering
 TEST_F(SignedValueTest, ChangedSignaturesDoNotValidate) {
     const std::string prefix = "2|1:0|10:1300000000|3:key|8:dmFsdWU=|";
     auto validate = [&](const std::string& sig) {
@@ -667,13 +667,13 @@ TEST_F(SignedValueTest, ChangedSignaturesDoNotValidate) {
     EXPECT_FALSE(validate(""));
 }
 
-// Tornado: tornado/test/web_test.py SignedValueTest.test_non_ascii
+// Tornado: tornado/test/web_test.py:2455 SignedValueTest.test_non_ascii
 TEST_F(SignedValueTest, NonAsciiBytesRoundTrip) {
     std::string signed_value = web::create_signed_value(SECRET, "key", "\xe9", {.clock = present});
     EXPECT_EQ(web::decode_signed_value(SECRET, "key", signed_value, {.clock = present}), "\xe9");
 }
 
-// Tornado: tornado/test/web_test.py SignedValueTest.test_key_versioning_read_write_default_key
+// Tornado: tornado/test/web_test.py:2463 SignedValueTest.test_key_versioning_read_write_default_key
 TEST_F(SignedValueTest, KeyVersionZeroReadsBack) {
     std::string signed_value =
         web::create_signed_value(SECRET_DICT, "key", "\xe9", {.clock = present, .key_version = 0});
@@ -681,7 +681,7 @@ TEST_F(SignedValueTest, KeyVersionZeroReadsBack) {
               "\xe9");
 }
 
-// Tornado: tornado/test/web_test.py SignedValueTest.test_key_versioning_read_write_non_default_key
+// Tornado: tornado/test/web_test.py:2472 SignedValueTest.test_key_versioning_read_write_non_default_key
 TEST_F(SignedValueTest, KeyVersionOneReadsBack) {
     std::string signed_value =
         web::create_signed_value(SECRET_DICT, "key", "\xe9", {.clock = present, .key_version = 1});
@@ -689,7 +689,7 @@ TEST_F(SignedValueTest, KeyVersionOneReadsBack) {
               "\xe9");
 }
 
-// Tornado: tornado/test/web_test.py SignedValueTest.test_key_versioning_invalid_key
+// Tornado: tornado/test/web_test.py:2481 SignedValueTest.test_key_versioning_invalid_key
 TEST_F(SignedValueTest, KeyMissingFromTheMapIsNone) {
     std::string signed_value =
         web::create_signed_value(SECRET_DICT, "key", "\xe9", {.clock = present, .key_version = 0});
@@ -699,7 +699,7 @@ TEST_F(SignedValueTest, KeyMissingFromTheMapIsNone) {
               std::nullopt);
 }
 
-// Tornado: tornado/test/web_test.py SignedValueTest.test_key_version_retrieval
+// Tornado: tornado/test/web_test.py:2492 SignedValueTest.test_key_version_retrieval
 TEST_F(SignedValueTest, KeyVersionIsReadFromTheValue) {
     std::string signed_value =
         web::create_signed_value(SECRET_DICT, "key", "\xe9", {.clock = present, .key_version = 1});
@@ -725,7 +725,7 @@ TEST_F(SignedValueTest, BadVersionsAndSecretsThrowInvalidArgument) {
 
 // --- XSRF --------------------------------------------------------------------
 
-// Tornado: tornado/test/web_test.py XSRFTest
+// Tornado: tornado/test/web_test.py:2502 XSRFTest
 class XSRFTest : public CookieServerTest {
   protected:
     void SetUp() override {
@@ -864,7 +864,7 @@ TEST_F(XSRFTest, CookieIsSetOnlyWhenMissingOrInvalid) {
 
 class XSRFCookieKwargsTest : public CookieServerTest {};
 
-// Tornado: tornado/test/web_test.py XSRFCookieKwargsTest.test_xsrf_httponly
+// Tornado: tornado/test/web_test.py:2687 XSRFCookieKwargsTest.test_xsrf_httponly
 TEST_F(XSRFCookieKwargsTest, CookieKwargsAreAppliedToTheXsrfCookie) {
     web::ApplicationSettings settings = base_settings();
     settings.xsrf_cookies = true;
@@ -890,12 +890,12 @@ class ErrorHandlerXSRFTest : public CookieServerTest {
     }
 };
 
-// Tornado: tornado/test/web_test.py ErrorHandlerXSRFTest.test_error_xsrf
+// Tornado: tornado/test/web_test.py:1545 ErrorHandlerXSRFTest.test_error_xsrf
 TEST_F(ErrorHandlerXSRFTest, PostToAnErrorHandlerAnswersItsStatusNot403) {
     EXPECT_EQ(post("/error", "").code(), 417);
 }
 
-// Tornado: tornado/test/web_test.py ErrorHandlerXSRFTest.test_404_xsrf
+// Tornado: tornado/test/web_test.py:1549 ErrorHandlerXSRFTest.test_404_xsrf
 TEST_F(ErrorHandlerXSRFTest, PostToAnUnknownPathAnswers404Not403) {
     EXPECT_EQ(post("/404", "").code(), 404);
 }
@@ -915,7 +915,7 @@ TEST_F(XsrfFormHtmlTest, FormHtmlIsTheHiddenInputWithTheSameTokenEachCall) {
 
 class CurrentUserTest : public CookieServerTest {};
 
-// Tornado: tornado/test/web_test.py GetCurrentUserTest (get_current_user once)
+// Tornado: tornado/test/web_test.py:1833 GetCurrentUserTest (get_current_user once)
 TEST_F(CurrentUserTest, GetCurrentUserIsCalledOnceAndGivesTheXsrfCookieThirtyDays) {
     start_app({web::url<UserHandler>("/")});
     std::int64_t before = std::time(nullptr);

@@ -49,7 +49,7 @@ class MatcherTest : public ::testing::Test {
 class PathMatchesTest : public MatcherTest {};
 class HostMatchesTest : public MatcherTest {};
 
-// Tornado: tornado/routing.py PathMatches.match (positional groups)
+// Tornado: tornado/routing.py:508 PathMatches.match (positional groups)
 TEST_F(PathMatchesTest, PositionalGroupsBecomeArgs) {
     routing::PathMatches matcher("/path/([0-9]+)/([a-z]+)");
     auto m = matcher.match(request("/path/42/abc?x=1"));
@@ -58,7 +58,7 @@ TEST_F(PathMatchesTest, PositionalGroupsBecomeArgs) {
     EXPECT_TRUE(m->kwargs.empty());
 }
 
-// Tornado: tornado/test/web_test.py NamedURLSpecGroupsTest.test_named_urlspec_groups
+// Tornado: tornado/test/web_test.py:1413 NamedURLSpecGroupsTest.test_named_urlspec_groups
 TEST_F(PathMatchesTest, NamedGroupsBecomeKwargsAndUnnamedOnesAreDropped) {
     routing::PathMatches matcher("/named/(?P<year>[0-9]{4})/([a-z]+)/(?P<slug>[a-z-]+)");
     auto m = matcher.match(request("/named/2024/skip/hello-world"));
@@ -69,7 +69,7 @@ TEST_F(PathMatchesTest, NamedGroupsBecomeKwargsAndUnnamedOnesAreDropped) {
     EXPECT_EQ(m->kwargs["slug"], "hello-world");
 }
 
-// Tornado: tornado/routing.py PathMatches (the pattern gets "$" and is re.match-ed)
+// Tornado: tornado/routing.py:491 PathMatches (the pattern gets "$" and is re.match-ed)
 TEST_F(PathMatchesTest, PatternMustMatchTheWholePath) {
     routing::PathMatches matcher("/path/([0-9]+)");
     EXPECT_TRUE(matcher.match(request("/path/1")).has_value());
@@ -79,7 +79,7 @@ TEST_F(PathMatchesTest, PatternMustMatchTheWholePath) {
     EXPECT_EQ(matcher.pattern(), "/path/([0-9]+)$");
 }
 
-// Tornado: tornado/test/web_test.py RequestEncodingTest.test_slashes and
+// Tornado: tornado/test/web_test.py:443 RequestEncodingTest.test_slashes and
 // WSGISafeWebTest.test_decode_argument_plus
 TEST_F(PathMatchesTest, GroupsArePercentDecodedButPlusStaysPlus) {
     routing::PathMatches matcher("/echo/(.*)");
@@ -88,14 +88,14 @@ TEST_F(PathMatchesTest, GroupsArePercentDecodedButPlusStaysPlus) {
     EXPECT_EQ(m->args, Strings{"Ab/c+d e"});
 }
 
-// Tornado: tornado/test/web_test.py RequestEncodingTest (the path stays encoded)
+// Tornado: tornado/test/web_test.py:420 RequestEncodingTest (the path stays encoded)
 TEST_F(PathMatchesTest, RouteMatchesTheRawPathNotTheDecodedOne) {
     routing::PathMatches matcher("/index");
     EXPECT_TRUE(matcher.match(request("/index")).has_value());
     EXPECT_FALSE(matcher.match(request("/%69ndex")).has_value());
 }
 
-// Tornado: tornado/test/web_test.py WSGISafeWebTest.test_optional_path
+// Tornado: tornado/test/web_test.py:768 WSGISafeWebTest.test_optional_path
 // (C++: an unmatched optional group is "" instead of None)
 TEST_F(PathMatchesTest, UnmatchedOptionalGroupIsEmpty) {
     routing::PathMatches matcher("/optional/(.+)?");
@@ -104,7 +104,7 @@ TEST_F(PathMatchesTest, UnmatchedOptionalGroupIsEmpty) {
     EXPECT_EQ(m->args, Strings{""});
 }
 
-// Tornado: tornado/test/web_test.py HostMatchingTest.test_host_matching
+// Tornado: tornado/test/web_test.py:1344 HostMatchingTest.test_host_matching
 TEST_F(HostMatchesTest, MatchesTheHostNameWithoutPortAndCase) {
     routing::HostMatches matcher(R"(admin\.example\.com)");
     EXPECT_TRUE(matcher.match(request("/", "admin.example.com")));
@@ -186,27 +186,27 @@ TEST_F(RouterTest, PositionalGroupsArePassedAsPathArgs) {
     EXPECT_EQ(r.body, "args=[42][abc] kwargs=");
 }
 
-// Tornado: tornado/test/web_test.py NamedURLSpecGroupsTest.test_named_urlspec_groups
+// Tornado: tornado/test/web_test.py:1413 NamedURLSpecGroupsTest.test_named_urlspec_groups
 TEST_F(RouterTest, NamedGroupsArePassedAsPathKwargs) {
     RawResponse r = get("/named/2024/hello-world");
     EXPECT_EQ(r.start_line, "HTTP/1.1 200 OK");
     EXPECT_EQ(r.body, "args= kwargs=[slug=hello-world][year=2024]");
 }
 
-// Tornado: tornado/test/web_test.py RequestEncodingTest.{test_group_encoding,test_slashes}
+// Tornado: tornado/test/web_test.py:436 RequestEncodingTest.test_group_encoding (and test_slashes)
 TEST_F(RouterTest, PercentEncodedGroupsArriveDecoded) {
     EXPECT_EQ(get("/echo/%41b%2Fc+d").body, "args=[Ab/c+d] kwargs=");
     EXPECT_EQ(get("/echo/caf%C3%A9").body, "args=[caf\xc3\xa9] kwargs=");
 }
 
-// Tornado: tornado/test/web_test.py WSGISafeWebTest.test_decode_argument_invalid_unicode
+// Tornado: tornado/test/web_test.py:706 WSGISafeWebTest.test_decode_argument_invalid_unicode
 TEST_F(RouterTest, GroupThatIsNotUtf8Answers400) {
     RawResponse r = get("/echo/%FF");
     EXPECT_EQ(r.start_line, "HTTP/1.1 400 Bad Request");
     EXPECT_EQ(r.body, "<html><title>400: Bad Request</title><body>400: Bad Request</body></html>");
 }
 
-// Tornado: tornado/routing.py PathMatches (matched against the still-encoded path)
+// Tornado: tornado/routing.py:491 PathMatches (matched against the still-encoded path)
 TEST_F(RouterTest, RoutesMatchTheRawPath) {
     EXPECT_EQ(get("/index").body, "index");
     // [0-9]+ is tried against "%34%32", not "42".
@@ -216,7 +216,7 @@ TEST_F(RouterTest, RoutesMatchTheRawPath) {
     EXPECT_EQ(r.body, k404Page);
 }
 
-// Tornado: tornado/test/web_test.py Default404Test.test_404
+// Tornado: tornado/test/web_test.py:2014 Default404Test.test_404
 TEST_F(RouterTest, UnmatchedPathAnswersTheDefault404Page) {
     RawResponse r = get("/no/such/path");
     EXPECT_EQ(r.start_line, "HTTP/1.1 404 Not Found");
@@ -247,12 +247,12 @@ TEST_F(RouterTest, FirstMatchingRouteWins) {
     EXPECT_EQ(get("/dup").body, "first");
 }
 
-// Tornado: tornado/test/httpserver_test.py HTTPServerTest.test_double_slash
+// Tornado: tornado/test/httpserver_test.py:364 HTTPServerTest.test_double_slash
 TEST_F(RouterTest, DoubleSlashPathIsRoutedAsAPath) {
     EXPECT_EQ(get("//doubleslash").body, "double");
 }
 
-// Tornado: tornado/test/web_test.py HostMatchingTest.test_host_matching
+// Tornado: tornado/test/web_test.py:1344 HostMatchingTest.test_host_matching
 TEST_F(RouterTest, HostRulesRouteByHostName) {
     EXPECT_EQ(get("/", "admin.example.com").body, "admin");
     EXPECT_EQ(get("/", "admin.example.com:8888").body, "admin");
@@ -263,7 +263,7 @@ TEST_F(RouterTest, HostRulesRouteByHostName) {
     EXPECT_EQ(get("/", "").body, "Hello, world");  // no Host header
 }
 
-// Tornado: tornado/routing.py RuleRouter.find_handler (a host rule with no
+// Tornado: tornado/routing.py:314 RuleRouter.find_handler (a host rule with no
 // matching path falls through to the next rule)
 TEST_F(RouterTest, HostRuleWithoutMatchingPathFallsThroughToTheWildcardRules) {
     EXPECT_EQ(get("/index", "admin.example.com").body, "index");

@@ -168,7 +168,7 @@ class StaticFileTest : public ServerTest {
 
 const std::string kRobotsEtag = std::string("\"") + kRobotsSha512 + "\"";
 
-// Tornado: tornado/test/web_test.py StaticFileTest.test_static_files
+// Tornado: tornado/test/web_test.py:982 StaticFileTest.test_static_files
 TEST_F(StaticFileTest, ServesRobotsTxtAtTheRootAndUnderThePrefix) {
     start_app();
     for (const char* path : {"/robots.txt", "/static/robots.txt"}) {
@@ -179,7 +179,7 @@ TEST_F(StaticFileTest, ServesRobotsTxtAtTheRootAndUnderThePrefix) {
     }
 }
 
-// Tornado: tornado/test/web_test.py StaticFileTest.test_static_etag
+// Tornado: tornado/test/web_test.py:1089 StaticFileTest.test_static_etag
 TEST_F(StaticFileTest, AnswersWithSha512EtagLastModifiedAndLength) {
     start_app();
     RawResponse r = get("/static/robots.txt");
@@ -191,7 +191,7 @@ TEST_F(StaticFileTest, AnswersWithSha512EtagLastModifiedAndLength) {
     EXPECT_FALSE(r.has_header("Cache-Control"));
 }
 
-// Tornado: tornado/test/web_test.py StaticFileTest.test_static_compressed_files
+// Tornado: tornado/test/web_test.py:990 StaticFileTest.test_static_compressed_files
 TEST_F(StaticFileTest, ContentTypeFollowsTheExtensionAndEncoding) {
     start_app();
     const std::pair<const char*, const char*> cases[] = {
@@ -212,7 +212,7 @@ TEST_F(StaticFileTest, ContentTypeFollowsTheExtensionAndEncoding) {
     }
 }
 
-// Tornado: tornado/test/web_test.py StaticFileTest.test_static_304_if_modified_since
+// Tornado: tornado/test/web_test.py:1053 StaticFileTest.test_static_304_if_modified_since
 TEST_F(StaticFileTest, IfModifiedSinceEqualToLastModifiedGives304) {
     start_app();
     RawResponse r =
@@ -226,7 +226,7 @@ TEST_F(StaticFileTest, IfModifiedSinceEqualToLastModifiedGives304) {
     EXPECT_TRUE(r.body.empty());
 }
 
-// Tornado: tornado/test/web_test.py StaticFileTest.test_static_304_if_none_match
+// Tornado: tornado/test/web_test.py:1061 StaticFileTest.test_static_304_if_none_match
 TEST_F(StaticFileTest, IfNoneMatchWithTheEtagGives304) {
     start_app();
     EXPECT_EQ(get("/static/robots.txt", "If-None-Match: " + kRobotsEtag + "\r\n").code(), 304);
@@ -235,7 +235,7 @@ TEST_F(StaticFileTest, IfNoneMatchWithTheEtagGives304) {
     EXPECT_EQ(get("/static/robots.txt", "If-None-Match: \"other\"\r\n").code(), 200);
 }
 
-// Tornado: tornado/test/web_test.py StaticFileTest.test_static_if_modified_since_pre_epoch
+// Tornado: tornado/test/web_test.py:1067 StaticFileTest.test_static_if_modified_since_pre_epoch
 TEST_F(StaticFileTest, IfModifiedSinceBeforeTheEpochGives200) {
     start_app();
     EXPECT_EQ(
@@ -243,7 +243,7 @@ TEST_F(StaticFileTest, IfModifiedSinceBeforeTheEpochGives200) {
         200);
 }
 
-// Tornado: tornado/test/web_test.py StaticFileTest.test_static_if_modified_since_time_zone
+// Tornado: tornado/test/web_test.py:1075 StaticFileTest.test_static_if_modified_since_time_zone
 TEST_F(StaticFileTest, IfModifiedSinceOneSecondEitherSideOfTheMtime) {
     start_app();
     EXPECT_EQ(get("/static/robots.txt",
@@ -256,7 +256,7 @@ TEST_F(StaticFileTest, IfModifiedSinceOneSecondEitherSideOfTheMtime) {
               304);
 }
 
-// Tornado: tornado/test/web_test.py StaticFileTest.test_static_304_etag_modified_bug
+// Tornado 6.2: tornado/test/web_test.py StaticFileTest.test_static_304_etag_modified_bug
 TEST_F(StaticFileTest, MismatchedIfNoneMatchWinsOverAFutureIfModifiedSince) {
     start_app();
     RawResponse r = get("/static/robots.txt",
@@ -309,7 +309,7 @@ struct RangeCase {
     std::string body;
 };
 
-// Tornado: tornado/test/web_test.py StaticFileTest.test_static_with_range (and the rest)
+// Tornado: tornado/test/web_test.py:1094 StaticFileTest.test_static_with_range (and the rest)
 TEST_F(StaticFileTest, RangeRequestsAnswerAs62Does) {
     start_app();
     const std::string all = kRobots;
@@ -352,7 +352,7 @@ TEST_F(StaticFileTest, RangeRequestsAnswerAs62Does) {
     }
 }
 
-// Tornado: tornado/test/web_test.py StaticFileTest.test_static_head
+// Tornado: tornado/test/web_test.py:1172 StaticFileTest.test_static_head
 TEST_F(StaticFileTest, HeadHasTheGetHeadersAndNoBody) {
     start_app();
     auto stream = connect();
@@ -366,7 +366,7 @@ TEST_F(StaticFileTest, HeadHasTheGetHeadersAndNoBody) {
     EXPECT_EQ(next.body, kRobots);
 }
 
-// Tornado: tornado/test/web_test.py StaticFileTest.test_static_head_range
+// Tornado: tornado/test/web_test.py:1181 StaticFileTest.test_static_head_range
 TEST_F(StaticFileTest, HeadWithRangeGives206AndItsLength) {
     start_app();
     RawResponse r = head("/static/robots.txt", "Range: bytes=1-4\r\n");
@@ -375,7 +375,7 @@ TEST_F(StaticFileTest, HeadWithRangeGives206AndItsLength) {
     EXPECT_EQ(r.header("Content-Range"), "bytes 1-4/26");
 }
 
-// Tornado: tornado/test/web_test.py StaticFileTest.test_static_range_if_none_match
+// Tornado: tornado/test/web_test.py:1190 StaticFileTest.test_static_range_if_none_match
 TEST_F(StaticFileTest, RangeWithAMatchingIfNoneMatchGives304) {
     start_app();
     RawResponse r =
@@ -385,7 +385,7 @@ TEST_F(StaticFileTest, RangeWithAMatchingIfNoneMatchGives304) {
     EXPECT_FALSE(r.has_header("Content-Range"));
 }
 
-// Tornado: tornado/test/web_test.py StaticFileTest.test_static_404
+// Tornado: tornado/test/web_test.py:1200 StaticFileTest.test_static_404
 TEST_F(StaticFileTest, MissingFileIs404ForGetAndHead) {
     start_app();
     EXPECT_EQ(get("/static/blarg").code(), 404);
@@ -399,7 +399,7 @@ TEST_F(StaticFileTest, OtherMethodsAre405) {
     EXPECT_EQ(r.code(), 405);
 }
 
-// Tornado: tornado/test/web_test.py StaticFileTest.test_path_traversal_protection
+// Tornado: tornado/test/web_test.py:1204 StaticFileTest.test_path_traversal_protection
 TEST_F(StaticFileTest, HostilePathsAreRefused) {
     start_app();
     const std::pair<std::string, int> cases[] = {
@@ -442,7 +442,7 @@ TEST_F(StaticFileTest, VeryLongPathsAre404) {
     EXPECT_EQ(get("/static/" + deep + "x.txt").code(), 404);
 }
 
-// Tornado: tornado/test/web_test.py StaticFileTest.test_root_static_path
+// Tornado: tornado/test/web_test.py:1218 StaticFileTest.test_root_static_path
 TEST_F(StaticFileTest, RootPathSlashServesAbsolutePaths) {
     start_app();
     RawResponse r = get("/root_static" + root_ + "/robots.txt");
@@ -459,7 +459,7 @@ web::ApplicationSettings index_html_settings() {
     return settings;
 }
 
-// Tornado: tornado/test/web_test.py StaticDefaultFilenameTest.test_static_default_filename
+// Tornado: tornado/test/web_test.py:1238 StaticDefaultFilenameTest.test_static_default_filename
 TEST_F(StaticFileTest, DefaultFilenameServesTheDirectoryIndex) {
     start_app(index_html_settings());
     RawResponse r = get("/static/sub/");
@@ -469,7 +469,7 @@ TEST_F(StaticFileTest, DefaultFilenameServesTheDirectoryIndex) {
     EXPECT_EQ(get("/static/empty/").code(), 404);
 }
 
-// Tornado: tornado/test/web_test.py StaticDefaultFilenameTest.test_static_default_redirect
+// Tornado: tornado/test/web_test.py:1243 StaticDefaultFilenameTest.test_static_default_redirect
 TEST_F(StaticFileTest, DefaultFilenameRedirectsToTheTrailingSlash) {
     start_app(index_html_settings());
     RawResponse r = get("/static/sub?x=1");
@@ -484,12 +484,12 @@ TEST_F(StaticFileTest, DefaultFilenameRedirectRefusesTwoInitialSlashes) {
     EXPECT_EQ(get("//sub/").body, "<p>index</p>");
 }
 
-// Tornado: tornado/test/web_test.py StaticFileTest.test_static_url
+// Tornado: tornado/test/web_test.py:1002 StaticFileTest.test_static_url
 TEST_F(StaticFileTest, StaticUrlCarriesTheVersionHash) {
     start_app();
     EXPECT_EQ(get("/static_url?path=robots.txt").body,
               std::string("/static/robots.txt?v=") + kRobotsSha512);
-    // Tornado: tornado/test/web_test.py StaticFileTest.test_absolute_static_url
+    // Tornado: tornado/test/web_test.py:1007 StaticFileTest.test_absolute_static_url
     EXPECT_EQ(get("/static_url?path=robots.txt&host=1").body,
               std::string("http://localhost/static/robots.txt?v=") + kRobotsSha512);
     // A file that cannot be read has no version.
@@ -616,7 +616,7 @@ TEST_F(StaticFileTest, RangeOfALargeFileReadsOnlyThatRange) {
     EXPECT_TRUE(r.body == content.substr(65530, 131080 - 65530 + 1));
 }
 
-// Tornado: tornado/test/web_test.py GzipTestCase.test_gzip_static
+// Tornado: tornado/test/web_test.py:1582 GzipTestCase.test_gzip_static
 TEST_F(StaticFileTest, GzipCompressesTheFlushedChunks) {
     const std::string content = patterned(2 * kChunk + 10);
     write_file(root_ + "/big.txt", content);

@@ -213,7 +213,7 @@ class RequestHandlerTest : public WebServerTest {};
 class RedirectHandlerTest : public WebServerTest {};
 class GZipContentEncodingTest : public WebServerTest {};
 
-// Tornado: tornado/test/web_test.py WSGISafeWebTest (the hello route) and
+// Tornado: tornado/test/web_test.py:625 WSGISafeWebTest (the hello route) and
 // DateHeaderTest.test_date_header; header order as in TORNADO-REFERENCE 2.1
 TEST_F(RequestHandlerTest, GetAnswers200WithDefaultHeadersEtagAndContentLength) {
     start_app();
@@ -230,7 +230,7 @@ TEST_F(RequestHandlerTest, GetAnswers200WithDefaultHeadersEtagAndContentLength) 
     EXPECT_EQ(r.body, "Hello, world");
 }
 
-// Tornado: tornado/test/web_test.py GzipTestCase.test_gzip_not_requested (Vary always there)
+// Tornado: tornado/test/web_test.py:1589 GzipTestCase.test_gzip_not_requested (Vary always there)
 TEST_F(RequestHandlerTest, CompressResponseAddsVaryAcceptEncodingToEveryResponse) {
     start_app(true);
     RawResponse r = get("/");
@@ -246,7 +246,7 @@ TEST_F(RequestHandlerTest, CompressResponseAddsVaryAcceptEncodingToEveryResponse
     EXPECT_EQ(missing.header("Vary"), "Accept-Encoding");
 }
 
-// Tornado: tornado/test/web_test.py CacheTest.test_strong_etag_match and Header304Test
+// Tornado: tornado/test/web_test.py:2768 CacheTest.test_strong_etag_match and Header304Test
 TEST_F(RequestHandlerTest, IfNoneMatchWithTheEtagAnswers304WithoutBodyOrRepresentationHeaders) {
     start_app(true);
     auto stream = connect();
@@ -264,8 +264,8 @@ TEST_F(RequestHandlerTest, IfNoneMatchWithTheEtagAnswers304WithoutBodyOrRepresen
     EXPECT_EQ(next.body, "Hello, world");
 }
 
-// Tornado: tornado/test/web_test.py CacheTest.{test_weak_etag_match,test_multiple_weak_etag_match,
-// test_wildcard_etag,test_strong_etag_not_match}
+// Tornado: tornado/test/web_test.py:2788 CacheTest.test_weak_etag_match (and
+// test_multiple_weak_etag_match, test_wildcard_etag, test_strong_etag_not_match)
 TEST_F(RequestHandlerTest, IfNoneMatchUsesWeakComparisonAndWildcard) {
     start_app();
     EXPECT_EQ(get("/", std::string("If-None-Match: W/") + kHelloEtag + "\r\n").code(), 304);
@@ -277,7 +277,7 @@ TEST_F(RequestHandlerTest, IfNoneMatchUsesWeakComparisonAndWildcard) {
     EXPECT_EQ(miss.body, "Hello, world");
 }
 
-// Tornado: tornado/test/web_test.py UnimplementedHTTPMethodsTest (POST to a GET-only handler)
+// Tornado: tornado/test/web_test.py:1918 UnimplementedHTTPMethodsTest (POST to a GET-only handler)
 TEST_F(RequestHandlerTest, UnimplementedMethodAnswers405Page) {
     start_app();
     RawResponse r = fetch("POST /get_only HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
@@ -289,14 +289,14 @@ TEST_F(RequestHandlerTest, UnimplementedMethodAnswers405Page) {
               "<body>405: Method Not Allowed</body></html>");
 }
 
-// Tornado: tornado/test/web_test.py UnimplementedNonStandardMethodsTest.test_unimplemented_other
+// Tornado: tornado/test/web_test.py:1946 UnimplementedNonStandardMethodsTest.test_unimplemented_other
 TEST_F(RequestHandlerTest, MethodOutsideSupportedMethodsAnswers405) {
     start_app();
     EXPECT_EQ(fetch("FOO / HTTP/1.1\r\n\r\n").start_line, "HTTP/1.1 405 Method Not Allowed");
     EXPECT_EQ(fetch("get / HTTP/1.1\r\n\r\n").start_line, "HTTP/1.1 405 Method Not Allowed");
 }
 
-// Tornado: tornado/test/web_test.py ExceptionHandlerTest.test_http_error (HTTPError(403))
+// Tornado: tornado/test/web_test.py:1684 ExceptionHandlerTest.test_http_error (HTTPError(403))
 TEST_F(RequestHandlerTest, HTTPErrorRaisedByHandlerAnswersItsStatusPage) {
     start_app();
     RawResponse r = get("/forbidden");
@@ -307,7 +307,7 @@ TEST_F(RequestHandlerTest, HTTPErrorRaisedByHandlerAnswersItsStatusPage) {
     EXPECT_EQ(r.body, "<html><title>403: Forbidden</title><body>403: Forbidden</body></html>");
 }
 
-// Tornado: tornado/test/web_test.py RaiseWithReasonTest.test_raise_with_reason
+// Tornado: tornado/test/web_test.py:1521 RaiseWithReasonTest.test_raise_with_reason
 TEST_F(RequestHandlerTest, HTTPErrorWithReasonUsesTheReasonInStatusLineAndPage) {
     start_app();
     RawResponse r = get("/reason");
@@ -315,7 +315,7 @@ TEST_F(RequestHandlerTest, HTTPErrorWithReasonUsesTheReasonInStatusLineAndPage) 
     EXPECT_EQ(r.body, "<html><title>682: Foo</title><body>682: Foo</body></html>");
 }
 
-// Tornado: tornado/web.py RequestHandler.send_error (6.2: no write_error for 304)
+// Tornado: tornado/web.py:1003 RequestHandler.send_error (6.2: no write_error for 304)
 TEST_F(RequestHandlerTest, HTTPError304AnswersWithoutAnErrorPageAndKeepsTheConnection) {
     start_app(true);
     auto stream = connect();
@@ -328,7 +328,7 @@ TEST_F(RequestHandlerTest, HTTPError304AnswersWithoutAnErrorPageAndKeepsTheConne
     EXPECT_EQ(roundtrip(stream, "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n").body, "Hello, world");
 }
 
-// Tornado: tornado/test/web_test.py ExceptionHandlerTest.test_unknown_error and
+// Tornado: tornado/test/web_test.py:1691 ExceptionHandlerTest.test_unknown_error and
 // ErrorResponseTest.test_default; KeepAlive after a 500 (TORNADO-REFERENCE 2.5)
 TEST_F(RequestHandlerTest, ExceptionInHandlerAnswers500AndTheConnectionServesTheNextRequest) {
     start_app();
@@ -345,8 +345,8 @@ TEST_F(RequestHandlerTest, ExceptionInHandlerAnswers500AndTheConnectionServesThe
     EXPECT_FALSE(stream->closed());
 }
 
-// Tornado: tornado/test/web_test.py (the asynchronous handler pattern, e.g.
-// ConnectionCloseTest's handler; here it finishes normally)
+// Tornado: tornado/test/web_test.py:375 ConnectionCloseTest (the asynchronous handler pattern of
+// its handler; here it finishes normally)
 TEST_F(RequestHandlerTest, AsyncHandlerAnswersAfterItsAwait) {
     start_app();
     RawResponse r = get("/async");
@@ -355,7 +355,7 @@ TEST_F(RequestHandlerTest, AsyncHandlerAnswersAfterItsAwait) {
     EXPECT_EQ(r.body, "done");
 }
 
-// Tornado: tornado/test/web_test.py NonWSGIWebTests.test_flow_control (flush per part);
+// Tornado: tornado/test/web_test.py:867 NonWSGIWebTests.test_flow_control (flush per part);
 // TORNADO-REFERENCE 2.4 (the /chunked framing)
 TEST_F(RequestHandlerTest, FlushedWritesAreSentAsChunks) {
     start_app();
@@ -379,7 +379,7 @@ TEST_F(RequestHandlerTest, FlushedWritesToHttp10ClientAreUnframedUntilClose) {
     EXPECT_EQ(r.raw_body, "part1part2part3");
 }
 
-// Tornado: tornado/test/web_test.py AllHTTPMethodsTest.test_standard_methods (HEAD);
+// Tornado: tornado/test/web_test.py:1960 AllHTTPMethodsTest.test_standard_methods (HEAD);
 // TORNADO-REFERENCE 2.6
 TEST_F(RequestHandlerTest, HeadAnswersTheGetHeadersWithoutTheBody) {
     start_app();
@@ -396,7 +396,7 @@ TEST_F(RequestHandlerTest, HeadAnswersTheGetHeadersWithoutTheBody) {
     EXPECT_EQ(next.header("Etag"), r.header("Etag"));
 }
 
-// Tornado: tornado/test/web_test.py UnimplementedHTTPMethodsTest (HEAD on a GET-only handler)
+// Tornado: tornado/test/web_test.py:1918 UnimplementedHTTPMethodsTest (HEAD on a GET-only handler)
 TEST_F(RequestHandlerTest, HeadOnHandlerWithoutHeadAnswers405HeadersOnly) {
     start_app();
     auto stream = connect();
@@ -406,7 +406,7 @@ TEST_F(RequestHandlerTest, HeadOnHandlerWithoutHeadAnswers405HeadersOnly) {
     EXPECT_EQ(roundtrip(stream, "GET / HTTP/1.1\r\n\r\n").start_line, "HTTP/1.1 200 OK");
 }
 
-// Tornado: tornado/test/web_test.py WSGISafeWebTest.test_redirect
+// Tornado: tornado/test/web_test.py:779 WSGISafeWebTest.test_redirect
 TEST_F(RequestHandlerTest, RedirectAnswers302WithLocationAndEmptyBody) {
     start_app();
     RawResponse r = get("/redirect");
@@ -422,7 +422,7 @@ TEST_F(RequestHandlerTest, RedirectAnswers302WithLocationAndEmptyBody) {
     EXPECT_EQ(permanent.header("Location"), "/target");
 }
 
-// Tornado: tornado/test/web_test.py RedirectHandlerTest.test_basic_redirect and
+// Tornado: tornado/test/web_test.py:2881 RedirectHandlerTest.test_basic_redirect and
 // WSGISafeWebTest.test_web_redirect
 TEST_F(RedirectHandlerTest, RedirectsPermanentlyByDefault) {
     start_app();
@@ -433,7 +433,7 @@ TEST_F(RedirectHandlerTest, RedirectsPermanentlyByDefault) {
     EXPECT_EQ(get("/temporary").start_line, "HTTP/1.1 302 Found");
 }
 
-// Tornado: tornado/test/web_test.py RedirectHandlerTest.test_redirect_pattern
+// Tornado: tornado/test/web_test.py:2886 RedirectHandlerTest.test_redirect_pattern
 TEST_F(RedirectHandlerTest, PathGroupsAreSubstitutedIntoTheUrl) {
     start_app();
     RawResponse r = get("/a/b/c");
@@ -447,7 +447,7 @@ TEST_F(RedirectHandlerTest, QueryStringIsCarriedOver) {
     EXPECT_EQ(get("/old?foo=bar").header("Location"), "/new?foo=bar");
 }
 
-// Tornado: tornado/test/web_test.py GzipTestCase.test_gzip
+// Tornado: tornado/test/web_test.py:1577 GzipTestCase.test_gzip
 TEST_F(GZipContentEncodingTest, LargeTextBodyIsGzippedWhenAccepted) {
     start_app(true);
     RawResponse r = get("/big", "Accept-Encoding: gzip\r\n");
@@ -461,7 +461,7 @@ TEST_F(GZipContentEncodingTest, LargeTextBodyIsGzippedWhenAccepted) {
     EXPECT_EQ(gunzip(r.body), text_of_size(2000));
 }
 
-// Tornado: tornado/web.py GZipContentEncoding.MIN_LENGTH
+// Tornado: tornado/web.py:2821 GZipContentEncoding.MIN_LENGTH
 TEST_F(GZipContentEncodingTest, BodyUnder1024BytesIsNotCompressed) {
     start_app(true);
     RawResponse r = get("/small", "Accept-Encoding: gzip\r\n");
@@ -471,7 +471,7 @@ TEST_F(GZipContentEncodingTest, BodyUnder1024BytesIsNotCompressed) {
     EXPECT_EQ(r.body, text_of_size(500));
 }
 
-// Tornado: tornado/test/web_test.py GzipTestCase.test_gzip_not_requested
+// Tornado: tornado/test/web_test.py:1589 GzipTestCase.test_gzip_not_requested
 TEST_F(GZipContentEncodingTest, BodyIsNotCompressedWhenTheClientDoesNotAskForGzip) {
     start_app(true);
     RawResponse r = get("/big");
@@ -480,7 +480,7 @@ TEST_F(GZipContentEncodingTest, BodyIsNotCompressedWhenTheClientDoesNotAskForGzi
     EXPECT_EQ(r.body, text_of_size(2000));
 }
 
-// Tornado: tornado/test/web_test.py WSGISafeWebTest.test_no_gzip
+// Tornado: tornado/test/web_test.py:855 WSGISafeWebTest.test_no_gzip
 TEST_F(GZipContentEncodingTest, WithoutCompressResponseThereIsNoVaryAndNoGzip) {
     start_app(false);
     RawResponse r = get("/big", "Accept-Encoding: gzip\r\n");
@@ -489,7 +489,7 @@ TEST_F(GZipContentEncodingTest, WithoutCompressResponseThereIsNoVaryAndNoGzip) {
     EXPECT_EQ(r.body, text_of_size(2000));
 }
 
-// Tornado: tornado/test/escape_test.py EscapeTestCase.test_xhtml_escape
+// Tornado: tornado/test/escape_test.py:141 EscapeTestCase.test_xhtml_escape
 TEST(XhtmlEscapeTest, EscapesTheFiveHtmlSpecialCharacters) {
     EXPECT_EQ(escape::xhtml_escape("<foo>"), "&lt;foo&gt;");
     EXPECT_EQ(escape::xhtml_escape("<>&\"'"), "&lt;&gt;&amp;&quot;&#39;");

@@ -201,7 +201,7 @@ class Tasks {
     }
 
     // Forks task `tasks_.size()` serving on `listen_fd`.
-    // Tornado: tornado/process.py fork_processes (the fork of each child;
+    // Tornado: tornado/process.py:100 fork_processes (the fork of each child;
     // the child's task id is its index, as process.task_id() returns).
     void fork_task(int listen_fd) {
         Task t;
@@ -433,7 +433,7 @@ std::vector<trace::Event> merge(std::vector<std::vector<trace::Event>> traces,
 }  // namespace
 
 ScenarioResult run_multiprocess() {
-    // Tornado: tornado/tcpserver.py TCPServer.bind, then start(2): bind once,
+    // Tornado: tornado/tcpserver.py:166 TCPServer.bind, then start(2): bind once,
     // fork, every child adds the inherited socket to its own IOLoop.
     std::vector<int> sockets = netutil::bind_sockets(0, "127.0.0.1");
     int listen_fd = sockets.front();

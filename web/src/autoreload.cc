@@ -72,7 +72,7 @@ std::string own_executable() {
     return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
 }
 
-// Tornado: tornado/autoreload.py _reload
+// Tornado: tornado/autoreload.py:202 _reload
 void _reload() {
     State& s = state();
     s.reload_attempted = true;
@@ -95,7 +95,7 @@ void _reload() {
     s.reload_attempted = false;
 }
 
-// Tornado: tornado/autoreload.py _check_file
+// Tornado: tornado/autoreload.py:189 _check_file
 void _check_file(const std::string& path) {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) {
@@ -116,7 +116,7 @@ void _check_file(const std::string& path) {
     _reload();
 }
 
-// Tornado: tornado/autoreload.py _reload_on_update
+// Tornado: tornado/autoreload.py:163 _reload_on_update
 void _reload_on_update() {
     State& s = state();
     if (s.reload_attempted) {
@@ -131,7 +131,7 @@ void _reload_on_update() {
 
 }  // namespace
 
-// Tornado: tornado/autoreload.py start
+// Tornado: tornado/autoreload.py:114 start
 void start(double check_time_ms) {
     State& s = state();
     ioloop::IOLoop* io_loop = ioloop::IOLoop::current();
@@ -153,7 +153,7 @@ void start(double check_time_ms) {
     s.io_loops.emplace(io_loop, std::move(scheduler));
 }
 
-// Tornado: tornado/autoreload.py watch
+// Tornado: tornado/autoreload.py:144 watch
 void watch(const std::string& filename) {
     State& s = state();
     if (s.watched_files.empty()) {
@@ -168,7 +168,7 @@ void watch(const std::string& filename) {
     }
 }
 
-// Tornado: tornado/autoreload.py add_reload_hook
+// Tornado: tornado/autoreload.py:152 add_reload_hook
 void add_reload_hook(std::function<void()> fn) {
     state().reload_hooks.push_back(std::move(fn));
 }

@@ -7,7 +7,7 @@
 
 namespace tornado::escape {
 
-// Tornado: tornado/escape.py xhtml_escape
+// Tornado: tornado/escape.py:51 xhtml_escape
 std::string xhtml_escape(std::string_view value) {
     std::string out;
     out.reserve(value.size());
@@ -35,7 +35,7 @@ std::string xhtml_escape(std::string_view value) {
     return out;
 }
 
-// Tornado: tornado/escape.py url_escape
+// Tornado: tornado/escape.py:95 url_escape
 std::string url_escape(std::string_view value, bool plus) {
     static constexpr char kHex[] = "0123456789ABCDEF";
     std::string out;
@@ -56,7 +56,7 @@ std::string url_escape(std::string_view value, bool plus) {
     return out;
 }
 
-// Tornado: tornado/escape.py url_unescape
+// Tornado: tornado/escape.py:139 url_unescape
 std::string url_unescape(std::string_view value, bool plus) {
     return httputil::url_unescape(value, plus);
 }
@@ -146,7 +146,7 @@ std::size_t decode_utf8(std::string_view s, std::size_t i, std::uint32_t& cp) {
 
 }  // namespace
 
-// Tornado: tornado/escape.py json_encode
+// Tornado: tornado/escape.py:74 json_encode
 std::string json_string(std::string_view value, bool utf8) {
     // Python's errors="replace": one U+FFFD per maximal invalid subpart.
     std::string replaced = utf8 ? httputil::utf8_decode_replace(value) : std::string();
@@ -265,7 +265,7 @@ void append_json(std::string& out, const nlohmann::ordered_json& value) {
 }
 }  // namespace
 
-// Tornado: tornado/escape.py json_encode
+// Tornado: tornado/escape.py:74 json_encode
 std::string json_encode(const nlohmann::ordered_json& value) {
     std::string out;
     append_json(out, value);

@@ -22,7 +22,7 @@ std::string anchor_end(std::string pattern) {
     return pattern;
 }
 
-// Tornado: tornado/util.py re_unescape
+// Tornado: tornado/util.py:243 re_unescape
 // Undoes the backslash escapes of a regex fragment ("\\." -> "."); an escaped
 // letter or digit is a class or a back reference, which has no one string:
 // nothing is returned then.
@@ -46,7 +46,7 @@ std::optional<std::string> re_unescape(std::string_view fragment) {
 }
 }  // namespace
 
-// Tornado: tornado/routing.py Router.start_request
+// Tornado: tornado/routing.py:211 Router.start_request
 // (Tornado 4.5.2 defines it on Router; the delegate does the routing.)
 std::shared_ptr<HTTPMessageDelegate> Router::start_request(
     http1connection::HTTP1ServerConnection* server_conn,
@@ -54,7 +54,7 @@ std::shared_ptr<HTTPMessageDelegate> Router::start_request(
     return std::make_shared<detail::RoutingDelegate>(this, server_conn, std::move(request_conn));
 }
 
-// Tornado: tornado/routing.py _RoutingDelegate.__init__
+// Tornado: tornado/routing.py:232 _RoutingDelegate.__init__
 detail::RoutingDelegate::RoutingDelegate(Router* router,
                                          http1connection::HTTP1ServerConnection* server_conn,
                                          std::shared_ptr<httputil::HTTPConnection> request_conn)
@@ -67,7 +67,7 @@ detail::RoutingDelegate::RoutingDelegate(Router* router,
     }
 }
 
-// Tornado: tornado/routing.py _RoutingDelegate.headers_received
+// Tornado: tornado/routing.py:238 _RoutingDelegate.headers_received
 Future<void> detail::RoutingDelegate::headers_received(
     const httputil::StartLine& start_line, std::shared_ptr<httputil::HTTPHeaders> headers) {
     const auto& line = std::get<httputil::RequestStartLine>(start_line);
@@ -78,24 +78,24 @@ Future<void> detail::RoutingDelegate::headers_received(
     return delegate_->headers_received(start_line, request->headers);
 }
 
-// Tornado: tornado/routing.py _RoutingDelegate.data_received
+// Tornado: tornado/routing.py:247 _RoutingDelegate.data_received
 Future<void> detail::RoutingDelegate::data_received(std::string chunk) {
     return delegate_->data_received(std::move(chunk));
 }
 
-// Tornado: tornado/routing.py _RoutingDelegate.finish
+// Tornado: tornado/routing.py:250 _RoutingDelegate.finish
 void detail::RoutingDelegate::finish() {
     delegate_->finish();
 }
 
-// Tornado: tornado/routing.py _RoutingDelegate.on_connection_close
+// Tornado: tornado/routing.py:253 _RoutingDelegate.on_connection_close
 void detail::RoutingDelegate::on_connection_close() {
     if (delegate_) {
         delegate_->on_connection_close();
     }
 }
 
-// Tornado: tornado/routing.py PathMatches.__init__
+// Tornado: tornado/routing.py:494 PathMatches.__init__
 PathMatches::PathMatches(std::string path_pattern)
     : regex_(anchor_end(std::move(path_pattern)), re::Pattern::ANCHORED) {
     if (auto found = _find_groups()) {
@@ -104,7 +104,7 @@ PathMatches::PathMatches(std::string path_pattern)
     }
 }
 
-// Tornado: tornado/routing.py PathMatches.match
+// Tornado: tornado/routing.py:508 PathMatches.match
 std::optional<PathArguments> PathMatches::match(const HTTPServerRequest& request) const {
     re::Match m;
     if (!regex_.match(request.path, m)) {
@@ -133,7 +133,7 @@ std::optional<PathArguments> PathMatches::match(const HTTPServerRequest& request
     return out;
 }
 
-// Tornado: tornado/routing.py PathMatches.reverse
+// Tornado: tornado/routing.py:530 PathMatches.reverse
 std::string PathMatches::reverse(const std::vector<std::string>& args) const {
     if (!path_) {
         throw std::invalid_argument("Cannot reverse url regex " + regex_.pattern());
@@ -159,7 +159,7 @@ std::string PathMatches::reverse(const std::vector<std::string>& args) const {
     return out;
 }
 
-// Tornado: tornado/routing.py PathMatches._find_groups
+// Tornado: tornado/routing.py:544 PathMatches._find_groups
 // For "/([0-9]{4})/([a-z-]+)/" the format "/%s/%s/" and 2. Like Tornado's, it
 // only understands a flat pattern: if the number of "(" differs from the
 // number of groups (a "(?:", an escaped paren) it is too complicated.
@@ -208,11 +208,11 @@ std::optional<std::pair<std::string, int>> PathMatches::_find_groups() const {
     return std::make_pair(format, regex_.groups());
 }
 
-// Tornado: tornado/routing.py HostMatches.__init__
+// Tornado: tornado/routing.py:459 HostMatches.__init__
 HostMatches::HostMatches(std::string host_pattern)
     : regex_(anchor_end(std::move(host_pattern)), re::Pattern::ANCHORED) {}
 
-// Tornado: tornado/routing.py HostMatches.match
+// Tornado: tornado/routing.py:467 HostMatches.match
 bool HostMatches::match(const HTTPServerRequest& request) const {
     return match_host(request.host_name);
 }
@@ -222,7 +222,7 @@ bool HostMatches::match_host(std::string_view host_name) const {
     return regex_.match(host_name, m);
 }
 
-// Tornado: tornado/routing.py URLSpec.__init__
+// Tornado: tornado/routing.py:586 URLSpec.__init__
 URLSpec::URLSpec(std::string pattern, HandlerFactory factory, std::string handler_name_,
                  bool stream_request_body_, std::string name_)
     : matcher(std::move(pattern)),

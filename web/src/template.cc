@@ -331,14 +331,14 @@ const Function* Namespace::find_module(std::string_view name) const {
 // ---------------------------------------------------------------------------
 // Errors and filter_whitespace
 
-// Tornado: tornado/template.py ParseError.__init__
+// Tornado: tornado/template.py:671 ParseError.__init__
 ParseError::ParseError(const std::string& message, const std::string& filename, int lineno)
     : std::runtime_error(fmt::format("{} at {}:{}", message, filename, lineno)),
       message_(message),
       filename_(filename),
       lineno_(lineno) {}
 
-// Tornado: tornado/template.py filter_whitespace
+// Tornado: tornado/template.py:221 filter_whitespace
 std::string filter_whitespace(std::string_view mode, std::string_view text) {
     if (mode == "all") {
         return std::string(text);
@@ -776,27 +776,27 @@ std::unique_ptr<Expr> parse_expression(std::string_view text, const std::string&
 
 // --- Nodes ------------------------------------------------------------------------
 
-// Tornado: tornado/template.py _Node
+// Tornado: tornado/template.py:477 _Node
 class Node {
   public:
     virtual ~Node() = default;
-    // Tornado: tornado/template.py _Node.generate
+    // Tornado: tornado/template.py:481 _Node.generate
     // C++: writes this node's output for the current namespace, instead of
     // writing the Python code that would.
     virtual void generate(Writer& writer) const = 0;
-    // Tornado: tornado/template.py _Node.find_named_blocks
+    // Tornado: tornado/template.py:484 _Node.find_named_blocks
     virtual void find_named_blocks(NamedBlocks& /*named_blocks*/) const {}
     // C++: loads the templates this node's {% include %}s name (Tornado
     // loads them while compiling); the default is a node without any.
     virtual void resolve_includes(BaseLoader* /*loader*/) {}
 };
 
-// Tornado: tornado/template.py _ChunkList
+// Tornado: tornado/template.py:507 _ChunkList
 class ChunkList : public Node {
   public:
     std::vector<std::unique_ptr<Node>> chunks;
 
-    // Tornado: tornado/template.py _ChunkList.generate
+    // Tornado: tornado/template.py:511 _ChunkList.generate
     void generate(Writer& writer) const override {
         for (const auto& chunk : chunks) {
             chunk->generate(writer);
@@ -814,12 +814,12 @@ class ChunkList : public Node {
     }
 };
 
-// Tornado: tornado/template.py _File
+// Tornado: tornado/template.py:489 _File
 class File : public Node {
   public:
     File(const Template* owner, std::unique_ptr<ChunkList> file_body)
         : template_(owner), body(std::move(file_body)) {}
-    // Tornado: tornado/template.py _File.generate
+    // Tornado: tornado/template.py:495 _File.generate
     void generate(Writer& writer) const override { body->generate(writer); }
     void find_named_blocks(NamedBlocks& named_blocks) const override {
         body->find_named_blocks(named_blocks);
@@ -830,7 +830,7 @@ class File : public Node {
     std::unique_ptr<ChunkList> body;
 };
 
-// Tornado: tornado/template.py _NamedBlock
+// Tornado: tornado/template.py:519 _NamedBlock
 class NamedBlock : public Node {
   public:
     NamedBlock(std::string block_name, std::unique_ptr<ChunkList> block_body, const Template* owner,
@@ -840,7 +840,7 @@ class NamedBlock : public Node {
           template_(owner),
           line(lineno) {}
 
-    // Tornado: tornado/template.py _NamedBlock.generate
+    // Tornado: tornado/template.py:529 _NamedBlock.generate
     /// Writes the body of the block of this name that wins (the most
     /// derived template's), with that template's autoescape.
     void generate(Writer& writer) const override {
@@ -854,7 +854,7 @@ class NamedBlock : public Node {
         writer.current_template = saved;
         --writer.depth;
     }
-    // Tornado: tornado/template.py _NamedBlock.find_named_blocks
+    // Tornado: tornado/template.py:534 _NamedBlock.find_named_blocks
     void find_named_blocks(NamedBlocks& named_blocks) const override {
         named_blocks.insert_or_assign(name, this);
         body->find_named_blocks(named_blocks);
@@ -868,7 +868,7 @@ class NamedBlock : public Node {
     int line;
 };
 
-// Tornado: tornado/template.py _ExtendsBlock
+// Tornado: tornado/template.py:539 _ExtendsBlock
 class ExtendsBlock : public Node {
   public:
     ExtendsBlock(std::string parent_name, int lineno)
@@ -880,20 +880,20 @@ class ExtendsBlock : public Node {
     int line;
 };
 
-// Tornado: tornado/template.py _IncludeBlock
+// Tornado: tornado/template.py:544 _IncludeBlock
 class IncludeBlock : public Node {
   public:
     IncludeBlock(std::string included_name, std::string including_name, int lineno)
         : name(std::move(included_name)), template_name(std::move(including_name)), line(lineno) {}
 
-    // Tornado: tornado/template.py _IncludeBlock.generate
+    // Tornado: tornado/template.py:554 _IncludeBlock.generate
     void generate(Writer& writer) const override {
         const Template* saved = writer.current_template;
         writer.current_template = included.get();
         included->file().body->generate(writer);
         writer.current_template = saved;
     }
-    // Tornado: tornado/template.py _IncludeBlock.find_named_blocks
+    // Tornado: tornado/template.py:550 _IncludeBlock.find_named_blocks
     void find_named_blocks(NamedBlocks& named_blocks) const override {
         included->file().find_named_blocks(named_blocks);
     }
@@ -913,7 +913,7 @@ class IncludeBlock : public Node {
     std::shared_ptr<Template> included;
 };
 
-// Tornado: tornado/template.py _ControlBlock
+// Tornado: tornado/template.py:582 _ControlBlock
 /// {% if %} and {% for %}; the branches after {% elif %} / {% else %} are
 /// split out of the body (Tornado leaves them to Python's syntax).
 class ControlBlock : public Node {
@@ -924,7 +924,7 @@ class ControlBlock : public Node {
         std::unique_ptr<ChunkList> body;
     };
 
-    // Tornado: tornado/template.py _ControlBlock.generate
+    // Tornado: tornado/template.py:591 _ControlBlock.generate
     void generate(Writer& writer) const override {
         if (branches.front().keyword == "for") {
             generate_for(writer);
@@ -988,14 +988,14 @@ class ControlBlock : public Node {
     }
 };
 
-// Tornado: tornado/template.py _Expression
+// Tornado: tornado/template.py:619 _Expression
 /// {{ expr }} (escaped with the template's autoescape), {% raw expr %}.
 class Expression : public Node {
   public:
     Expression(std::unique_ptr<Expr> expr, int lineno, bool is_raw)
         : expression(std::move(expr)), line(lineno), raw(is_raw) {}
 
-    // Tornado: tornado/template.py _Expression.generate
+    // Tornado: tornado/template.py:625 _Expression.generate
     void generate(Writer& writer) const override {
         json value = require_json(writer, evaluate(writer), line);
         std::optional<std::string> text = python_str(value);
@@ -1024,7 +1024,7 @@ class Expression : public Node {
     bool raw;
 };
 
-// Tornado: tornado/template.py _Module
+// Tornado: tornado/template.py:638 _Module
 /// {% module f(args) %}: f from the namespace's modules, not escaped.
 class Module : public Expression {
   public:
@@ -1043,24 +1043,24 @@ class Module : public Expression {
     }
 };
 
-// Tornado: tornado/template.py _Text
+// Tornado: tornado/template.py:644 _Text
 class Text : public Node {
   public:
-    // Tornado: tornado/template.py _Text.__init__
+    // Tornado: tornado/template.py:645 _Text.__init__
     // C++: the whitespace filter runs here, once, instead of in generate.
     Text(std::string_view text, int lineno, std::string_view whitespace)
         : value(text.find("<pre>") == std::string_view::npos  // Tornado's guard for <pre>
                     ? filter_whitespace(whitespace, text)
                     : std::string(text)),
           line(lineno) {}
-    // Tornado: tornado/template.py _Text.generate
+    // Tornado: tornado/template.py:650 _Text.generate
     void generate(Writer& writer) const override { writer.out += value; }
 
     std::string value;
     int line;
 };
 
-// Tornado: tornado/template.py _TemplateReader
+// Tornado: tornado/template.py:731 _TemplateReader
 struct TemplateReader {
     std::string name;
     std::string_view text;
@@ -1068,13 +1068,13 @@ struct TemplateReader {
     int line = 1;
     std::size_t pos = 0;
 
-    // Tornado: tornado/template.py _TemplateReader.find
+    // Tornado: tornado/template.py:739 _TemplateReader.find
     /// The offset of `needle` from the current position, or npos.
     std::size_t find(std::string_view needle, std::size_t start = 0) const {
         std::size_t index = text.find(needle, pos + start);
         return index == std::string_view::npos ? index : index - pos;
     }
-    // Tornado: tornado/template.py _TemplateReader.consume
+    // Tornado: tornado/template.py:753 _TemplateReader.consume
     std::string_view consume(std::size_t count = std::string_view::npos) {
         count = std::min(count, text.size() - pos);
         std::string_view s = text.substr(pos, count);
@@ -1084,22 +1084,22 @@ struct TemplateReader {
         pos += count;
         return s;
     }
-    // Tornado: tornado/template.py _TemplateReader.remaining
+    // Tornado: tornado/template.py:762 _TemplateReader.remaining
     std::size_t remaining() const { return text.size() - pos; }
     char operator[](std::size_t key) const { return text[pos + key]; }
-    // Tornado: tornado/template.py _TemplateReader.raise_parse_error
+    // Tornado: tornado/template.py:787 _TemplateReader.raise_parse_error
     [[noreturn]] void raise_parse_error(const std::string& msg) const {
         throw ParseError(msg, name, line);
     }
 };
 
-// Tornado: tornado/template.py _parse
+// Tornado: tornado/template.py:797 _parse
 /// The recursive-descent parse of a template body into chunks.
 class Parser {
   public:
     Parser(TemplateReader& reader, Template& owner) : reader_(reader), template_(owner) {}
 
-    // Tornado: tornado/template.py _parse
+    // Tornado: tornado/template.py:797 _parse
     std::unique_ptr<ChunkList> _parse(const std::string& in_block = "",
                                       ControlBlock* control = nullptr);
 
@@ -1414,7 +1414,7 @@ const Namespace& builtin_namespace() {
 
 }  // namespace
 
-// Tornado: tornado/template.py Template.__init__
+// Tornado: tornado/template.py:255 Template.__init__
 Template::Template(std::string_view template_string, std::string name, BaseLoader* loader,
                    TemplateOptions options)
     : name_(std::move(name)) {
@@ -1456,7 +1456,7 @@ Template::Template(std::string_view template_string, std::string name, BaseLoade
 
 Template::~Template() = default;
 
-// Tornado: tornado/template.py Template.generate
+// Tornado: tornado/template.py:323 Template.generate
 std::string Template::generate(const Namespace& kwargs) const {
     TRACE_SPAN_AS(span, "Template.generate", {"template", name_});
     Namespace ns = builtin_namespace();
@@ -1468,7 +1468,7 @@ std::string Template::generate(const Namespace& kwargs) const {
     return std::move(writer.out);
 }
 
-// Tornado: tornado/template.py Template._generate_python
+// Tornado: tornado/template.py:350 Template._generate_python
 // C++: no Python is generated; what its compile step resolves is kept: the
 // included templates, the chain of parents and the blocks that win.
 void Template::_generate_python(BaseLoader* loader) {
@@ -1479,7 +1479,7 @@ void Template::_generate_python(BaseLoader* loader) {
     }
 }
 
-// Tornado: tornado/template.py Template._get_ancestors
+// Tornado: tornado/template.py:366 Template._get_ancestors
 // C++: returned root first (Tornado builds it the other way, then reverses).
 std::vector<const detail::File*> Template::_get_ancestors(BaseLoader* loader) {
     std::vector<const detail::File*> ancestors;
@@ -1509,13 +1509,13 @@ BaseLoader::BaseLoader(LoaderOptions options)
       loader_namespace_(std::move(options.namespace_)),
       whitespace_(std::move(options.whitespace)) {}
 
-// Tornado: tornado/template.py BaseLoader.reset
+// Tornado: tornado/template.py:413 BaseLoader.reset
 void BaseLoader::reset() {
     std::lock_guard lock(lock_);
     templates_.clear();
 }
 
-// Tornado: tornado/template.py BaseLoader.load
+// Tornado: tornado/template.py:422 BaseLoader.load
 std::shared_ptr<Template> BaseLoader::load(const std::string& name,
                                            const std::string& parent_path) {
     TRACE_SPAN_AS(span, "BaseLoader.load", {"name", name});
@@ -1550,11 +1550,11 @@ std::shared_ptr<Template> BaseLoader::_load_nested(const std::string& name,
     return load(name, filename);
 }
 
-// Tornado: tornado/template.py Loader.__init__
+// Tornado: tornado/template.py:437 Loader.__init__
 Loader::Loader(const std::string& root_directory, LoaderOptions options)
     : BaseLoader(std::move(options)), root_(abspath(root_directory)) {}
 
-// Tornado: tornado/template.py Loader.resolve_path
+// Tornado: tornado/template.py:441 Loader.resolve_path
 std::string Loader::resolve_path(const std::string& name, const std::string& parent_path) const {
     if (!parent_path.empty() && !parent_path.starts_with('<') && !parent_path.starts_with('/') &&
         !name.starts_with('/')) {
@@ -1569,7 +1569,7 @@ std::string Loader::resolve_path(const std::string& name, const std::string& par
     return name;
 }
 
-// Tornado: tornado/template.py Loader._create_template
+// Tornado: tornado/template.py:452 Loader._create_template
 std::shared_ptr<Template> Loader::_create_template(const std::string& name) {
     std::string path = path_join(root_, name);
     std::ifstream f(path, std::ios::binary);
@@ -1583,7 +1583,7 @@ std::shared_ptr<Template> Loader::_create_template(const std::string& name) {
 DictLoader::DictLoader(std::map<std::string, std::string> dict, LoaderOptions options)
     : BaseLoader(std::move(options)), dict_(std::move(dict)) {}
 
-// Tornado: tornado/template.py DictLoader.resolve_path
+// Tornado: tornado/template.py:465 DictLoader.resolve_path
 std::string DictLoader::resolve_path(const std::string& name,
                                      const std::string& parent_path) const {
     if (!parent_path.empty() && !parent_path.starts_with('<') && !parent_path.starts_with('/') &&
@@ -1593,7 +1593,7 @@ std::string DictLoader::resolve_path(const std::string& name,
     return name;
 }
 
-// Tornado: tornado/template.py DictLoader._create_template
+// Tornado: tornado/template.py:473 DictLoader._create_template
 std::shared_ptr<Template> DictLoader::_create_template(const std::string& name) {
     auto it = dict_.find(name);
     if (it == dict_.end()) {

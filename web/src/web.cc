@@ -122,7 +122,7 @@ std::string_view strip_weak(std::string_view tag) {
 // ---------------------------------------------------------------------------
 // Errors
 
-// Tornado: tornado/web.py HTTPError
+// Tornado: tornado/web.py:2136 HTTPError
 HTTPError::HTTPError(int status_code, std::string log_message, std::string reason)
     : std::runtime_error(fmt::format("HTTP {}: {}{}", status_code,
                                      reason.empty() ? httputil::responses(status_code) : reason,
@@ -159,7 +159,7 @@ struct GZipContentEncoding::ZStream {
     }
 };
 
-// Tornado: tornado/web.py GZipContentEncoding.__init__
+// Tornado: tornado/web.py:2823 GZipContentEncoding.__init__
 GZipContentEncoding::GZipContentEncoding(const HTTPServerRequest& request)
     : Traced("GZipContentEncoding"),
       gzipping_(request.headers->get("Accept-Encoding", "").find("gzip") !=
@@ -169,7 +169,7 @@ GZipContentEncoding::GZipContentEncoding(const HTTPServerRequest& request)
 
 GZipContentEncoding::~GZipContentEncoding() = default;
 
-// Tornado: tornado/web.py GZipContentEncoding._compressible_type
+// Tornado: tornado/web.py:2826 GZipContentEncoding._compressible_type
 bool GZipContentEncoding::_compressible_type(std::string_view ctype) {
     static constexpr std::string_view kTypes[] = {
         "application/javascript", "application/x-javascript", "application/xml",
@@ -186,7 +186,7 @@ bool GZipContentEncoding::_compressible_type(std::string_view ctype) {
     return false;
 }
 
-// Tornado: tornado/web.py GZipContentEncoding.transform_first_chunk
+// Tornado: tornado/web.py:2829 GZipContentEncoding.transform_first_chunk
 void GZipContentEncoding::transform_first_chunk(int& /*status_code*/, HTTPHeaders& headers,
                                                 std::string& chunk, bool finishing) {
     TRACE_SPAN_AS(span, "GZipContentEncoding.transform_first_chunk", {"bytes", chunk.size()},
@@ -225,7 +225,7 @@ void GZipContentEncoding::transform_first_chunk(int& /*status_code*/, HTTPHeader
     span.end({{"gzipping", gzipping_}, {"bytes", chunk.size()}});
 }
 
-// Tornado: tornado/web.py GZipContentEncoding.transform_chunk
+// Tornado: tornado/web.py:2858 GZipContentEncoding.transform_chunk
 void GZipContentEncoding::transform_chunk(std::string& chunk, bool finishing) {
     TRACE_SPAN_AS(span, "GZipContentEncoding.transform_chunk", {"bytes", chunk.size()},
                   {"finishing", finishing});
@@ -238,7 +238,7 @@ void GZipContentEncoding::transform_chunk(std::string& chunk, bool finishing) {
 // ---------------------------------------------------------------------------
 // RequestHandler
 
-// Tornado: tornado/web.py RequestHandler.__init__
+// Tornado: tornado/web.py:167 RequestHandler.__init__
 RequestHandler::RequestHandler(std::shared_ptr<Application> app,
                                std::shared_ptr<HTTPServerRequest> req)
     : Traced("RequestHandler"), application(std::move(app)), request(std::move(req)) {
@@ -261,7 +261,8 @@ namespace {
 }
 }  // namespace
 
-// Tornado: tornado/web.py RequestHandler._unimplemented_method
+// Tornado 6.2: tornado/web.py RequestHandler._unimplemented_method (4.5.2: get, head, post,
+// delete, patch, put and options each raise HTTPError(405))
 Future<void> RequestHandler::get() {
     unimplemented();
 }
@@ -284,12 +285,12 @@ Future<void> RequestHandler::options() {
     unimplemented();
 }
 
-// Tornado: tornado/web.py RequestHandler.data_received
+// Tornado: tornado/web.py:1526 RequestHandler.data_received
 Future<void> RequestHandler::data_received(std::string /*chunk*/) {
     throw std::logic_error("data_received is not implemented");
 }
 
-// Tornado: tornado/web.py RequestHandler.clear
+// Tornado: tornado/web.py:287 RequestHandler.clear
 void RequestHandler::clear() {
     headers_ = HTTPHeaders();
     headers_.set("Server", kServerHeader);
@@ -301,7 +302,7 @@ void RequestHandler::clear() {
     reason_ = "OK";
 }
 
-// Tornado: tornado/web.py RequestHandler.set_status
+// Tornado: tornado/web.py:309 RequestHandler.set_status
 // C++: as in Tornado 6.2, a code with no standard phrase is "Unknown". A
 // reason with CR or LF would end the status line early and let its text
 // become headers (RFC 9112 4): it is refused with HTTPOutputError. Tornado
@@ -315,7 +316,7 @@ void RequestHandler::set_status(int status_code, std::string reason) {
 }
 
 namespace {
-// Tornado: tornado/web.py RequestHandler._convert_header_value
+// Tornado: tornado/web.py:361 RequestHandler._convert_header_value
 // C++: Tornado 6.2 raises ValueError for a control character (\x00-\x1f);
 // here it is HTTPOutputError, and a name with CR or LF is refused too.
 std::string checked_header_value(std::string_view name, std::string value) {
@@ -332,7 +333,7 @@ std::string checked_header_value(std::string_view name, std::string value) {
 }
 }  // namespace
 
-// Tornado: tornado/web.py RequestHandler.set_header
+// Tornado: tornado/web.py:331 RequestHandler.set_header
 void RequestHandler::set_header(std::string_view name, std::string value) {
     headers_.set(name, checked_header_value(name, std::move(value)));
 }
@@ -341,55 +342,55 @@ void RequestHandler::set_header(std::string_view name, std::int64_t value) {
     headers_.set(name, checked_header_value(name, std::to_string(value)));
 }
 
-// Tornado: tornado/web.py RequestHandler.add_header
+// Tornado: tornado/web.py:341 RequestHandler.add_header
 void RequestHandler::add_header(std::string_view name, std::string value) {
     headers_.add(name, checked_header_value(name, std::move(value)));
 }
 
-// Tornado: tornado/web.py RequestHandler.clear_header
+// Tornado: tornado/web.py:350 RequestHandler.clear_header
 void RequestHandler::clear_header(std::string_view name) {
     headers_.erase(name);
 }
 
-// Tornado: tornado/web.py RequestHandler.get_argument
+// Tornado: tornado/web.py:393 RequestHandler.get_argument
 std::string RequestHandler::get_argument(std::string_view name,
                                          std::optional<std::string> default_value,
                                          bool strip) const {
     return _get_argument(name, std::move(default_value), request->arguments, strip);
 }
 
-// Tornado: tornado/web.py RequestHandler.get_arguments
+// Tornado: tornado/web.py:406 RequestHandler.get_arguments
 std::vector<std::string> RequestHandler::get_arguments(std::string_view name, bool strip) const {
     return _get_arguments(name, request->arguments, strip);
 }
 
-// Tornado: tornado/web.py RequestHandler.get_body_argument
+// Tornado: tornado/web.py:421 RequestHandler.get_body_argument
 std::string RequestHandler::get_body_argument(std::string_view name,
                                               std::optional<std::string> default_value,
                                               bool strip) const {
     return _get_argument(name, std::move(default_value), request->body_arguments, strip);
 }
 
-// Tornado: tornado/web.py RequestHandler.get_body_arguments
+// Tornado: tornado/web.py:438 RequestHandler.get_body_arguments
 std::vector<std::string> RequestHandler::get_body_arguments(std::string_view name,
                                                             bool strip) const {
     return _get_arguments(name, request->body_arguments, strip);
 }
 
-// Tornado: tornado/web.py RequestHandler.get_query_argument
+// Tornado: tornado/web.py:449 RequestHandler.get_query_argument
 std::string RequestHandler::get_query_argument(std::string_view name,
                                                std::optional<std::string> default_value,
                                                bool strip) const {
     return _get_argument(name, std::move(default_value), request->query_arguments, strip);
 }
 
-// Tornado: tornado/web.py RequestHandler.get_query_arguments
+// Tornado: tornado/web.py:466 RequestHandler.get_query_arguments
 std::vector<std::string> RequestHandler::get_query_arguments(std::string_view name,
                                                              bool strip) const {
     return _get_arguments(name, request->query_arguments, strip);
 }
 
-// Tornado: tornado/web.py RequestHandler._get_argument
+// Tornado: tornado/web.py:477 RequestHandler._get_argument
 std::string RequestHandler::_get_argument(std::string_view name,
                                           std::optional<std::string> default_value,
                                           const httputil::Arguments& source, bool strip) const {
@@ -404,7 +405,7 @@ std::string RequestHandler::_get_argument(std::string_view name,
     return std::move(values.back());
 }
 
-// Tornado: tornado/web.py RequestHandler._get_arguments
+// Tornado: tornado/web.py:485 RequestHandler._get_arguments
 std::vector<std::string> RequestHandler::_get_arguments(std::string_view name,
                                                         const httputil::Arguments& source,
                                                         bool strip) const {
@@ -459,7 +460,7 @@ std::string bytes_repr(std::string_view b) {
 
 }  // namespace
 
-// Tornado: tornado/web.py RequestHandler.decode_argument
+// Tornado: tornado/web.py:498 RequestHandler.decode_argument
 std::string RequestHandler::decode_argument(std::string value, std::string_view name) const {
     if (!httputil::is_utf8(value)) {
         throw HTTPError(400, fmt::format("Invalid unicode in {}: {}",
@@ -469,7 +470,7 @@ std::string RequestHandler::decode_argument(std::string value, std::string_view 
     return value;
 }
 
-// Tornado: tornado/web.py RequestHandler.write
+// Tornado: tornado/web.py:691 RequestHandler.write
 // C++: bytes and str are both std::string; write(dict) is write_json in
 // the demo application.
 void RequestHandler::write(std::string_view chunk) {
@@ -479,7 +480,7 @@ void RequestHandler::write(std::string_view chunk) {
     write_buffer_.append(chunk);
 }
 
-// Tornado: tornado/web.py RequestHandler.write (its dict branch)
+// Tornado: tornado/web.py:691 RequestHandler.write (its dict branch)
 void RequestHandler::_write_json(const nlohmann::ordered_json& chunk) {
     if (!chunk.is_object()) {
         // A top-level JSON array can be read by another site's <script>.
@@ -491,7 +492,7 @@ void RequestHandler::_write_json(const nlohmann::ordered_json& chunk) {
     write(std::string_view(text));
 }
 
-// Tornado: tornado/web.py RequestHandler.flush
+// Tornado: tornado/web.py:911 RequestHandler.flush
 Future<void> RequestHandler::flush(bool include_footers) {
     TRACE_SPAN("RequestHandler.flush", {"bytes", write_buffer_.size()},
                {"include_footers", include_footers});
@@ -526,7 +527,7 @@ Future<void> RequestHandler::flush(bool include_footers) {
     return done;
 }
 
-// Tornado: tornado/web.py RequestHandler.finish
+// Tornado: tornado/web.py:959 RequestHandler.finish
 Future<void> RequestHandler::finish(std::string_view chunk) {
     TRACE_SPAN("RequestHandler.finish", {"status", status_code_});
     if (finished_) {
@@ -565,7 +566,7 @@ Future<void> RequestHandler::finish(std::string_view chunk) {
     return future;
 }
 
-// Tornado: tornado/web.py RequestHandler.send_error
+// Tornado: tornado/web.py:1003 RequestHandler.send_error
 void RequestHandler::send_error(int status_code, const std::exception_ptr& exc) {
     TRACE_SPAN("RequestHandler.send_error", {"status", status_code});
     if (headers_written_) {
@@ -623,7 +624,7 @@ void RequestHandler::send_error(int status_code, const std::exception_ptr& exc) 
     }
 }
 
-// Tornado: tornado/web.py RequestHandler.write_error
+// Tornado: tornado/web.py:1042 RequestHandler.write_error
 // C++: the reason is HTML-escaped, as Tornado 6.2 does. With serve_traceback
 // the "traceback" is the exception's type and message (C++ has no stack).
 void RequestHandler::write_error(int status_code, const std::exception_ptr& exc) {
@@ -639,14 +640,14 @@ void RequestHandler::write_error(int status_code, const std::exception_ptr& exc)
         .quiet();
 }
 
-// Tornado: tornado/web.py RequestHandler.compute_etag
+// Tornado: tornado/web.py:1396 RequestHandler.compute_etag
 std::optional<std::string> RequestHandler::compute_etag() {
     return "\"" + sha1_hex(write_buffer_) + "\"";
 }
 
-// Tornado: tornado/web.py RequestHandler.static_url
+// Tornado: tornado/web.py:1351 RequestHandler.static_url
 std::string RequestHandler::static_url(const std::string& path, bool include_host) const {
-    // Tornado: tornado/web.py RequestHandler.require_setting
+    // Tornado: tornado/web.py:1386 RequestHandler.require_setting
     if (application->settings().static_path.empty()) {
         throw std::runtime_error(
             "You must define the 'static_path' setting in your application to use static_url");
@@ -656,14 +657,14 @@ std::string RequestHandler::static_url(const std::string& path, bool include_hos
            application->static_handler_class().make_static_url(application->settings(), path, true);
 }
 
-// Tornado: tornado/web.py RequestHandler.set_etag_header
+// Tornado: tornado/web.py:1409 RequestHandler.set_etag_header
 void RequestHandler::set_etag_header() {
     if (auto etag = compute_etag()) {
         set_header("Etag", std::move(*etag));
     }
 }
 
-// Tornado: tornado/web.py RequestHandler.check_etag_header
+// Tornado: tornado/web.py:1420 RequestHandler.check_etag_header
 bool RequestHandler::check_etag_header() const {
     std::string_view computed = headers_.get("Etag", "");
     std::vector<std::string_view> etags = find_etags(request->headers->get("If-None-Match", ""));
@@ -682,7 +683,7 @@ bool RequestHandler::check_etag_header() const {
     return false;
 }
 
-// Tornado: tornado/web.py RequestHandler._execute
+// Tornado: tornado/web.py:1473 RequestHandler._execute
 Future<void> RequestHandler::_execute(std::vector<std::unique_ptr<OutputTransform>> transforms,
                                       routing::PathArguments arguments) {
     TRACE_SPAN("RequestHandler._execute", {"method", request->method});
@@ -764,51 +765,51 @@ Future<void> RequestHandler::_execute(std::vector<std::unique_ptr<OutputTransfor
 Future<void> RequestHandler::call_method() {
     const std::string& m = request->method;
     if (m == "GET") {
-        // Tornado: tornado/web.py RequestHandler.get (the subclass's method)
+        // Tornado: tornado/web.py:223 RequestHandler.get (the subclass's method)
         TRACE_SPAN("RequestHandler.get");
         return get();
     }
     if (m == "HEAD") {
-        // Tornado: tornado/web.py RequestHandler.head (the subclass's method)
+        // Tornado: tornado/web.py:220 RequestHandler.head (the subclass's method)
         TRACE_SPAN("RequestHandler.head");
         return head();
     }
     if (m == "POST") {
-        // Tornado: tornado/web.py RequestHandler.post (the subclass's method)
+        // Tornado: tornado/web.py:226 RequestHandler.post (the subclass's method)
         TRACE_SPAN("RequestHandler.post");
         return post();
     }
     if (m == "DELETE") {
-        // Tornado: tornado/web.py RequestHandler.delete (the subclass's method)
+        // Tornado: tornado/web.py:229 RequestHandler.delete (the subclass's method)
         TRACE_SPAN("RequestHandler.delete");
         return delete_();
     }
     if (m == "PATCH") {
-        // Tornado: tornado/web.py RequestHandler.patch (the subclass's method)
+        // Tornado: tornado/web.py:232 RequestHandler.patch (the subclass's method)
         TRACE_SPAN("RequestHandler.patch");
         return patch();
     }
     if (m == "PUT") {
-        // Tornado: tornado/web.py RequestHandler.put (the subclass's method)
+        // Tornado: tornado/web.py:235 RequestHandler.put (the subclass's method)
         TRACE_SPAN("RequestHandler.put");
         return put();
     }
-    // Tornado: tornado/web.py RequestHandler.options (the subclass's method)
+    // Tornado: tornado/web.py:238 RequestHandler.options (the subclass's method)
     TRACE_SPAN("RequestHandler.options");
     return options();
 }
 
-// Tornado: tornado/web.py RequestHandler._log
+// Tornado: tornado/web.py:1533 RequestHandler._log
 void RequestHandler::_log() {
     application->log_request(*this);
 }
 
-// Tornado: tornado/web.py RequestHandler._request_summary
+// Tornado: tornado/web.py:1542 RequestHandler._request_summary
 std::string RequestHandler::_request_summary() const {
     return fmt::format("{} {} ({})", request->method, request->uri, request->remote_ip);
 }
 
-// Tornado: tornado/web.py RequestHandler._handle_request_exception
+// Tornado: tornado/web.py:1546 RequestHandler._handle_request_exception
 // C++: as in Tornado 6.2, an HTTPError with an unknown code keeps its code
 // (reason "Unknown") instead of becoming a 500.
 void RequestHandler::_handle_request_exception(const std::exception_ptr& e) {
@@ -840,7 +841,7 @@ void RequestHandler::_handle_request_exception(const std::exception_ptr& e) {
     }
 }
 
-// Tornado: tornado/web.py RequestHandler.log_exception
+// Tornado: tornado/web.py:1572 RequestHandler.log_exception
 void RequestHandler::log_exception(const std::exception_ptr& e) {
     try {
         std::rethrow_exception(e);
@@ -854,7 +855,7 @@ void RequestHandler::log_exception(const std::exception_ptr& e) {
     }
 }
 
-// Tornado: tornado/web.py RequestHandler._clear_headers_for_304
+// Tornado: tornado/web.py:1605 RequestHandler._clear_headers_for_304
 // C++: Tornado 6.2's _clear_representation_headers, which the wire follows.
 void RequestHandler::_clear_representation_headers() {
     for (const char* name : {"Content-Encoding", "Content-Language", "Content-Type"}) {
@@ -862,7 +863,7 @@ void RequestHandler::_clear_representation_headers() {
     }
 }
 
-// Tornado: tornado/web.py RequestHandler.redirect
+// Tornado: tornado/web.py:673 RequestHandler.redirect
 void RequestHandler::redirect(const std::string& url, bool permanent, int status) {
     TRACE_SPAN("RequestHandler.redirect", {"url", url}, {"permanent", permanent});
     if (headers_written_) {
@@ -878,13 +879,13 @@ void RequestHandler::redirect(const std::string& url, bool permanent, int status
     finish().quiet();
 }
 
-// Tornado: tornado/web.py RequestHandler.reverse_url
+// Tornado: tornado/web.py:1392 RequestHandler.reverse_url
 std::string RequestHandler::reverse_url(const std::string& name,
                                         const std::vector<std::string>& args) const {
     return application->reverse_url(name, args);
 }
 
-// Tornado: tornado/web.py RequestHandler.render
+// Tornado: tornado/web.py:720 RequestHandler.render
 // C++: no UI modules, so none of Tornado's embedded JS/CSS/html_head parts.
 Future<void> RequestHandler::render(const std::string& template_name,
                                     const nlohmann::json& kwargs) {
@@ -896,7 +897,7 @@ Future<void> RequestHandler::render(const std::string& template_name,
     return finish(html);
 }
 
-// Tornado: tornado/web.py RequestHandler.render_string
+// Tornado: tornado/web.py:842 RequestHandler.render_string
 std::string RequestHandler::render_string(const std::string& template_name,
                                           const nlohmann::json& kwargs) {
     std::string template_path = get_template_path();
@@ -922,7 +923,7 @@ std::string RequestHandler::render_string(const std::string& template_name,
     return t->generate(ns);
 }
 
-// Tornado: tornado/web.py RequestHandler.get_template_namespace
+// Tornado: tornado/web.py:867 RequestHandler.get_template_namespace
 // C++: Tornado also offers handler, request, current_user, locale and the
 // UI modules; no template of ours uses them.
 template_::Namespace RequestHandler::get_template_namespace() {
@@ -955,7 +956,7 @@ template_::Namespace RequestHandler::get_template_namespace() {
     return ns;
 }
 
-// Tornado: tornado/web.py RequestHandler.create_template_loader
+// Tornado: tornado/web.py:890 RequestHandler.create_template_loader
 std::shared_ptr<template_::BaseLoader> RequestHandler::create_template_loader(
     const std::string& template_path) {
     const ApplicationSettings& settings = application->settings();
@@ -965,18 +966,18 @@ std::shared_ptr<template_::BaseLoader> RequestHandler::create_template_loader(
                                                 .whitespace = settings.template_whitespace});
 }
 
-// Tornado: tornado/web.py RequestHandler.get_template_path
+// Tornado: tornado/web.py:1179 RequestHandler.get_template_path
 std::string RequestHandler::get_template_path() {
     return application->settings().template_path;
 }
 
-// Tornado: tornado/web.py ErrorHandler.prepare
+// Tornado: tornado/web.py:2222 ErrorHandler.prepare
 Future<void> ErrorHandler::prepare() {
     TRACE_SPAN("ErrorHandler.prepare", {"status", get_status()});
     throw HTTPError(get_status());
 }
 
-// Tornado: tornado/web.py RedirectHandler.get
+// Tornado: tornado/web.py:2264 RedirectHandler.get
 // C++: "{0}", "{1}"... take the positional path groups (str.format).
 Future<void> RedirectHandler::get() {
     std::string target = url_;
@@ -1030,7 +1031,7 @@ std::string re_escape(std::string_view s) {
 }
 }  // namespace
 
-// Tornado: tornado/web.py Application.__init__
+// Tornado: tornado/web.py:1873 Application.__init__
 Application::Application(std::vector<routing::URLSpec> handlers, Settings settings,
                          std::optional<std::vector<TransformFactory>> transforms)
     : Traced("Application"),
@@ -1078,12 +1079,12 @@ Application::Application(std::vector<routing::URLSpec> handlers, Settings settin
     }
 }
 
-// Tornado: tornado/web.py Application.add_transform
+// Tornado: tornado/web.py:1963 Application.add_transform
 void Application::add_transform(TransformFactory transform) {
     transforms_.push_back(std::move(transform));
 }
 
-// Tornado: tornado/web.py Application.add_handlers
+// Tornado: tornado/web.py:1946 Application.add_handlers
 // The new host's routes go in front of the wildcard list, after the hosts
 // added before: the wildcard ".*$" must stay last, or it would answer for
 // every host before a specific pattern had its turn.
@@ -1093,7 +1094,7 @@ void Application::add_handlers(const std::string& host_pattern,
                   HostRules{routing::HostMatches(host_pattern), std::move(handlers)});
 }
 
-// Tornado: tornado/web.py Application._get_host_handlers
+// Tornado 4.4: tornado/web.py Application._get_host_handlers
 // C++: the 4.x method the notes walk through; 4.5.2 spreads the same rules
 // over its routers (HostMatches, then the wildcard router with its
 // DefaultHostMatches rules), which is the order kept here.
@@ -1110,7 +1111,7 @@ const std::vector<routing::URLSpec>* Application::_get_host_handlers(
             return &rules.specs;
         }
     }
-    // Tornado: tornado/routing.py DefaultHostMatches.match
+    // Tornado: tornado/routing.py:483 DefaultHostMatches.match
     // Second pass: the lists whose pattern matches default_host, except
     // behind a load balancer (X-Real-Ip).
     if (!settings_.default_host || request.headers->contains("X-Real-Ip")) {
@@ -1126,7 +1127,7 @@ const std::vector<routing::URLSpec>* Application::_get_host_handlers(
     return nullptr;
 }
 
-// Tornado: tornado/web.py Application.find_handler
+// Tornado: tornado/web.py:2000 Application.find_handler
 std::shared_ptr<httputil::HTTPMessageDelegate> Application::find_handler(
     std::shared_ptr<HTTPServerRequest> request) {
     set_trace_ids(request->trace_conn(), request->trace_req());
@@ -1136,7 +1137,7 @@ std::shared_ptr<httputil::HTTPMessageDelegate> Application::find_handler(
     while (const std::vector<routing::URLSpec>* specs = _get_host_handlers(*request, cursor)) {
         for (const routing::URLSpec& spec : *specs) {
             if (auto arguments = spec.matcher.match(*request)) {
-                // Tornado: tornado/routing.py PathMatches.match (its result)
+                // Tornado: tornado/routing.py:508 PathMatches.match (its result)
                 TRACE_EVENT("PathMatches.match", {"pattern", spec.matcher.pattern()},
                             {"handler", spec.handler_name});
                 return get_handler_delegate(std::move(request), &spec, std::move(*arguments));
@@ -1147,7 +1148,7 @@ std::shared_ptr<httputil::HTTPMessageDelegate> Application::find_handler(
     return get_handler_delegate(std::move(request), nullptr, {});
 }
 
-// Tornado: tornado/web.py Application.get_handler_delegate
+// Tornado: tornado/web.py:2014 Application.get_handler_delegate
 std::shared_ptr<httputil::HTTPMessageDelegate> Application::get_handler_delegate(
     std::shared_ptr<HTTPServerRequest> request, const routing::URLSpec* spec,
     routing::PathArguments arguments) {
@@ -1156,10 +1157,10 @@ std::shared_ptr<httputil::HTTPMessageDelegate> Application::get_handler_delegate
                                                      std::move(arguments));
 }
 
-// Tornado: tornado/web.py Application.reverse_url
+// Tornado: tornado/web.py:2029 Application.reverse_url
 std::string Application::reverse_url(const std::string& name,
                                      const std::vector<std::string>& args) const {
-    // Tornado: tornado/routing.py ReversibleRuleRouter.reverse_url
+    // Tornado: tornado/routing.py:377 ReversibleRuleRouter.reverse_url
     // Host rules first, as Tornado's default router holds them. Within one
     // list a later route with the same name replaces an earlier one (Tornado
     // warns "Multiple handlers named ..."), so the search runs backwards.
@@ -1173,7 +1174,7 @@ std::string Application::reverse_url(const std::string& name,
     throw std::out_of_range(name + " not found in named urls");
 }
 
-// Tornado: tornado/web.py Application.log_request
+// Tornado: tornado/web.py:2044 Application.log_request
 void Application::log_request(const RequestHandler& handler) const {
     if (settings_.log_function) {
         settings_.log_function(handler);
@@ -1197,7 +1198,7 @@ void Application::log_request(const RequestHandler& handler) const {
 // ---------------------------------------------------------------------------
 // _HandlerDelegate
 
-// Tornado: tornado/web.py _HandlerDelegate.__init__
+// Tornado: tornado/web.py:2067 _HandlerDelegate.__init__
 detail::HandlerDelegate::HandlerDelegate(std::shared_ptr<Application> application,
                                          std::shared_ptr<HTTPServerRequest> request,
                                          const routing::URLSpec* spec,
@@ -1210,7 +1211,7 @@ detail::HandlerDelegate::HandlerDelegate(std::shared_ptr<Application> applicatio
     set_trace_ids(request_->trace_conn(), request_->trace_req());
 }
 
-// Tornado: tornado/web.py _HandlerDelegate.headers_received
+// Tornado: tornado/web.py:2079 _HandlerDelegate.headers_received
 Future<void> detail::HandlerDelegate::headers_received(const httputil::StartLine& /*start_line*/,
                                                        std::shared_ptr<HTTPHeaders> /*headers*/) {
     TRACE_SPAN("_HandlerDelegate.headers_received",
@@ -1222,7 +1223,7 @@ Future<void> detail::HandlerDelegate::headers_received(const httputil::StartLine
     return {};
 }
 
-// Tornado: tornado/web.py _HandlerDelegate.data_received
+// Tornado: tornado/web.py:2084 _HandlerDelegate.data_received
 Future<void> detail::HandlerDelegate::data_received(std::string chunk) {
     TRACE_SPAN("_HandlerDelegate.data_received", {"bytes", chunk.size()});
     if (spec_->stream_request_body) {
@@ -1232,7 +1233,7 @@ Future<void> detail::HandlerDelegate::data_received(std::string chunk) {
     return {};
 }
 
-// Tornado: tornado/web.py _HandlerDelegate.finish
+// Tornado: tornado/web.py:2090 _HandlerDelegate.finish
 void detail::HandlerDelegate::finish() {
     TRACE_SPAN("_HandlerDelegate.finish", {"body_bytes", body_.size()});
     if (spec_->stream_request_body) {
@@ -1251,7 +1252,7 @@ void detail::HandlerDelegate::finish() {
     execute().quiet();
 }
 
-// Tornado: tornado/web.py _HandlerDelegate.on_connection_close
+// Tornado: tornado/web.py:2098 _HandlerDelegate.on_connection_close
 void detail::HandlerDelegate::on_connection_close() {
     if (spec_->stream_request_body && handler_) {
         if (body_done_.valid() && !body_done_.done()) {
@@ -1263,7 +1264,7 @@ void detail::HandlerDelegate::on_connection_close() {
     }
 }
 
-// Tornado: tornado/web.py _HandlerDelegate.execute
+// Tornado: tornado/web.py:2104 _HandlerDelegate.execute
 Future<void> detail::HandlerDelegate::execute() {
     TRACE_SPAN("_HandlerDelegate.execute", {"handler", spec_->handler_name});
     if (!application_->settings().static_hash_cache.value_or(true)) {

@@ -24,9 +24,9 @@ namespace {
 
 constexpr trace::Module kTraceModule{"web", "tornado/web.py"};
 
-// Tornado: tornado/web.py DEFAULT_SIGNED_VALUE_VERSION
+// Tornado: tornado/web.py:137 DEFAULT_SIGNED_VALUE_VERSION
 constexpr int DEFAULT_SIGNED_VALUE_VERSION = 2;
-// Tornado: tornado/web.py DEFAULT_SIGNED_VALUE_MIN_VERSION
+// Tornado: tornado/web.py:145 DEFAULT_SIGNED_VALUE_MIN_VERSION
 constexpr int DEFAULT_SIGNED_VALUE_MIN_VERSION = 1;
 
 double now_seconds() {
@@ -247,19 +247,19 @@ std::string random_bytes(std::size_t n) {
     return out;
 }
 
-// Tornado: tornado/web.py _create_signature_v1
+// Tornado: tornado/web.py:3271 _create_signature_v1
 std::string _create_signature_v1(std::string_view secret, std::string_view name,
                                  std::string_view value, std::string_view timestamp) {
     std::string parts = std::string(name) + std::string(value) + std::string(timestamp);
     return hmac_hex(EVP_sha1(), secret, parts);
 }
 
-// Tornado: tornado/web.py _create_signature_v2
+// Tornado: tornado/web.py:3278 _create_signature_v2
 std::string _create_signature_v2(std::string_view secret, std::string_view s) {
     return hmac_hex(EVP_sha256(), secret, s);
 }
 
-// Tornado: tornado/web.py _signed_value_version_re
+// Tornado: tornado/web.py:3128 _signed_value_version_re
 // "^([1-9][0-9]*)\|(.*)$" on the value: the leading version number, or
 // nullopt. (`.` stops at a newline, so a value with one inside does not match.)
 std::optional<std::string_view> signed_value_version_prefix(std::string_view value) {
@@ -279,7 +279,7 @@ std::optional<std::string_view> signed_value_version_prefix(std::string_view val
     return digits;
 }
 
-// Tornado: tornado/web.py _get_version
+// Tornado: tornado/web.py:3131 _get_version
 int _get_version(std::string_view value) {
     auto digits = signed_value_version_prefix(value);
     // Longer numbers can be the start of a v1 value's base64 (see Tornado).
@@ -297,7 +297,7 @@ struct FieldsV2 {
     std::string_view signature;
 };
 
-// Tornado: tornado/web.py _decode_fields_v2
+// Tornado: tornado/web.py:3210 _decode_fields_v2
 // The four "<len>:<bytes>|" fields after "2|", then the signature; nullopt
 // where Tornado raises ValueError.
 std::optional<FieldsV2> _decode_fields_v2(std::string_view value) {
@@ -324,7 +324,7 @@ std::optional<FieldsV2> _decode_fields_v2(std::string_view value) {
     return FieldsV2{static_cast<int>(*key_version), fields[1], fields[2], fields[3], rest};
 }
 
-// Tornado: tornado/web.py _decode_signed_value_v1
+// Tornado: tornado/web.py:3180 _decode_signed_value_v1
 std::optional<std::string> _decode_signed_value_v1(std::string_view secret, std::string_view name,
                                                    std::string_view value, double max_age_days,
                                                    double now) {
@@ -362,7 +362,7 @@ std::optional<std::string> _decode_signed_value_v1(std::string_view secret, std:
     return b64decode(payload);
 }
 
-// Tornado: tornado/web.py _decode_signed_value_v2
+// Tornado: tornado/web.py:3230 _decode_signed_value_v2
 std::optional<std::string> _decode_signed_value_v2(const CookieSecret& secret,
                                                    std::string_view name, std::string_view value,
                                                    double max_age_days, double now) {
@@ -399,7 +399,7 @@ std::optional<std::string> _decode_signed_value_v2(const CookieSecret& secret,
     return b64decode(fields->value);
 }
 
-// Tornado: tornado/web.py RequestHandler.require_setting ("cookie_secret")
+// Tornado: tornado/web.py:1386 RequestHandler.require_setting ("cookie_secret")
 const CookieSecret& require_cookie_secret(const ApplicationSettings& settings) {
     bool empty = std::visit([](const auto& s) { return s.empty(); }, settings.cookie_secret);
     if (empty) {
@@ -415,7 +415,7 @@ const CookieSecret& require_cookie_secret(const ApplicationSettings& settings) {
 // ---------------------------------------------------------------------------
 // RequestHandler: cookies
 
-// Tornado: tornado/web.py RequestHandler.get_cookie
+// Tornado: tornado/web.py:523 RequestHandler.get_cookie
 std::optional<std::string> RequestHandler::get_cookie(
     std::string_view name, std::optional<std::string> default_value) const {
     const auto& cookies = request->cookies();
@@ -423,7 +423,7 @@ std::optional<std::string> RequestHandler::get_cookie(
     return it != cookies.end() ? std::optional<std::string>(it->second) : default_value;
 }
 
-// Tornado: tornado/web.py RequestHandler.set_cookie
+// Tornado: tornado/web.py:529 RequestHandler.set_cookie
 // C++: the Morsel is written at once: the attributes in SimpleCookie's
 // order (sorted by key: domain, expires, httponly, max-age, path, samesite,
 // secure) with its spellings.
@@ -470,14 +470,14 @@ void RequestHandler::set_cookie(const std::string& name, const std::string& valu
     new_cookies_.emplace_back(name, std::move(header));
 }
 
-// Tornado: tornado/web.py RequestHandler.clear_cookie
+// Tornado: tornado/web.py:570 RequestHandler.clear_cookie
 void RequestHandler::clear_cookie(const std::string& name, const std::string& path,
                                   const std::string& domain) {
     set_cookie(name, "",
                {.domain = domain, .expires = now_seconds() - 365.0 * 86400, .path = path});
 }
 
-// Tornado: tornado/web.py RequestHandler.clear_all_cookies
+// Tornado: tornado/web.py:582 RequestHandler.clear_all_cookies
 void RequestHandler::clear_all_cookies(const std::string& path, const std::string& domain) {
     std::vector<std::string> names;
     for (const auto& [name, value] : request->cookies()) {
@@ -488,7 +488,7 @@ void RequestHandler::clear_all_cookies(const std::string& path, const std::strin
     }
 }
 
-// Tornado: tornado/web.py RequestHandler.set_secure_cookie
+// Tornado: tornado/web.py:595 RequestHandler.set_secure_cookie
 void RequestHandler::set_secure_cookie(const std::string& name, std::string_view value,
                                        std::optional<double> expires_days,
                                        std::optional<int> version, CookieOptions options) {
@@ -497,7 +497,7 @@ void RequestHandler::set_secure_cookie(const std::string& name, std::string_view
     set_cookie(name, create_signed_value(name, value, version), options);
 }
 
-// Tornado: tornado/web.py RequestHandler.create_signed_value
+// Tornado: tornado/web.py:621 RequestHandler.create_signed_value
 std::string RequestHandler::create_signed_value(std::string_view name, std::string_view value,
                                                 std::optional<int> version) const {
     const ApplicationSettings& settings = application->settings();
@@ -513,7 +513,7 @@ std::string RequestHandler::create_signed_value(std::string_view name, std::stri
                                     {.version = version, .key_version = key_version});
 }
 
-// Tornado: tornado/web.py RequestHandler.get_secure_cookie
+// Tornado: tornado/web.py:644 RequestHandler.get_secure_cookie
 std::optional<std::string> RequestHandler::get_secure_cookie(std::string_view name,
                                                              std::optional<std::string> value,
                                                              double max_age_days,
@@ -532,7 +532,7 @@ std::optional<std::string> RequestHandler::get_secure_cookie(std::string_view na
     return decoded;
 }
 
-// Tornado: tornado/web.py RequestHandler.get_secure_cookie_key_version
+// Tornado: tornado/web.py:663 RequestHandler.get_secure_cookie_key_version
 std::optional<int> RequestHandler::get_secure_cookie_key_version(std::string_view name,
                                                                  std::optional<std::string> value) {
     require_cookie_secret(application->settings());
@@ -548,7 +548,7 @@ std::optional<int> RequestHandler::get_secure_cookie_key_version(std::string_vie
 // ---------------------------------------------------------------------------
 // RequestHandler: the current user and XSRF
 
-// Tornado: tornado/web.py RequestHandler.current_user
+// Tornado: tornado/web.py:1125 RequestHandler.current_user
 const std::optional<std::string>& RequestHandler::current_user() {
     if (!current_user_computed_) {
         current_user_ = get_current_user();
@@ -557,7 +557,7 @@ const std::optional<std::string>& RequestHandler::current_user() {
     return current_user_;
 }
 
-// Tornado: tornado/web.py RequestHandler.xsrf_token
+// Tornado: tornado/web.py:1188 RequestHandler.xsrf_token
 // C++: a bad xsrf_cookie_version throws std::invalid_argument (ValueError).
 const std::string& RequestHandler::xsrf_token() {
     if (!xsrf_token_) {
@@ -589,7 +589,7 @@ const std::string& RequestHandler::xsrf_token() {
     return *xsrf_token_;
 }
 
-// Tornado: tornado/web.py RequestHandler._get_raw_xsrf_token
+// Tornado: tornado/web.py:1238 RequestHandler._get_raw_xsrf_token
 const RequestHandler::RawXsrfToken& RequestHandler::_get_raw_xsrf_token() {
     if (!raw_xsrf_token_) {
         DecodedXsrfToken decoded;
@@ -608,7 +608,7 @@ const RequestHandler::RawXsrfToken& RequestHandler::_get_raw_xsrf_token() {
     return *raw_xsrf_token_;
 }
 
-// Tornado: tornado/web.py RequestHandler._decode_xsrf_token
+// Tornado: tornado/web.py:1262 RequestHandler._decode_xsrf_token
 // C++: a v2 mask must be 4 bytes; Tornado 6.2's speedups reads past a
 // shorter one, so such a token has no defined meaning there.
 RequestHandler::DecodedXsrfToken RequestHandler::_decode_xsrf_token(std::string_view cookie) {
@@ -641,7 +641,7 @@ RequestHandler::DecodedXsrfToken RequestHandler::_decode_xsrf_token(std::string_
     return {1, token ? *token : std::string(cookie), now_seconds()};
 }
 
-// Tornado: tornado/web.py RequestHandler.check_xsrf_cookie
+// Tornado: tornado/web.py:1298 RequestHandler.check_xsrf_cookie
 void RequestHandler::check_xsrf_cookie() {
     TRACE_SPAN_AS(span, "RequestHandler.check_xsrf_cookie");
     // The first non-empty of: the argument, X-Xsrftoken, X-Csrftoken.
@@ -668,7 +668,7 @@ void RequestHandler::check_xsrf_cookie() {
     span.end({{"result", "ok"}});
 }
 
-// Tornado: tornado/web.py RequestHandler.xsrf_form_html
+// Tornado: tornado/web.py:1335 RequestHandler.xsrf_form_html
 std::string RequestHandler::xsrf_form_html() {
     return "<input type=\"hidden\" name=\"_xsrf\" value=\"" + escape::xhtml_escape(xsrf_token()) +
            "\"/>";
@@ -677,7 +677,7 @@ std::string RequestHandler::xsrf_form_html() {
 // ---------------------------------------------------------------------------
 // Signed values (module functions)
 
-// Tornado: tornado/web.py create_signed_value
+// Tornado: tornado/web.py:3077 create_signed_value
 std::string create_signed_value(const CookieSecret& secret, std::string_view name,
                                 std::string_view value, const SignedValueOptions& options) {
     int version = options.version.value_or(DEFAULT_SIGNED_VALUE_VERSION);
@@ -713,7 +713,7 @@ std::string create_signed_value(const CookieSecret& secret, std::string_view nam
     return to_sign + _create_signature_v2(key, to_sign);
 }
 
-// Tornado: tornado/web.py decode_signed_value
+// Tornado: tornado/web.py:3154 decode_signed_value
 // C++: a v1 value read with a map secret is None (Tornado asserts).
 std::optional<std::string> decode_signed_value(const CookieSecret& secret, std::string_view name,
                                                std::optional<std::string_view> value,
@@ -743,7 +743,7 @@ std::optional<std::string> decode_signed_value(const CookieSecret& secret, std::
     return std::nullopt;
 }
 
-// Tornado: tornado/web.py get_signature_key_version
+// Tornado: tornado/web.py:3258 get_signature_key_version
 std::optional<int> get_signature_key_version(std::string_view value) {
     if (_get_version(value) < 2) {
         return std::nullopt;

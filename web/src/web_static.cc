@@ -299,20 +299,20 @@ std::string StaticFileHandler::ContentReader::next() {
 // ---------------------------------------------------------------------------
 // StaticFileHandler
 
-// Tornado: tornado/web.py StaticFileHandler.initialize
+// Tornado: tornado/web.py:2339 StaticFileHandler.initialize
 void StaticFileHandler::initialize(std::string path, std::optional<std::string> default_filename) {
     root_ = std::move(path);
     default_filename_ = std::move(default_filename);
 }
 
-// Tornado: tornado/web.py StaticFileHandler.reset
+// Tornado: tornado/web.py:2344 StaticFileHandler.reset
 void StaticFileHandler::reset() {
     StaticHashes& cache = static_hashes();
     std::lock_guard<std::mutex> guard(cache.lock);
     cache.hashes.clear();
 }
 
-// Tornado: tornado/web.py StaticFileHandler.head
+// Tornado: tornado/web.py:2348 StaticFileHandler.head
 Future<void> StaticFileHandler::head() {
     // C++: the route's group arrives in path_args, not as an argument.
     return get(path_args.at(0), false);
@@ -324,7 +324,7 @@ Future<void> StaticFileHandler::get() {
     return get(path_args.at(0), true);
 }
 
-// Tornado: tornado/web.py StaticFileHandler.get
+// Tornado: tornado/web.py:2352 StaticFileHandler.get
 Future<void> StaticFileHandler::get(std::string url_path, bool include_body) {
     TRACE_SPAN("StaticFileHandler.get", {"path", url_path}, {"include_body", include_body});
     auto self = shared_from_this();
@@ -405,7 +405,7 @@ Future<void> StaticFileHandler::get(std::string url_path, bool include_body) {
     }
 }
 
-// Tornado: tornado/web.py StaticFileHandler.compute_etag
+// Tornado: tornado/web.py:2427 StaticFileHandler.compute_etag
 std::optional<std::string> StaticFileHandler::compute_etag() {
     std::optional<std::string> version_hash = _get_cached_version(absolute_path_.value());
     if (!version_hash) {
@@ -414,7 +414,7 @@ std::optional<std::string> StaticFileHandler::compute_etag() {
     return "\"" + *version_hash + "\"";
 }
 
-// Tornado: tornado/web.py StaticFileHandler.set_headers
+// Tornado: tornado/web.py:2441 StaticFileHandler.set_headers
 void StaticFileHandler::set_headers() {
     set_header("Accept-Ranges", "bytes");
     set_etag_header();
@@ -433,7 +433,7 @@ void StaticFileHandler::set_headers() {
     set_extra_headers(path_);
 }
 
-// Tornado: tornado/web.py StaticFileHandler.should_return_304
+// Tornado: tornado/web.py:2465 StaticFileHandler.should_return_304
 bool StaticFileHandler::should_return_304() {
     bool result = false;
     // If-None-Match, when sent, decides alone (RFC 7232 6).
@@ -454,12 +454,12 @@ bool StaticFileHandler::should_return_304() {
     return result;
 }
 
-// Tornado: tornado/web.py StaticFileHandler.get_absolute_path
+// Tornado: tornado/web.py:2486 StaticFileHandler.get_absolute_path
 std::string StaticFileHandler::get_absolute_path(const std::string& root, const std::string& path) {
     return abspath(path_join(root, path));
 }
 
-// Tornado: tornado/web.py StaticFileHandler.validate_absolute_path
+// Tornado: tornado/web.py:2502 StaticFileHandler.validate_absolute_path
 std::optional<std::string> StaticFileHandler::validate_absolute_path(
     const std::string& root, const std::string& absolute_path) {
     // The root with its trailing slash, so that "/static-other" is not
@@ -498,14 +498,14 @@ std::optional<std::string> StaticFileHandler::validate_absolute_path(
     return file;
 }
 
-// Tornado: tornado/web.py StaticFileHandler.get_content
+// Tornado: tornado/web.py:2555 StaticFileHandler.get_content
 StaticFileHandler::ContentReader StaticFileHandler::get_content(const std::string& abspath,
                                                                 std::optional<std::int64_t> start,
                                                                 std::optional<std::int64_t> end) {
     return ContentReader(abspath, start, end);
 }
 
-// Tornado: tornado/web.py StaticFileHandler.get_content_version
+// Tornado: tornado/web.py:2592 StaticFileHandler.get_content_version
 std::string StaticFileHandler::get_content_version(const std::string& abspath) {
     ContentReader content = get_content(abspath);
     std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
@@ -519,7 +519,7 @@ std::string StaticFileHandler::get_content_version(const std::string& abspath) {
     return hex(digest, len);
 }
 
-// Tornado: tornado/web.py StaticFileHandler._stat
+// Tornado: tornado/web.py:2609 StaticFileHandler._stat
 const StaticFileHandler::StatResult& StaticFileHandler::_stat() {
     if (!stat_result_) {
         std::optional<struct stat> st = stat_path(absolute_path_.value());
@@ -536,17 +536,17 @@ const StaticFileHandler::StatResult& StaticFileHandler::_stat() {
     return *stat_result_;
 }
 
-// Tornado: tornado/web.py StaticFileHandler.get_content_size
+// Tornado: tornado/web.py:2614 StaticFileHandler.get_content_size
 std::int64_t StaticFileHandler::get_content_size() {
     return _stat().size;
 }
 
-// Tornado: tornado/web.py StaticFileHandler.get_modified_time
+// Tornado: tornado/web.py:2628 StaticFileHandler.get_modified_time
 std::optional<std::int64_t> StaticFileHandler::get_modified_time() {
     return _stat().mtime;
 }
 
-// Tornado: tornado/web.py StaticFileHandler.get_content_type
+// Tornado: tornado/web.py:2641 StaticFileHandler.get_content_type
 std::string StaticFileHandler::get_content_type() {
     GuessedType guessed = guess_type(absolute_path_.value());
     // RFC 6713: a gzip file is application/gzip; bzip2 and the other
@@ -560,14 +560,14 @@ std::string StaticFileHandler::get_content_type() {
     return guessed.type.value_or("application/octet-stream");
 }
 
-// Tornado: tornado/web.py StaticFileHandler.get_cache_time
+// Tornado: tornado/web.py:2665 StaticFileHandler.get_cache_time
 std::int64_t StaticFileHandler::get_cache_time(const std::string& /*path*/,
                                                std::optional<std::int64_t> /*modified*/,
                                                const std::string& /*mime_type*/) {
     return request->arguments.contains("v") ? CACHE_MAX_AGE : 0;
 }
 
-// Tornado: tornado/web.py StaticFileHandler.make_static_url
+// Tornado: tornado/web.py:2679 StaticFileHandler.make_static_url
 std::string StaticFileHandler::make_static_url(const ApplicationSettings& settings,
                                                const std::string& path, bool include_version) {
     std::string url = settings.static_url_prefix + path;
@@ -581,19 +581,19 @@ std::string StaticFileHandler::make_static_url(const ApplicationSettings& settin
     return url + "?v=" + *version_hash;
 }
 
-// Tornado: tornado/web.py StaticFileHandler.parse_url_path
+// Tornado: tornado/web.py:2708 StaticFileHandler.parse_url_path
 // C++: the separator is always "/", so the path is kept as it is.
 std::string StaticFileHandler::parse_url_path(const std::string& url_path) {
     return url_path;
 }
 
-// Tornado: tornado/web.py StaticFileHandler.get_version
+// Tornado: tornado/web.py:2722 StaticFileHandler.get_version
 std::optional<std::string> StaticFileHandler::get_version(const ApplicationSettings& settings,
                                                           const std::string& path) {
     return _get_cached_version(get_absolute_path(settings.static_path, path));
 }
 
-// Tornado: tornado/web.py StaticFileHandler._get_cached_version
+// Tornado: tornado/web.py:2739 StaticFileHandler._get_cached_version
 std::optional<std::string> StaticFileHandler::_get_cached_version(const std::string& abs_path) {
     StaticHashes& cache = static_hashes();
     std::lock_guard<std::mutex> guard(cache.lock);

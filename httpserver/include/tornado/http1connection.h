@@ -22,7 +22,7 @@ using httputil::HTTPHeaders;
 using httputil::HTTPMessageDelegate;
 
 namespace detail {
-// Tornado: tornado/http1connection.py _QuietException
+// Tornado: tornado/http1connection.py:36 _QuietException
 /// Already logged; ends the request loop without logging again.
 class QuietException : public std::runtime_error {
   public:
@@ -30,7 +30,7 @@ class QuietException : public std::runtime_error {
 };
 }  // namespace detail
 
-// Tornado: tornado/http1connection.py HTTP1ConnectionParameters
+// Tornado: tornado/http1connection.py:58 HTTP1ConnectionParameters
 /// Settings shared by every connection of a server.
 struct HTTP1ConnectionParameters {
     bool no_keep_alive = false;
@@ -46,7 +46,7 @@ struct HTTP1ConnectionParameters {
     bool decompress = false;
 };
 
-// Tornado: tornado/http1connection.py HTTP1Connection
+// Tornado: tornado/http1connection.py:84 HTTP1Connection
 /// One HTTP/1.x request/response exchange on a stream.
 class HTTP1Connection : public HTTPConnection,
                         public std::enable_shared_from_this<HTTP1Connection>,
@@ -125,7 +125,7 @@ class HTTP1Connection : public HTTPConnection,
 
 class HTTP1ServerConnection;
 
-// Tornado: tornado/http1connection.py HTTP1ServerConnection
+// Tornado: tornado/http1connection.py:673 HTTP1ServerConnection
 /// Serves HTTP/1.x requests on one stream, one after the other.
 class HTTP1ServerConnection : public std::enable_shared_from_this<HTTP1ServerConnection>,
                               public trace::Traced {

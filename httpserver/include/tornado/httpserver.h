@@ -35,12 +35,12 @@ struct HTTPServerSettings {
     std::optional<netutil::SSLOptions> ssl_options;
 };
 
-// Tornado: tornado/httpserver.py HTTPServer
+// Tornado: tornado/httpserver.py:43 HTTPServer
 class HTTPServer : public tcpserver::TCPServer, public httputil::HTTPServerConnectionDelegate {
   public:
     using Settings = HTTPServerSettings;
 
-    // Tornado: tornado/httpserver.py HTTPServer.initialize
+    // Tornado: tornado/httpserver.py:146 HTTPServer.initialize
     explicit HTTPServer(std::shared_ptr<httputil::HTTPServerConnectionDelegate> request_callback,
                         Settings settings = Settings{}, ioloop::IOLoop* io_loop = nullptr);
     /// Stops accepting and closes every open connection.

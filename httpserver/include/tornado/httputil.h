@@ -25,14 +25,14 @@ class HTTP1ServerConnection;
 
 namespace tornado::httputil {
 
-// Tornado: tornado/httputil.py HTTPInputError
+// Tornado: tornado/httputil.py:474 HTTPInputError
 /// Malformed input from the peer (start line, headers, framing).
 class HTTPInputError : public std::runtime_error {
   public:
     using std::runtime_error::runtime_error;
 };
 
-// Tornado: tornado/httputil.py HTTPOutputError
+// Tornado: tornado/httputil.py:483 HTTPOutputError
 /// The application misused the connection (e.g. wrote past Content-Length).
 class HTTPOutputError : public std::runtime_error {
   public:
@@ -71,11 +71,11 @@ bool is_token(std::string_view s);
 std::string ascii_lower(std::string_view s);
 bool iequals(std::string_view a, std::string_view b);
 
-// Tornado: tornado/httputil.py _NormalizedHeaderCache
+// Tornado: tornado/httputil.py:74 _NormalizedHeaderCache
 /// "content-type" -> "Content-Type": each dash-separated word capitalised.
 std::string _normalize_header(std::string_view name);
 
-// Tornado: tornado/httputil.py HTTPHeaders
+// Tornado: tornado/httputil.py:106 HTTPHeaders
 /// A case-insensitive, insertion-ordered multimap of header names to values.
 /// Repeated headers are kept as a list (get_list) and read joined with ","
 /// (get). Names are stored normalised ("Content-Type").
@@ -142,20 +142,20 @@ class HTTPHeaders {
     std::size_t last_index_ = 0;  // the entry a continuation line extends
 };
 
-// Tornado: tornado/httputil.py RequestStartLine
+// Tornado: tornado/httputil.py:817 RequestStartLine
 struct RequestStartLine {
     std::string method;
     std::string path;
     std::string version;
 };
 
-// Tornado: tornado/httputil.py parse_request_start_line
+// Tornado: tornado/httputil.py:821 parse_request_start_line
 /// "GET /foo HTTP/1.1" -> {method, path, version}; throws HTTPInputError
 /// unless there are exactly three space-separated parts and the version is
 /// HTTP/1.x.
 RequestStartLine parse_request_start_line(std::string_view line);
 
-// Tornado: tornado/httputil.py ResponseStartLine
+// Tornado: tornado/httputil.py:839 ResponseStartLine
 struct ResponseStartLine {
     std::string version;
     int code = 200;
@@ -171,7 +171,7 @@ using StartLine = std::variant<RequestStartLine, ResponseStartLine>;
 std::string_view responses(int code);
 bool has_reason(int code);
 
-// Tornado: tornado/httputil.py format_timestamp
+// Tornado: tornado/httputil.py:796 format_timestamp
 /// An HTTP date: "Sun, 27 Jan 2013 18:43:20 GMT".
 std::string format_timestamp(std::int64_t unix_seconds);
 
@@ -183,7 +183,7 @@ std::string url_unescape(std::string_view s, bool plus = true);
 /// decodes them as latin-1 text), multipart names their UTF-8 text.
 using Arguments = std::map<std::string, std::vector<std::string>, std::less<>>;
 
-// Tornado: tornado/httputil.py HTTPFile
+// Tornado: tornado/httputil.py:630 HTTPFile
 /// A file uploaded in a multipart/form-data body.
 struct HTTPFile {
     std::string filename;      // UTF-8 text
@@ -194,14 +194,14 @@ struct HTTPFile {
 /// Uploaded files by field name, in the order they came.
 using Files = std::map<std::string, std::vector<HTTPFile>, std::less<>>;
 
-// Tornado: tornado/escape.py parse_qs_bytes
+// Tornado: tornado/escape.py:166 parse_qs_bytes
 /// Parses a query string, keeping blank values ("a=&b" -> a:[""], b:[""]).
 Arguments parse_qs_bytes(std::string_view qs);
 
 /// Content-Disposition style parameters: lower-cased name -> value.
 using HeaderParams = std::map<std::string, std::string, std::less<>>;
 
-// Tornado: tornado/httputil.py parse_body_arguments
+// Tornado: tornado/httputil.py:714 parse_body_arguments
 /// Parses an application/x-www-form-urlencoded or multipart/form-data body
 /// into `arguments` and `files` (other content types are left alone).
 /// Throws HTTPInputError for a body that cannot be parsed: a form body with
@@ -211,7 +211,7 @@ void parse_body_arguments(std::string_view content_type, std::string_view body,
                           Arguments& arguments, Files& files,
                           const HTTPHeaders* headers = nullptr);
 
-// Tornado: tornado/httputil.py parse_multipart_form_data
+// Tornado: tornado/httputil.py:750 parse_multipart_form_data
 /// Parses a multipart/form-data body with `boundary` (quotes around it are
 /// dropped). Throws HTTPInputError when the final boundary is missing or a
 /// part has no header block, no form-data disposition, no name, or does
@@ -219,7 +219,7 @@ void parse_body_arguments(std::string_view content_type, std::string_view body,
 void parse_multipart_form_data(std::string_view boundary, std::string_view data,
                                Arguments& arguments, Files& files);
 
-// Tornado: tornado/httputil.py _parse_header
+// Tornado: tornado/httputil.py:878 _parse_header
 /// Splits a Content-Disposition-like UTF-8 value into its first part and
 /// its parameters (quoted values unescaped; RFC 2231 `name*=charset'lang'..`
 /// and `name*0=` continuations joined and decoded). Throws HTTPInputError
@@ -227,7 +227,7 @@ void parse_multipart_form_data(std::string_view boundary, std::string_view data,
 /// and unnumbered continuations of one name mixed).
 std::pair<std::string, HeaderParams> _parse_header(std::string_view line);
 
-// Tornado: tornado/httpserver.py _HTTPRequestContext
+// Tornado: tornado/httpserver.py:235 _HTTPRequestContext
 // C++: declared here because both HTTP1Connection and HTTPServerRequest
 // read it, and they live below httpserver.h.
 struct HTTPRequestContext {
@@ -254,7 +254,7 @@ struct HTTPRequestContext {
 class HTTPConnection;
 class HTTPMessageDelegate;
 
-// Tornado: tornado/httputil.py HTTPServerConnectionDelegate
+// Tornado: tornado/httputil.py:491 HTTPServerConnectionDelegate
 /// Implemented by the server application: one delegate per request.
 class HTTPServerConnectionDelegate {
   public:
@@ -270,7 +270,7 @@ class HTTPServerConnectionDelegate {
     }
 };
 
-// Tornado: tornado/httputil.py HTTPMessageDelegate
+// Tornado: tornado/httputil.py:517 HTTPMessageDelegate
 /// Receives one HTTP message as it is read.
 class HTTPMessageDelegate {
   public:
@@ -287,7 +287,7 @@ class HTTPMessageDelegate {
     virtual void on_connection_close() {}
 };
 
-// Tornado: tornado/httputil.py HTTPConnection
+// Tornado: tornado/httputil.py:557 HTTPConnection
 /// The response side of a connection, used by applications.
 class HTTPConnection {
   public:
@@ -309,7 +309,7 @@ class HTTPConnection {
     virtual void set_body_timeout(double timeout) = 0;
 };
 
-// Tornado: tornado/httputil.py HTTPServerRequest
+// Tornado: tornado/httputil.py:248 HTTPServerRequest
 /// A single HTTP request, as the application sees it.
 class HTTPServerRequest : public trace::Traced {
   public:
@@ -369,13 +369,13 @@ struct RequestRange {
     std::optional<std::int64_t> end;
 };
 
-// Tornado: tornado/httputil.py _parse_request_range
+// Tornado: tornado/httputil.py:643 _parse_request_range
 /// Parses a single-range "bytes=first-last" header; nothing for another
 /// unit, several ranges or numbers that do not parse (the header is then
 /// ignored). Numbers past +-2^62 are clamped, which changes no outcome.
 std::optional<RequestRange> _parse_request_range(std::string_view range_header);
 
-// Tornado: tornado/httputil.py _get_content_range
+// Tornado: tornado/httputil.py:692 _get_content_range
 /// The Content-Range value for the slice [start, end) of `total` bytes:
 /// "bytes 1-2/4".
 std::string _get_content_range(std::optional<std::int64_t> start, std::optional<std::int64_t> end,

@@ -132,7 +132,7 @@ struct MultiState {
     std::vector<Future<T>> children;
     std::size_t unfinished = 0;
 
-    // Tornado: tornado/gen.py multi_future.callback
+    // Tornado: tornado/gen.py:822 multi_future.callback
     // C++: once the last child is done, results are gathered in list order;
     // the first failure in that order wins, later ones are logged.
     void child_done() {
@@ -216,7 +216,7 @@ inline Future<void> multi(std::vector<Future<void>> children) {
 template <class T>
 class WaitIterator {
   public:
-    // Tornado: tornado/gen.py WaitIterator.__init__
+    // Tornado: tornado/gen.py:430 WaitIterator.__init__
     explicit WaitIterator(std::vector<Future<T>> futures) : state_(std::make_shared<State>()) {
         state_->unfinished = futures.size();
         for (std::size_t i = 0; i < futures.size(); ++i) {
@@ -225,7 +225,7 @@ class WaitIterator {
         }
     }
 
-    // Tornado: tornado/gen.py WaitIterator.done
+    // Tornado: tornado/gen.py:449 WaitIterator.done
     /// True once every Future's outcome has been handed out by next().
     bool done() {
         if (!state_->finished.empty() || state_->unfinished != 0) {
@@ -236,7 +236,7 @@ class WaitIterator {
         return true;
     }
 
-    // Tornado: tornado/gen.py WaitIterator.next
+    // Tornado: tornado/gen.py:457 WaitIterator.next
     /// A Future that follows the next Future to finish.
     Future<T> next() {
         state_->running = Future<T>::make();
@@ -263,7 +263,7 @@ class WaitIterator {
         std::optional<std::size_t> current_index;
         Future<T> current_future;
 
-        // Tornado: tornado/gen.py WaitIterator._done_callback
+        // Tornado: tornado/gen.py:470 WaitIterator._done_callback
         void _done_callback(const Future<T>& done, std::size_t index) {
             if (running.valid() && !running.done()) {
                 _return_result(done, index);
@@ -272,7 +272,7 @@ class WaitIterator {
             }
         }
 
-        // Tornado: tornado/gen.py WaitIterator._return_result
+        // Tornado: tornado/gen.py:476 WaitIterator._return_result
         void _return_result(const Future<T>& done, std::size_t index) {
             current_future = done;
             current_index = index;

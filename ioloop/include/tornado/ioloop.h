@@ -83,7 +83,7 @@ struct Timeout {
 /// Mirrors tornado.ioloop.PollIOLoop, on the poller chosen when it is made.
 class IOLoop : public trace::Traced {
   public:
-    // Tornado: tornado/ioloop.py IOLoop (the event constants)
+    // Tornado: tornado/ioloop.py:72 IOLoop (the event constants)
     static constexpr std::uint32_t NONE = 0;
     static constexpr std::uint32_t READ = EPOLLIN;               // 0x001
     static constexpr std::uint32_t WRITE = EPOLLOUT;             // 0x004

@@ -40,7 +40,7 @@ namespace tornado::iostream {
 
 using ioloop::IOLoop;
 
-// Tornado: tornado/iostream.py StreamClosedError
+// Tornado: tornado/iostream.py:88 StreamClosedError
 /// A read or write on a closed stream; `real_error` is what closed it.
 class StreamClosedError : public std::runtime_error {
   public:
@@ -53,7 +53,7 @@ class StreamClosedError : public std::runtime_error {
     std::exception_ptr real_error_;
 };
 
-// Tornado: tornado/iostream.py UnsatisfiableReadError
+// Tornado: tornado/iostream.py:106 UnsatisfiableReadError
 /// A read_until or read_until_regex whose delimiter did not appear within
 /// max_bytes.
 class UnsatisfiableReadError : public std::runtime_error {
@@ -61,7 +61,7 @@ class UnsatisfiableReadError : public std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-// Tornado: tornado/iostream.py StreamBufferFullError
+// Tornado: tornado/iostream.py:115 StreamBufferFullError
 class StreamBufferFullError : public std::runtime_error {
   public:
     using std::runtime_error::runtime_error;
@@ -121,7 +121,7 @@ class FifoQueue {
 
 }  // namespace detail
 
-// Tornado: tornado/iostream.py BaseIOStream
+// Tornado: tornado/iostream.py:120 BaseIOStream
 /// The buffering and event logic shared by every stream; subclasses supply
 /// the fd and the raw reads and writes.
 class BaseIOStream : public std::enable_shared_from_this<BaseIOStream>, public trace::Traced {
@@ -293,7 +293,7 @@ class BaseIOStream : public std::enable_shared_from_this<BaseIOStream>, public t
     bool closed_ = false;
 };
 
-// Tornado: tornado/iostream.py IOStream
+// Tornado: tornado/iostream.py:985 IOStream
 /// A stream over a non-blocking socket (TCP or Unix).
 class IOStream : public BaseIOStream {
   public:
@@ -381,14 +381,14 @@ class SSLError : public std::runtime_error {
     int code_;
 };
 
-// Tornado: tornado/netutil.py SSLCertificateError (ssl.CertificateError)
+// Tornado: tornado/netutil.py:52 SSLCertificateError (ssl.CertificateError)
 /// The peer's certificate does not name the host the client asked for.
 class SSLCertificateError : public std::runtime_error {
   public:
     using std::runtime_error::runtime_error;
 };
 
-// Tornado: tornado/iostream.py SSLIOStream
+// Tornado: tornado/iostream.py:1253 SSLIOStream
 /// An IOStream over TLS (OpenSSL). The handshake runs through the same
 /// _handle_events/_handle_read/_handle_write path as the data: until it is
 /// done, READ and WRITE events drive _do_ssl_handshake instead. Reads and

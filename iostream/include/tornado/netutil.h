@@ -25,7 +25,7 @@ struct ssl_st;      // OpenSSL's SSL
 namespace tornado::netutil {
 
 namespace detail {
-// Tornado: tornado/netutil.py _DEFAULT_BACKLOG
+// Tornado: tornado/netutil.py:111 _DEFAULT_BACKLOG
 inline constexpr int DEFAULT_BACKLOG = 128;
 // C++: how long accept pauses when the process is out of descriptors (the
 // first pause, doubled at each failure in a row up to the second).
@@ -103,7 +103,7 @@ class GAIError : public std::runtime_error {
     int code_;
 };
 
-// Tornado: tornado/netutil.py Resolver
+// Tornado: tornado/netutil.py:302 Resolver
 /// Resolves host names; Tornado's Configurable becomes configure() and
 /// configured(), the process-wide resolver IOStream::connect uses.
 class Resolver {
@@ -129,12 +129,12 @@ class Resolver {
     static void configure(std::shared_ptr<Resolver> resolver);
 };
 
-// Tornado: tornado/netutil.py _resolve_addr
+// Tornado 6.2: tornado/netutil.py _resolve_addr
 /// getaddrinfo(host, port, family, SOCK_STREAM) as a list; throws GAIError.
 /// Blocks for the whole lookup.
 Resolver::Result resolve_addr(const std::string& host, int port, int family = AF_UNSPEC);
 
-// Tornado: tornado/netutil.py BlockingResolver
+// Tornado: tornado/netutil.py:398 BlockingResolver
 /// Resolves on the calling thread (blocking the IOLoop); the Future is done
 /// when resolve returns.
 class BlockingResolver : public Resolver {
@@ -142,7 +142,7 @@ class BlockingResolver : public Resolver {
     Future<Result> resolve(const std::string& host, int port, int family = AF_UNSPEC) override;
 };
 
-// Tornado: tornado/netutil.py ThreadedResolver
+// Tornado: tornado/netutil.py:408 ThreadedResolver
 /// Runs getaddrinfo on a pool of `num_threads` worker threads (started on
 /// the first lookup) and completes the Future on the calling IOLoop via
 /// add_callback. C++: the pool belongs to the instance (Tornado shares one
@@ -220,14 +220,14 @@ class SSLContext {
     CertReqs verify_mode_;
 };
 
-// Tornado: tornado/netutil.py ssl_options_to_context
+// Tornado: tornado/netutil.py:476 ssl_options_to_context
 /// Builds a context usable on either side: certificate chain and key,
 /// verification mode and CAs, ciphers; TLS compression off. Throws
 /// std::invalid_argument naming the file and OpenSSL's reason when a file
 /// cannot be loaded or the key does not match the certificate.
 std::shared_ptr<const SSLContext> ssl_options_to_context(const SSLOptions& options);
 
-// Tornado: tornado/netutil.py ssl_wrap_socket
+// Tornado: tornado/netutil.py:509 ssl_wrap_socket
 /// A new OpenSSL connection over the connected socket `fd` (which stays the
 /// caller's), in accept or connect state, sending `server_hostname` as SNI
 /// unless it is empty or an IP address. Its I/O sends with MSG_NOSIGNAL, so
@@ -235,7 +235,7 @@ std::shared_ptr<const SSLContext> ssl_options_to_context(const SSLOptions& optio
 ssl_st* ssl_wrap_socket(int fd, const SSLContext& context, bool server_side,
                         const std::string& server_hostname = "");
 
-// Tornado: tornado/iostream.py _client_ssl_defaults (ssl.create_default_context())
+// Tornado: tornado/netutil.py:65 _client_ssl_defaults (ssl.create_default_context())
 /// The client's default: verify the server against the system CAs and
 /// check its host name. One shared instance.
 std::shared_ptr<const SSLContext> client_ssl_defaults();

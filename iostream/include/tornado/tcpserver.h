@@ -27,7 +27,7 @@ struct TCPServerOptions {
     std::optional<netutil::SSLOptions> ssl_options;
 };
 
-// Tornado: tornado/tcpserver.py TCPServer
+// Tornado: tornado/tcpserver.py:39 TCPServer
 class TCPServer : public trace::Traced {
   public:
     using Options = TCPServerOptions;
@@ -86,10 +86,10 @@ class TCPServer : public trace::Traced {
     std::shared_ptr<const netutil::SSLContext> ssl_context_;
 
   private:
-    // Tornado: tornado/tcpserver.py TCPServer._handlers
+    // Tornado 6.2: tornado/tcpserver.py TCPServer._handlers
     // (Tornado 5.0: each listening fd and the function that stops accepting on it)
     std::map<int, std::function<void()>> handlers_;
-    // Tornado: tornado/tcpserver.py TCPServer._pending_sockets, _started
+    // Tornado: tornado/tcpserver.py:111 TCPServer._pending_sockets, _started
     std::vector<int> pending_sockets_;
     bool started_ = false;
 };

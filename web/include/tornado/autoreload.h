@@ -14,16 +14,16 @@
 
 namespace tornado::autoreload {
 
-// Tornado: tornado/autoreload.py start
+// Tornado: tornado/autoreload.py:114 start
 /// Starts watching on the current IOLoop (once per loop; later calls do
 /// nothing). `check_time_ms` is the interval between checks.
 void start(double check_time_ms = 500);
 
-// Tornado: tornado/autoreload.py watch
+// Tornado: tornado/autoreload.py:144 watch
 /// Adds a file whose change restarts the process.
 void watch(const std::string& filename);
 
-// Tornado: tornado/autoreload.py add_reload_hook
+// Tornado: tornado/autoreload.py:152 add_reload_hook
 /// `fn` runs just before the process is replaced.
 void add_reload_hook(std::function<void()> fn);
 

@@ -8,19 +8,19 @@
 
 namespace tornado::escape {
 
-// Tornado: tornado/escape.py xhtml_escape
+// Tornado: tornado/escape.py:51 xhtml_escape
 /// Escapes <, >, &, " and ' for HTML.
 std::string xhtml_escape(std::string_view value);
 
-// Tornado: tornado/escape.py url_escape
+// Tornado: tornado/escape.py:95 url_escape
 /// Percent-encodes `value`; with `plus`, spaces become "+" (query strings).
 std::string url_escape(std::string_view value, bool plus = true);
 
-// Tornado: tornado/escape.py url_unescape
+// Tornado: tornado/escape.py:139 url_unescape
 /// Decodes %XX escapes; with `plus`, "+" becomes a space.
 std::string url_unescape(std::string_view value, bool plus = true);
 
-// Tornado: tornado/escape.py json_encode
+// Tornado: tornado/escape.py:74 json_encode
 /// A JSON string literal (with quotes) as Python's json.dumps writes it
 /// (ensure_ascii: every non-ASCII character as \uXXXX), with "</" written
 /// "<\/" as Tornado does. `utf8` says how to read the bytes: as UTF-8
@@ -28,7 +28,7 @@ std::string url_unescape(std::string_view value, bool plus = true);
 /// latin-1 (what header values are).
 std::string json_string(std::string_view value, bool utf8 = true);
 
-// Tornado: tornado/escape.py json_encode
+// Tornado: tornado/escape.py:74 json_encode
 /// `value` as Python's json.dumps writes it: ", " and ": " separators, keys in
 /// their insertion order, strings as json_string, NaN and Infinity as Python
 /// spells them.

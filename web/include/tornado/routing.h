@@ -28,7 +28,7 @@ namespace tornado::routing {
 using httputil::HTTPMessageDelegate;
 using httputil::HTTPServerRequest;
 
-// Tornado: tornado/routing.py Router
+// Tornado: tornado/routing.py:195 Router
 /// Finds the delegate for a request; is itself the server's delegate.
 class Router : public httputil::HTTPServerConnectionDelegate {
   public:
@@ -43,7 +43,7 @@ class Router : public httputil::HTTPServerConnectionDelegate {
 
 namespace detail {
 
-// Tornado: tornado/routing.py _RoutingDelegate
+// Tornado: tornado/routing.py:231 _RoutingDelegate
 /// The per-request delegate a Router hands out: routes once the headers
 /// are in, then forwards body, finish and close to the handler's delegate.
 class RoutingDelegate : public HTTPMessageDelegate, public trace::Traced {
@@ -72,7 +72,7 @@ struct PathArguments {
     std::map<std::string, std::string, std::less<>> kwargs;
 };
 
-// Tornado: tornado/routing.py PathMatches
+// Tornado: tornado/routing.py:491 PathMatches
 /// Matches the request path against a regex (anchored at both ends).
 class PathMatches {
   public:
@@ -96,7 +96,7 @@ class PathMatches {
     int group_count_ = 0;
 };
 
-// Tornado: tornado/routing.py HostMatches
+// Tornado: tornado/routing.py:456 HostMatches
 /// Matches the request's host name against a regex.
 class HostMatches {
   public:
@@ -124,7 +124,7 @@ struct HandlerClass {
     bool stream_request_body = false;
 };
 
-// Tornado: tornado/routing.py URLSpec
+// Tornado: tornado/routing.py:579 URLSpec
 /// A route: a path pattern, the handler it leads to and the handler's
 /// initialize() arguments (bound into the factory).
 struct URLSpec {
@@ -135,7 +135,7 @@ struct URLSpec {
     /// This route with a name, for reverse_url: `url<H>("/form").named("form")`
     /// (Tornado's `url(r"/form", H, name="form")`).
     URLSpec named(std::string route_name) &&;
-    // Tornado: tornado/routing.py URLSpec.reverse (Rule.reverse -> PathMatches.reverse)
+    // Tornado: tornado/routing.py:420 Rule.reverse (URLSpec's; it asks PathMatches.reverse)
     std::string reverse(const std::vector<std::string>& args) const { return matcher.reverse(args); }
 
     PathMatches matcher;

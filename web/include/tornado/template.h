@@ -60,7 +60,7 @@ class Namespace {
     std::map<std::string, Function, std::less<>> modules_;
 };
 
-// Tornado: tornado/template.py ParseError
+// Tornado: tornado/template.py:662 ParseError
 /// A template syntax error, or a construct outside our subset; what() is
 /// "<message> at <filename>:<lineno>" as Tornado's str(ParseError).
 class ParseError : public std::runtime_error {
@@ -84,7 +84,7 @@ class RenderError : public std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-// Tornado: tornado/template.py filter_whitespace
+// Tornado: tornado/template.py:221 filter_whitespace
 /// Transforms whitespace in `text` by `mode`: "all" keeps it, "single"
 /// collapses runs of spaces and tabs to one space and runs of whitespace
 /// holding a newline to one newline, "oneline" makes every run one space.
@@ -109,19 +109,19 @@ struct TemplateOptions {
     std::optional<std::string> whitespace;
 };
 
-// Tornado: tornado/template.py Template
+// Tornado: tornado/template.py:246 Template
 /// A parsed template. Construction parses it and loads (through `loader`)
 /// the templates it extends and includes; errors throw ParseError.
 class Template {
   public:
-    // Tornado: tornado/template.py Template.__init__
+    // Tornado: tornado/template.py:255 Template.__init__
     explicit Template(std::string_view template_string, std::string name = "<string>",
                       BaseLoader* loader = nullptr, TemplateOptions options = {});
     ~Template();
     Template(const Template&) = delete;
     Template& operator=(const Template&) = delete;
 
-    // Tornado: tornado/template.py Template.generate
+    // Tornado: tornado/template.py:323 Template.generate
     /// The output for the names in `kwargs` (over the builtins and the
     /// loader's namespace). Throws RenderError.
     std::string generate(const Namespace& kwargs = {}) const;
@@ -157,7 +157,7 @@ struct LoaderOptions {
     std::optional<std::string> whitespace;
 };
 
-// Tornado: tornado/template.py BaseLoader
+// Tornado: tornado/template.py:378 BaseLoader
 /// Loads templates by name and caches them until reset().
 class BaseLoader {
   public:
@@ -166,14 +166,14 @@ class BaseLoader {
     BaseLoader(const BaseLoader&) = delete;
     BaseLoader& operator=(const BaseLoader&) = delete;
 
-    // Tornado: tornado/template.py BaseLoader.reset
+    // Tornado: tornado/template.py:413 BaseLoader.reset
     /// Forgets the cached templates: the next load reads and parses again.
     void reset();
-    // Tornado: tornado/template.py BaseLoader.resolve_path
+    // Tornado: tornado/template.py:418 BaseLoader.resolve_path
     /// `name` relative to the template `parent_path` that names it.
     virtual std::string resolve_path(const std::string& name,
                                      const std::string& parent_path = "") const = 0;
-    // Tornado: tornado/template.py BaseLoader.load
+    // Tornado: tornado/template.py:422 BaseLoader.load
     /// The template `name` (from the cache, or created and cached). Throws
     /// ParseError, or std::runtime_error when it cannot be read.
     std::shared_ptr<Template> load(const std::string& name, const std::string& parent_path = "");
@@ -187,7 +187,7 @@ class BaseLoader {
     const std::optional<std::string>& whitespace() const { return whitespace_; }
 
   protected:
-    // Tornado: tornado/template.py BaseLoader._create_template
+    // Tornado: tornado/template.py:430 BaseLoader._create_template
     virtual std::shared_ptr<Template> _create_template(const std::string& name) = 0;
 
   private:
@@ -202,36 +202,36 @@ class BaseLoader {
     std::set<std::string, std::less<>> loading_;
 };
 
-// Tornado: tornado/template.py Loader
+// Tornado: tornado/template.py:434 Loader
 /// Loads templates from files under `root_directory`.
 class Loader : public BaseLoader {
   public:
-    // Tornado: tornado/template.py Loader.__init__
+    // Tornado: tornado/template.py:437 Loader.__init__
     explicit Loader(const std::string& root_directory, LoaderOptions options = {});
-    // Tornado: tornado/template.py Loader.resolve_path
+    // Tornado: tornado/template.py:441 Loader.resolve_path
     std::string resolve_path(const std::string& name,
                              const std::string& parent_path = "") const override;
     const std::string& root() const { return root_; }
 
   protected:
-    // Tornado: tornado/template.py Loader._create_template
+    // Tornado: tornado/template.py:452 Loader._create_template
     std::shared_ptr<Template> _create_template(const std::string& name) override;
 
   private:
     std::string root_;
 };
 
-// Tornado: tornado/template.py DictLoader
+// Tornado: tornado/template.py:459 DictLoader
 /// Loads templates from a map of name to text.
 class DictLoader : public BaseLoader {
   public:
     explicit DictLoader(std::map<std::string, std::string> dict, LoaderOptions options = {});
-    // Tornado: tornado/template.py DictLoader.resolve_path
+    // Tornado: tornado/template.py:465 DictLoader.resolve_path
     std::string resolve_path(const std::string& name,
                              const std::string& parent_path = "") const override;
 
   protected:
-    // Tornado: tornado/template.py DictLoader._create_template
+    // Tornado: tornado/template.py:473 DictLoader._create_template
     std::shared_ptr<Template> _create_template(const std::string& name) override;
 
   private:

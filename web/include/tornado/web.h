@@ -39,7 +39,7 @@ namespace tornado::web {
 using httputil::HTTPHeaders;
 using httputil::HTTPServerRequest;
 
-// Tornado: tornado/web.py HTTPError
+// Tornado: tornado/web.py:2136 HTTPError
 /// Raised by a handler to send an HTTP error response. `log_message` is
 /// logged (not shown to the client); `reason` replaces the standard phrase.
 class HTTPError : public std::runtime_error {
@@ -56,7 +56,7 @@ class HTTPError : public std::runtime_error {
     std::string reason_;
 };
 
-// Tornado: tornado/web.py Finish
+// Tornado: tornado/web.py:2176 Finish
 /// Ends the request without an error response (the handler's output so
 /// far is sent).
 class Finish : public std::runtime_error {
@@ -64,7 +64,7 @@ class Finish : public std::runtime_error {
     Finish() : std::runtime_error("Finish") {}
 };
 
-// Tornado: tornado/web.py MissingArgumentError
+// Tornado: tornado/web.py:2203 MissingArgumentError
 class MissingArgumentError : public HTTPError {
   public:
     explicit MissingArgumentError(const std::string& arg_name)
@@ -75,7 +75,7 @@ class MissingArgumentError : public HTTPError {
     std::string arg_name_;
 };
 
-// Tornado: tornado/web.py OutputTransform
+// Tornado: tornado/web.py:2778 OutputTransform
 /// Rewrites a response as it is flushed (e.g. gzip).
 class OutputTransform {
   public:
@@ -85,7 +85,7 @@ class OutputTransform {
     virtual void transform_chunk(std::string& chunk, bool finishing) = 0;
 };
 
-// Tornado: tornado/web.py GZipContentEncoding
+// Tornado: tornado/web.py:2796 GZipContentEncoding
 /// Compresses text-like responses for clients that send
 /// "Accept-Encoding: gzip"; always adds "Vary: Accept-Encoding".
 class GZipContentEncoding : public OutputTransform, public trace::Traced {
@@ -123,7 +123,7 @@ class Application;
 /// form, used with the `key_version` setting to rotate keys).
 using CookieSecret = std::variant<std::string, std::map<int, std::string>>;
 
-// Tornado: tornado/web.py RequestHandler.set_cookie (its keyword arguments)
+// Tornado: tornado/web.py:529 RequestHandler.set_cookie (its keyword arguments)
 /// The options of set_cookie, given with designated initialisers:
 /// `set_cookie("a", "b", {.max_age = 10, .httponly = true})`. Empty strings
 /// and absent values are left out of the Set-Cookie header.
@@ -140,7 +140,7 @@ struct CookieOptions {
     std::string samesite{};
 };
 
-// Tornado: tornado/web.py create_signed_value (its keyword arguments)
+// Tornado: tornado/web.py:3077 create_signed_value (its keyword arguments)
 struct SignedValueOptions {
     /// 1 (HMAC-SHA1) or 2 (HMAC-SHA256, the default).
     std::optional<int> version{};
@@ -150,7 +150,7 @@ struct SignedValueOptions {
     std::optional<int> key_version{};
 };
 
-// Tornado: tornado/web.py decode_signed_value (its keyword arguments)
+// Tornado: tornado/web.py:3154 decode_signed_value (its keyword arguments)
 struct DecodeSignedValueOptions {
     double max_age_days = 31;
     std::function<double()> clock{};
@@ -158,7 +158,7 @@ struct DecodeSignedValueOptions {
     std::optional<int> min_version{};
 };
 
-// Tornado: tornado/web.py create_signed_value
+// Tornado: tornado/web.py:3077 create_signed_value
 /// Signs and timestamps `value` for `name`: v2 is
 /// `2|<len>:<key_version>|<len>:<ts>|<len>:<name>|<len>:<b64 value>|<hex sig>`.
 /// Throws std::invalid_argument for an unknown version, a map secret with
@@ -166,7 +166,7 @@ struct DecodeSignedValueOptions {
 std::string create_signed_value(const CookieSecret& secret, std::string_view name,
                                 std::string_view value, const SignedValueOptions& options = {});
 
-// Tornado: tornado/web.py decode_signed_value
+// Tornado: tornado/web.py:3154 decode_signed_value
 /// The value signed by create_signed_value for `name`, or nullopt when it is
 /// absent, malformed, badly signed, for another name, or too old. Throws
 /// std::invalid_argument only for min_version > 2.
@@ -174,16 +174,16 @@ std::optional<std::string> decode_signed_value(const CookieSecret& secret, std::
                                                std::optional<std::string_view> value,
                                                const DecodeSignedValueOptions& options = {});
 
-// Tornado: tornado/web.py get_signature_key_version
+// Tornado: tornado/web.py:3258 get_signature_key_version
 /// The key version of a v2 signed value, or nullopt (v1 or malformed).
 std::optional<int> get_signature_key_version(std::string_view value);
 
-// Tornado: tornado/web.py RequestHandler
+// Tornado: tornado/web.py:154 RequestHandler
 /// Subclass it and override get(), post() and so on. A method may finish
 /// synchronously (return `{}`) or be a coroutine (co_await, co_return).
 class RequestHandler : public std::enable_shared_from_this<RequestHandler>, public trace::Traced {
   public:
-    // Tornado: tornado/web.py RequestHandler.SUPPORTED_METHODS
+    // Tornado: tornado/web.py:160 RequestHandler.SUPPORTED_METHODS
     static constexpr std::array<std::string_view, 7> SUPPORTED_METHODS = {
         "GET", "HEAD", "POST", "DELETE", "PATCH", "PUT", "OPTIONS"};
     /// Set to true in a subclass for @stream_request_body behaviour.
@@ -361,7 +361,7 @@ class RequestHandler : public std::enable_shared_from_this<RequestHandler>, publ
     /// `<input type="hidden" name="_xsrf" value="..."/>` for HTML forms.
     std::string xsrf_form_html();
 
-    // Tornado: tornado/web.py RequestHandler.static_url
+    // Tornado: tornado/web.py:1351 RequestHandler.static_url
     /// The URL of static file `path` (relative to static_path), with
     /// "?v=<version hash>"; with include_host, "protocol://host" in front.
     /// Throws std::runtime_error when the static_path setting is empty.
@@ -435,19 +435,19 @@ class RequestHandler : public std::enable_shared_from_this<RequestHandler>, publ
     std::optional<RawXsrfToken> raw_xsrf_token_;
 };
 
-// Tornado: tornado/web.py ErrorHandler
+// Tornado: tornado/web.py:2217 ErrorHandler
 /// Answers every request with `status_code` (the 404 for unmatched paths).
 class ErrorHandler : public RequestHandler {
   public:
     using RequestHandler::RequestHandler;
     void initialize(int status_code) { set_status(status_code); }
     Future<void> prepare() override;
-    // Tornado: tornado/web.py ErrorHandler.check_xsrf_cookie
+    // Tornado: tornado/web.py:2225 ErrorHandler.check_xsrf_cookie
     /// No XSRF check: a POST to a wrong URL answers 404, not 403.
     void check_xsrf_cookie() override {}
 };
 
-// Tornado: tornado/web.py RedirectHandler
+// Tornado: tornado/web.py:2232 RedirectHandler
 /// Redirects every GET to `url` (301 unless permanent is false); "{0}" in
 /// the url is replaced by the first path group, and so on.
 class RedirectHandler : public RequestHandler {
@@ -469,7 +469,7 @@ std::string handler_class_name(const std::type_info& type);
 
 struct ApplicationSettings;
 
-// Tornado: tornado/web.py StaticFileHandler
+// Tornado: tornado/web.py:2268 StaticFileHandler
 /// Serves the files under a directory: GET and HEAD, with Etag (the
 /// content's sha512), Last-Modified, If-None-Match / If-Modified-Since (304),
 /// a single byte Range (206, 416), and ?v= versioned URLs cached for ten
@@ -708,7 +708,7 @@ struct ApplicationSettings {
     std::optional<std::string> template_whitespace;
 };
 
-// Tornado: tornado/web.py Application
+// Tornado: tornado/web.py:1802 Application
 /// The routes of a web application; give it to an HTTPServer.
 class Application : public routing::Router,
                     public std::enable_shared_from_this<Application>,
@@ -754,14 +754,14 @@ class Application : public routing::Router,
     /// The static_handler_class setting, or StaticFileHandler's.
     const StaticHandlerClass& static_handler_class() const { return static_handler_class_; }
 
-    // Tornado: tornado/web.py RequestHandler._template_loaders
+    // Tornado: tornado/web.py:163 RequestHandler._template_loaders
     /// One template loader per template path, made by the first handler
     /// that renders from it. C++: Tornado keeps this dict on the
     /// RequestHandler class (one per process); here each Application has
     /// its own, so applications with different settings (tests make many)
     /// do not share loaders, and the loaders go when the Application does.
     std::map<std::string, std::shared_ptr<template_::BaseLoader>, std::less<>> _template_loaders;
-    // Tornado: tornado/web.py RequestHandler._template_loader_lock
+    // Tornado: tornado/web.py:164 RequestHandler._template_loader_lock
     std::mutex _template_loader_lock;
 
   private:
@@ -786,7 +786,7 @@ class Application : public routing::Router,
 
 namespace detail {
 
-// Tornado: tornado/web.py _HandlerDelegate
+// Tornado: tornado/web.py:2066 _HandlerDelegate
 /// Collects the body for the handler, then runs it (execute).
 class HandlerDelegate : public httputil::HTTPMessageDelegate, public trace::Traced {
   public:
