@@ -245,7 +245,7 @@ TEST(GoldenTraceTest, DocsDiagramMatchesAFreshRun) {
     std::regex fd("fd=[0-9]+");
     EXPECT_EQ(std::regex_replace(doc.str(), fd, "fd=N"), std::regex_replace(fresh, fd, "fd=N"))
         << "docs/hello.mmd is stale: regenerate it with "
-           "tornado-walk run hello --format mermaid --no-returns --no-loop";
+           "tornado-walk run hello --format mermaid --view full --no-returns --no-loop";
 }
 
 }  // namespace
