@@ -6,16 +6,21 @@
 // source panel follow each key, that the URL names the step and that
 // #step=N opens there, that the views switch, that play moves on, and that
 // the page loads nothing and logs no error. Screenshots (desktop, projector,
-// phone) go into the artifact directory.
+// phone) go into the artifact directory. With --serve-cmd, also `serve --ui`:
+// the live page of a running server's flight recorder, which must reload by
+// itself with the request a client then sends.
 //
 //   node viewer_test.mjs --walk PATH/tornado-walk --artifacts DIR [--modules DIR]
+//       [--serve-cmd "CMD with {port} and {admin}"]
 //
 // puppeteer-core comes from tests/browser/install.sh's folder
 // ($TORNADO_BROWSER_HOME, default ~/.cache/tornado-cpp-browser), or --modules DIR.
 // Exit status: 0 when every check passed, 1 when one failed, 2 when the test
 // could not run.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -37,6 +42,7 @@ function parseArgs(argv) {
     if (key === '--walk') opts.walk = value;
     else if (key === '--artifacts') opts.artifacts = value;
     else if (key === '--modules') opts.modules = value;
+    else if (key === '--serve-cmd') opts.serveCmd = value;
     else usage(`unknown option ${key}`);
   }
   if (!opts.walk) usage('--walk PATH is required');
@@ -53,6 +59,77 @@ function loadPuppeteer(modulesDir) {
   } catch (err) {
     console.error(`viewer_test: puppeteer-core not found under ${modulesDir} (run tests/browser/install.sh): ${err.message}`);
     process.exit(2);
+  }
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.on('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+function accepts(port) {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => { socket.destroy(); resolve(true); });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+function get(port, pathname) {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path: pathname, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => resolve({ status: res.statusCode, body }));
+    }).on('error', reject);
+  });
+}
+
+// serve --ui: the page of an idle server, then of one that got a request.
+async function liveChecks(browser, opts, problems) {
+  const [port, admin] = [await freePort(), await freePort()];
+  const command = opts.serveCmd.replaceAll('{port}', String(port)).replaceAll('{admin}', String(admin));
+  const log = fs.openSync(path.join(opts.artifacts, 'serve-ui.log'), 'w');
+  const child = spawn('/bin/sh', ['-c', command], { detached: true, stdio: ['ignore', log, log] });
+  try {
+    const deadline = Date.now() + 20000;
+    while (!(await accepts(port) && await accepts(admin))) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`serve --ui did not start: ${command}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const url = `http://127.0.0.1:${admin}/`;
+    const page = await browser.newPage();
+    await page.setViewport({ width: 1280, height: 800 });
+    page.on('console', (msg) => { if (msg.type() === 'error') problems.push(`live console error: ${msg.text()}`); });
+    page.on('pageerror', (err) => problems.push(`live page error: ${err.message}`));
+    await page.goto(url, { waitUntil: 'load' });
+    checkEqual('serve_ui.idle_server_has_no_steps', (await state(page)).counter, 'step 0 / 0');
+    const answer = await get(port, '/');
+    checkEqual('serve_ui.the_app_answers', [answer.status, answer.body], [200, 'Hello, world']);
+    // The page polls the server and reloads itself once the request is recorded.
+    await page.waitForFunction(() => /^step 1 \/ [1-9]/.test(document.getElementById('counter').textContent), { timeout: 20000 });
+    const s = await state(page);
+    check('serve_ui.reloaded_with_the_request', s.messages > 10, `${s.counter}`);
+    const steps = await page.evaluate(() => {
+      const data = JSON.parse(document.getElementById('trace-data').textContent);
+      return data.events.map((e) => e.step);
+    });
+    check('serve_ui.shows_the_chain_of_the_request', steps.includes('HTTP1Connection._read_message') &&
+      steps.includes('BaseIOStream._handle_write'), steps.slice(0, 8).join(', '));
+    await page.keyboard.press('ArrowRight');
+    checkEqual('serve_ui.steps_with_keys', (await state(page)).counter, `step 2 / ${s.messages}`);
+    await page.screenshot({ path: path.join(opts.artifacts, 'viewer-serve-ui.png') });
+    checkEqual('serve_ui.other_paths_are_404', (await get(admin, '/nope')).status, 404);
+    await page.close();
+  } finally {
+    try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ }
+    await new Promise((resolve) => { if (child.exitCode !== null) resolve(); else child.once('exit', resolve); });
   }
 }
 
@@ -243,13 +320,18 @@ async function main() {
     await phone.screenshot({ path: path.join(opts.artifacts, 'viewer-phone.png'), fullPage: true });
 
     check('viewer.no_errors_and_nothing_fetched', problems.length === 0, problems.join('; '));
+    if (opts.serveCmd) {
+      const live = [];
+      await liveChecks(browser, opts, live);
+      check('serve_ui.no_console_errors', live.length === 0, live.join('; '));
+    }
   } catch (err) {
     check('viewer.ran_to_the_end', false, err.stack ?? String(err));
   } finally {
     if (browser) await browser.close();
   }
   const failed = results.filter((r) => !r.ok).length;
-  const shots = ['viewer-desktop.png', 'viewer-projector.png', 'viewer-phone.png']
+  const shots = ['viewer-desktop.png', 'viewer-projector.png', 'viewer-phone.png', 'viewer-serve-ui.png']
     .map((f) => path.join(opts.artifacts, f)).filter((f) => fs.existsSync(f));
   console.log(`screenshots: ${shots.join(' ') || 'none'}`);
   console.log(`${results.length - failed} passed, ${failed} failed (${Date.now() - started} ms)`);

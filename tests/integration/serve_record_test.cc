@@ -269,6 +269,7 @@ TEST(ServeRecordTest, BadRecorderOptionsAreErrorsNamingThem) {
              Case{serve_args({"--record", "x"}), "--record"},
              Case{serve_args({"--record", "3", "--admin", "70000"}), "--admin"},
              Case{serve_args({"--record", "3", "--admin", "0", "--processes", "2"}), "--admin"},
+             Case{serve_args({"--record", "3", "--ui"}), "--ui"},
              Case{{TORNADO_WALK_BINARY, "dump", "nope"}, "nope"},
              Case{{TORNADO_WALK_BINARY, "dump", "127.0.0.1:0"}, "127.0.0.1:0"},
              Case{{TORNADO_WALK_BINARY, "dump", "1", "--requests", "0"}, "--requests"},

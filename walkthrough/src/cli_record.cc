@@ -1,24 +1,29 @@
 // The flight recorder on the command line (issue 9): serve --record N keeps
 // the last N requests' events in a trace::Recorder, serve --admin PORT
-// answers GET /record.jsonl with them, and `tornado-walk dump` fetches that
+// answers GET /record.jsonl with them (and with --ui, GET / with the
+// browser viewer's page of them, issue 10), and `tornado-walk dump` fetches that
 // into a file that render and step read like a `run` trace. serve --trace
 // FILE streams the same ring into FILE at the end of each loop iteration.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <set>
 #include <string>
 #include <string_view>
 
 #include "tornado/netutil.h"
 #include "tornado/trace.h"
 #include "tornado/walkthrough/diagram.h"
+#include "tornado/walkthrough/viewer.h"
 
 #include "cli.h"
 #include "cli_record.h"
@@ -31,10 +36,16 @@ namespace {
 // stalls holds the loop for at most this long.
 constexpr int kAdminTimeoutSeconds = 2;
 constexpr std::size_t kMaxAdminRequest = 8192;
+// Connections still sending their head; more are closed at once.
+constexpr std::size_t kMaxAdminConnections = 32;
 // Where a request counts for --record N: the server has its head to parse
 // (a well-formed request or not). Its read began earlier, and the dump
 // starts there.
 constexpr std::string_view kRequestArrived = "HTTP1Connection._parse_headers";
+// serve --ui: what the viewer's page polls, and how many requests it shows
+// unless ?requests=N asks for others (each is drawn in every view).
+constexpr std::string_view kUiMark = "/ui/newest";
+constexpr std::size_t kUiRequests = 5;
 
 void set_timeouts(int fd, int seconds) {
     timeval tv{seconds, 0};
@@ -69,8 +80,13 @@ std::string http_answer(int code, std::string_view reason, std::string_view type
 }  // namespace
 
 AdminEndpoint::AdminEndpoint(ioloop::IOLoop& loop, const trace::Recorder& recorder,
-                             std::size_t default_requests, int port)
-    : loop_(loop), recorder_(recorder), default_requests_(default_requests) {
+                             std::size_t default_requests, int port, std::string ui_source_root,
+                             bool ui)
+    : loop_(loop),
+      recorder_(recorder),
+      default_requests_(default_requests),
+      ui_(ui),
+      source_root_(std::move(ui_source_root)) {
     fd_ = netutil::bind_sockets(port, "127.0.0.1").front();
     port_ = netutil::bound_port(fd_);
     loop_.add_handler(
@@ -78,43 +94,92 @@ AdminEndpoint::AdminEndpoint(ioloop::IOLoop& loop, const trace::Recorder& record
 }
 
 AdminEndpoint::~AdminEndpoint() {
+    for (const auto& [fd, head] : pending_) {
+        loop_.remove_handler(fd);
+        ::close(fd);
+    }
     loop_.remove_handler(fd_);
     ::close(fd_);
 }
 
-// C++ only. One request per connection, answered in full before the loop
-// goes on: a dump is a snapshot of the ring, so nothing may be recorded
-// while it is written out. The socket is blocking with a short deadline.
+// C++ only. The admin's connections are read without blocking the loop (a
+// browser opens connections before it has a request to send on them); a
+// connection whose head is complete is answered in full before the loop goes
+// on: a dump is a snapshot of the ring, so nothing may be recorded while it
+// is written out. The answer is sent blocking, with a short deadline.
 void AdminEndpoint::on_accept() {
-    int fd = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    int fd = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0) {
         return;  // EAGAIN, or the client went away
     }
-    set_timeouts(fd, kAdminTimeoutSeconds);
-    std::string head;
+    if (pending_.size() >= kMaxAdminConnections) {
+        ::close(fd);
+        return;
+    }
+    pending_[fd];
+    loop_.add_handler(
+        fd, [this](int ready, std::uint32_t) { on_readable(ready); }, ioloop::IOLoop::READ);
+}
+
+void AdminEndpoint::on_readable(int fd) {
+    std::string& head = pending_[fd];
     char buf[1024];
+    bool closed = false;
     while (head.find("\r\n\r\n") == std::string::npos && head.size() < kMaxAdminRequest) {
         ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
         if (n <= 0) {
+            closed = n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
             break;
         }
         head.append(buf, static_cast<std::size_t>(n));
     }
+    bool complete = head.find("\r\n\r\n") != std::string::npos || head.size() >= kMaxAdminRequest;
+    if (!complete && !closed) {
+        return;  // the rest of the head comes later
+    }
+    std::string request = std::move(head);
+    pending_.erase(fd);
+    loop_.remove_handler(fd);
+    if (!request.empty()) {
+        int flags = ::fcntl(fd, F_GETFL);
+        ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+        set_timeouts(fd, kAdminTimeoutSeconds);
+        send_all(fd, answer(request));
+        ::shutdown(fd, SHUT_WR);
+    }
+    ::close(fd);
+}
+
+std::string AdminEndpoint::answer(const std::string& head) const {
     std::string answer;
     std::string_view line = std::string_view(head).substr(0, head.find("\r\n"));
-    std::string_view get = "GET /record.jsonl";
+    // "GET /path?query HTTP/1.1" -> the path and the query.
+    std::string_view target;
+    if (line.starts_with("GET ")) {
+        target = line.substr(4, line.find(' ', 4) == std::string_view::npos ? std::string_view::npos
+                                                                             : line.find(' ', 4) - 4);
+    }
+    std::string_view path = target.substr(0, target.find('?'));
+    std::string_view query =
+        target.find('?') == std::string_view::npos ? std::string_view() : target.substr(target.find('?') + 1);
+    const bool page = ui_ && (path == "/" || path == "/ui");
     if (head.find("\r\n\r\n") == std::string::npos) {
         answer = http_answer(400, "Bad Request", "text/plain", "incomplete request\n");
-    } else if (line.substr(0, get.size()) != get ||
-               (line.size() > get.size() && line[get.size()] != ' ' && line[get.size()] != '?')) {
+    } else if (ui_ && path == kUiMark) {
+        answer = http_answer(200, "OK", "text/plain", std::to_string(newest_request_mark()) + "\n");
+    } else if (path != "/record.jsonl" && !page) {
         answer = http_answer(404, "Not Found", "text/plain",
-                             "GET /record.jsonl[?requests=N] is the only page here\n");
+                             ui_ ? "GET /record.jsonl[?requests=N] and GET /[?requests=N] (the "
+                                   "viewer) are the pages here\n"
+                                 : "GET /record.jsonl[?requests=N] is the only page here\n");
     } else {
-        std::size_t requests = default_requests_;
-        std::string_view rest = line.substr(get.size());
+        std::size_t requests = page ? std::min<std::size_t>(default_requests_, kUiRequests)
+                                    : default_requests_;
         bool ok = true;
-        if (!rest.empty() && rest.front() == '?') {
-            std::string_view query = rest.substr(1, rest.find(' ') - 1);
+        if (!query.empty()) {
             std::string_view key = "requests=";
             ok = query.substr(0, key.size()) == key;
             if (ok) {
@@ -123,14 +188,40 @@ void AdminEndpoint::on_accept() {
                 ok = ec == std::errc() && end == value.data() + value.size() && requests > 0;
             }
         }
-        answer = ok ? http_answer(200, "OK", "application/x-ndjson",
-                                  render(recorder_.last_requests(requests, kRequestArrived), Format::Jsonl))
-                    : http_answer(400, "Bad Request", "text/plain",
-                                  "requests must be a positive whole number\n");
+        if (!ok) {
+            answer = http_answer(400, "Bad Request", "text/plain",
+                                 "requests must be a positive whole number\n");
+        } else if (page) {
+            std::vector<trace::Event> events = recorder_.last_requests(requests, kRequestArrived);
+            std::set<std::uint64_t> seen;
+            for (const trace::Event& e : events) {
+                if (e.req != 0) {
+                    seen.insert(e.req);
+                }
+            }
+            ViewerOptions options;
+            options.title = seen.size() == 1 ? std::string("serve: the last request")
+                                             : "serve: the last " + std::to_string(seen.size()) +
+                                                   " requests";
+            options.source_root = source_root_;
+            options.live_url = std::string(kUiMark);
+            options.live_count = newest_request_mark();
+            answer = http_answer(200, "OK", "text/html; charset=utf-8",
+                                 render_viewer(events, options));
+        } else {
+            answer = http_answer(200, "OK", "application/x-ndjson",
+                                 render(recorder_.last_requests(requests, kRequestArrived),
+                                        Format::Jsonl));
+        }
     }
-    send_all(fd, answer);
-    ::shutdown(fd, SHUT_WR);
-    ::close(fd);
+    return answer;
+}
+
+// The sequence number of the newest request's first event (0: none yet):
+// it changes when a request arrives, and only then.
+std::uint64_t AdminEndpoint::newest_request_mark() const {
+    std::vector<trace::Event> newest = recorder_.last_requests(1, kRequestArrived);
+    return newest.empty() ? 0 : newest.front().seq;
 }
 
 TraceStreamer::TraceStreamer(const trace::Recorder& recorder, std::FILE* out)

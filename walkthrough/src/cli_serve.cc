@@ -30,6 +30,11 @@
 #include "cli.h"
 #include "cli_record.h"
 
+// serve --ui shows C++ excerpts from this tree (the build's).
+#ifndef TORNADO_SOURCE_DIR
+#define TORNADO_SOURCE_DIR ""
+#endif
+
 namespace tornado::walkthrough::cli {
 
 namespace {
@@ -49,6 +54,7 @@ struct ServeOptions {
     // The flight recorder (issue 9): --record N, --admin PORT.
     std::size_t record = 0;
     int admin_port = -1;
+    bool ui = false;  // --ui: the admin address also serves the viewer (issue 10)
     // TLS (--tls --certfile F --keyfile F)
     bool tls = false;
     std::string certfile;
@@ -267,6 +273,9 @@ int serve(const ServeOptions& o) {
     if (o.admin_port > 65535) {
         throw UsageError("--admin: port must be between 0 and 65535");
     }
+    if (o.ui && o.admin_port < 0) {
+        throw UsageError("--ui serves the viewer on the admin address: give --admin PORT (and --record N) too");
+    }
     if (o.admin_port >= 0 && o.processes != 1) {
         throw UsageError("--admin cannot be used with --processes (one admin port per process)");
     }
@@ -423,11 +432,16 @@ int serve(const ServeOptions& o) {
     }
     std::unique_ptr<AdminEndpoint> admin;
     if (o.admin_port >= 0) {
-        admin = std::make_unique<AdminEndpoint>(loop, *recorder, o.record, o.admin_port);
+        admin = std::make_unique<AdminEndpoint>(loop, *recorder, o.record, o.admin_port,
+                                                std::string(TORNADO_SOURCE_DIR), o.ui);
         std::fprintf(stderr,
                      "tornado-walk: flight recorder of the last %zu requests on "
                      "http://127.0.0.1:%d/record.jsonl (tornado-walk dump %d)\n",
                      o.record, admin->port(), admin->port());
+        if (o.ui) {
+            std::fprintf(stderr, "tornado-walk: the viewer of the last requests on http://127.0.0.1:%d/\n",
+                         admin->port());
+        }
     }
 
     {
@@ -525,6 +539,9 @@ void add_serve_command(CLI::App& app, int& status) {
                      "answer GET /record.jsonl on 127.0.0.1:PORT with the flight recorder "
                      "(0: any free port); tornado-walk dump PORT fetches it")
         ->check(CLI::NonNegativeNumber);
+    serve_cmd->add_flag("--ui", o.ui,
+                        "also serve the browser viewer of the flight recorder's last requests "
+                        "on the --admin address (GET /), reloading as requests arrive");
     serve_cmd->add_flag("--step", o.step,
                         "pause at each event until a key is pressed (q: run freely)");
     serve_cmd->add_flag("--tls", o.tls, "serve HTTPS (needs --certfile and --keyfile)");
