@@ -162,6 +162,24 @@ TEST(ViewerTest, SourceExcerptsAreTheFilesLinesAndExplanationsTheDocs) {
         ++checked;
     }
     EXPECT_GT(checked, 10U);
+    // The Tornado method with its 4.5.2 line, as docs/citations.tsv has it.
+    std::string line_in_table;
+    std::ifstream table(std::string(TORNADO_SOURCE_DIR) + "/docs/citations.tsv");
+    for (std::string row; std::getline(table, row);) {
+        if (row.starts_with("tornado/iostream.py\t") &&
+            row.find("\tBaseIOStream._try_inline_read\t") != std::string::npos) {
+            line_in_table = row.substr(row.find('\t') + 1, row.find('\t', row.find('\t') + 1) - row.find('\t') - 1);
+        }
+    }
+    ASSERT_FALSE(line_in_table.empty());
+    bool found = false;
+    for (const json& e : data["events"]) {
+        if (e["step"] == "BaseIOStream._try_inline_read") {
+            EXPECT_EQ(e["py"], "tornado/iostream.py:" + line_in_table + " BaseIOStream._try_inline_read");
+            found = true;
+        }
+    }
+    EXPECT_TRUE(found);
     const StepInfo* info = find_step("BaseIOStream._try_inline_read");
     ASSERT_NE(info, nullptr);
     EXPECT_EQ(data["explain"]["BaseIOStream._try_inline_read"], info->explanation);

@@ -74,16 +74,7 @@ class SourceExcerpts {
             return nullptr;
         }
         std::string full = path.front() == '/' ? path : root_ + "/" + path;
-        auto it = files_.find(full);
-        if (it == files_.end()) {
-            std::vector<std::string> lines;
-            std::ifstream in(full);
-            for (std::string l; std::getline(in, l);) {
-                lines.push_back(std::move(l));
-            }
-            it = files_.emplace(full, std::move(lines)).first;
-        }
-        const std::vector<std::string>& lines = it->second;
+        const std::vector<std::string>& lines = file(full);
         if (static_cast<std::size_t>(line) > lines.size()) {
             return nullptr;
         }
@@ -96,7 +87,44 @@ class SourceExcerpts {
         return json{{"first", first}, {"line", line}, {"lines", std::move(text)}};
     }
 
+    // "tornado/iostream.py:696 BaseIOStream._try_inline_read": the citation
+    // of `step` in the file of `src` (STYLE.md: the Tornado file with its
+    // 4.5.2 line, then the name), or "" when the file has none.
+    std::string citation(const std::string& src, const std::string& step) {
+        std::string path = src.substr(0, src.rfind(':'));
+        if (path.empty() || (root_.empty() && path.front() != '/')) {
+            return {};
+        }
+        const std::string marker = "// Tornado: ";
+        for (const std::string& l : file(path.front() == '/' ? path : root_ + "/" + path)) {
+            auto at = l.find(marker);
+            if (at == std::string::npos) {
+                continue;
+            }
+            std::string_view rest = std::string_view(l).substr(at + marker.size());
+            auto space = rest.find(' ');
+            if (space != std::string_view::npos && rest.substr(space + 1) == step &&
+                rest.substr(0, space).find(".py:") != std::string_view::npos) {
+                return std::string(rest);
+            }
+        }
+        return {};
+    }
+
   private:
+    const std::vector<std::string>& file(const std::string& full) {
+        auto it = files_.find(full);
+        if (it == files_.end()) {
+            std::vector<std::string> lines;
+            std::ifstream in(full);
+            for (std::string l; std::getline(in, l);) {
+                lines.push_back(std::move(l));
+            }
+            it = files_.emplace(full, std::move(lines)).first;
+        }
+        return it->second;
+    }
+
     std::string root_;
     int before_;
     int after_;
@@ -202,6 +230,10 @@ std::string render_viewer(const std::vector<Event>& events, const ViewerOptions&
                 {"obj", e.obj},       {"cls", e.cls},           {"layer", e.layer},
                 {"role", e.role},     {"conn", e.conn},         {"req", e.req},
                 {"args", event_args(e)}, {"src", e.src},        {"py", tornado_location(e)}};
+        // With the 4.5.2 line when the emit point's file cites the step.
+        if (std::string cited = sources.citation(e.src, e.step); !cited.empty()) {
+            je["py"] = cited;
+        }
         if (process_of_pid.size() > 1) {
             je["task"] = process_of_pid[e.pid];
         }
