@@ -15,12 +15,11 @@
 // could not run (no puppeteer-core, no chromium, server did not start).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 
-const CHROMIUM = '/usr/bin/chromium';
+import {
+  accepts, CHROMIUM, check, checkEqual, defaultModulesDir, freePort, launch, loadPuppeteer, results,
+} from './common.mjs';
 const START_TIMEOUT_MS = 20000;
 
 // The values sent through the pages: each holds <, & and " so escaping shows.
@@ -55,41 +54,11 @@ function parseArgs(argv) {
   }
   if (!opts.serverCmd === !opts.baseUrl) usage('give exactly one of --server-cmd and --base-url');
   if (!opts.artifacts) usage('--artifacts DIR is required');
-  opts.modules ??= process.env.TORNADO_BROWSER_HOME ??
-    path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'tornado-cpp-browser');
+  opts.modules ??= defaultModulesDir();
   return opts;
 }
 
-function loadPuppeteer(modulesDir) {
-  const require = createRequire(path.join(modulesDir, 'package.json'));
-  try {
-    return require('puppeteer-core');
-  } catch (err) {
-    console.error(`form_test: puppeteer-core not found under ${modulesDir} (run tests/browser/install.sh): ${err.message}`);
-    process.exit(2);
-  }
-}
-
 // --- the server under test ------------------------------------------------
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.on('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-function accepts(port) {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => { socket.destroy(); resolve(true); });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 // Starts CMD through /bin/sh in its own process group; resolves once the port accepts.
 async function startServer(cmd, logPath) {
@@ -125,17 +94,6 @@ async function stopServer(child) {
 }
 
 // --- checks ---------------------------------------------------------------
-
-const results = [];
-function check(name, ok, detail) {
-  results.push({ name, ok });
-  console.log(ok ? `PASS ${name}` : `FAIL ${name}: ${detail}`);
-  return ok;
-}
-function checkEqual(name, actual, expected) {
-  return check(name, JSON.stringify(actual) === JSON.stringify(expected),
-    `got ${JSON.stringify(actual)}, want ${JSON.stringify(expected)}`);
-}
 
 // What the browser reports as going wrong while the pages load.
 function watchPage(page, problems) {
@@ -247,7 +205,7 @@ async function main() {
   const opts = parseArgs(process.argv.slice(2));
   fs.mkdirSync(opts.artifacts, { recursive: true });
   if (!fs.existsSync(CHROMIUM)) { console.error(`form_test: ${CHROMIUM} is missing (apt-get install chromium)`); process.exit(2); }
-  const puppeteer = loadPuppeteer(opts.modules);
+  const puppeteer = loadPuppeteer(opts.modules, 'form_test');
   const started = Date.now();
   let server = null;
   let browser = null;
@@ -257,12 +215,7 @@ async function main() {
       console.log(`server: ${server.command}`);
     }
     const baseUrl = server ? server.baseUrl : opts.baseUrl;
-    browser = await puppeteer.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run',
-        '--no-default-browser-check', '--disable-extensions'],
-    });
+    browser = await launch(puppeteer);
     console.log(`browser: ${await browser.version()}`);
     const page = await browser.newPage();
     await page.setViewport({ width: 800, height: 600 });

@@ -20,13 +20,12 @@
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
-import { createRequire } from 'node:module';
-import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-const CHROMIUM = '/usr/bin/chromium';
+import {
+  accepts, CHROMIUM, check, checkEqual, defaultModulesDir, freePort, launch, loadPuppeteer, results,
+} from './common.mjs';
 
 function usage(message) {
   console.error(`viewer_test: ${message}`);
@@ -47,39 +46,10 @@ function parseArgs(argv) {
   }
   if (!opts.walk) usage('--walk PATH is required');
   if (!opts.artifacts) usage('--artifacts DIR is required');
-  opts.modules ??= process.env.TORNADO_BROWSER_HOME ??
-    path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'tornado-cpp-browser');
+  opts.modules ??= defaultModulesDir();
   return opts;
 }
 
-function loadPuppeteer(modulesDir) {
-  const require = createRequire(path.join(modulesDir, 'package.json'));
-  try {
-    return require('puppeteer-core');
-  } catch (err) {
-    console.error(`viewer_test: puppeteer-core not found under ${modulesDir} (run tests/browser/install.sh): ${err.message}`);
-    process.exit(2);
-  }
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.on('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-function accepts(port) {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => { socket.destroy(); resolve(true); });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 function get(port, pathname) {
   return new Promise((resolve, reject) => {
@@ -131,17 +101,6 @@ async function liveChecks(browser, opts, problems) {
     try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ }
     await new Promise((resolve) => { if (child.exitCode !== null) resolve(); else child.once('exit', resolve); });
   }
-}
-
-const results = [];
-function check(name, ok, detail) {
-  results.push({ name, ok });
-  console.log(ok ? `PASS ${name}` : `FAIL ${name}: ${detail}`);
-  return ok;
-}
-function checkEqual(name, actual, expected) {
-  return check(name, JSON.stringify(actual) === JSON.stringify(expected),
-    `got ${JSON.stringify(actual)}, want ${JSON.stringify(expected)}`);
 }
 
 // Errors, and any request for something that is not the page itself: the
@@ -213,7 +172,7 @@ async function main() {
   const started = Date.now();
   const opts = parseArgs(process.argv.slice(2));
   fs.mkdirSync(opts.artifacts, { recursive: true });
-  const puppeteer = loadPuppeteer(opts.modules);
+  const puppeteer = loadPuppeteer(opts.modules, 'viewer_test');
   if (!fs.existsSync(CHROMIUM)) { console.error(`viewer_test: ${CHROMIUM} is missing`); process.exit(2); }
 
   // The page, and the same trace as JSON Lines to check the page against.
@@ -231,12 +190,7 @@ async function main() {
 
   let browser;
   try {
-    browser = await puppeteer.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run',
-        '--no-default-browser-check', '--disable-extensions'],
-    });
+    browser = await launch(puppeteer);
     console.log(`browser: ${await browser.version()}`);
     const problems = [];
     const page = await browser.newPage();

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tornado/trace.h"
@@ -66,6 +67,10 @@ std::size_t mermaid_part_count(const Model& m);
 std::string render_plantuml(const Model& m);
 std::string render_dot(const Model& m);
 std::string render_chrome(const std::vector<trace::Event>& events);
+
+/// `s` as XML (and HTML) text or attribute value: & < > " ' escaped,
+/// control characters as blanks.
+std::string xml_text(std::string_view s);
 
 /// How render_svg groups the lifelines into lanes.
 struct SvgOptions {

@@ -11,20 +11,6 @@
 
 namespace tornado::walkthrough::detail {
 
-namespace {
-
-// The layout, in pixels. Text widths are estimated from the number of
-// characters (monospace labels, 7.2 px per character at 12 px).
-constexpr double kCharWidth = 7.2;
-constexpr double kGutter = 44;       // the step numbers on the left
-constexpr double kMargin = 16;
-constexpr double kHeadHeight = 34;   // a participant's box
-constexpr double kLaneTitle = 22;    // above the boxes, when there are lanes
-constexpr double kRowHeight = 30;
-constexpr double kMinGap = 130;      // between two lifelines
-constexpr double kMaxGap = 460;
-constexpr double kSelfWidth = 26;    // the loop of a self call
-
 std::string xml_text(std::string_view s) {
     std::string out;
     for (char c : s) {
@@ -41,6 +27,20 @@ std::string xml_text(std::string_view s) {
     }
     return out;
 }
+
+namespace {
+
+// The layout, in pixels. Text widths are estimated from the number of
+// characters (monospace labels, 7.2 px per character at 12 px).
+constexpr double kCharWidth = 7.2;
+constexpr double kGutter = 44;       // the step numbers on the left
+constexpr double kMargin = 16;
+constexpr double kHeadHeight = 34;   // a participant's box
+constexpr double kLaneTitle = 22;    // above the boxes, when there are lanes
+constexpr double kRowHeight = 30;
+constexpr double kMinGap = 130;      // between two lifelines
+constexpr double kMaxGap = 460;
+constexpr double kSelfWidth = 26;    // the loop of a self call
 
 // Visible characters of UTF-8 text (continuation bytes take no room).
 double text_width(std::string_view s) {

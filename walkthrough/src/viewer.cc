@@ -174,20 +174,6 @@ std::string json_for_script(const json& j) {
     return out;
 }
 
-std::string html_text(std::string_view s) {
-    std::string out;
-    for (char c : s) {
-        switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&quot;"; break;
-            default: out += c;
-        }
-    }
-    return out;
-}
-
 // The template with each marker replaced once, markers found in the
 // template only (the title or the data may contain marker-like text).
 std::string fill(std::string_view page, const std::vector<std::pair<std::string_view, std::string>>& with) {
@@ -324,7 +310,7 @@ std::string render_viewer(const std::vector<Event>& events, const ViewerOptions&
 
     // The template has the title (in <title>) before the data (in a script).
     return fill(detail::kViewerHtml,
-                {{"@@TITLE@@", html_text(options.title.empty() ? "trace" : options.title)},
+                {{"@@TITLE@@", detail::xml_text(options.title.empty() ? "trace" : options.title)},
                  {"@@DATA@@", json_for_script(data)}});
 }
 
