@@ -30,9 +30,11 @@ using namespace tornado::walkthrough;
 
 std::vector<std::uint64_t> row_seqs(const std::string& svg) {
     std::vector<std::uint64_t> seqs;
-    std::regex row("<g class=\"msg [a-z]+\" id=\"m([0-9]+)\" data-row=\"[0-9]+\" data-seq=\"([0-9]+)\"");
+    std::regex row(
+        "<g class=\"msg [a-z]+\" id=\"m([0-9]+)\" data-row=\"[0-9]+\" data-seq=\"([0-9]+)\"");
     std::size_t expected_row = 0;
-    for (auto it = std::sregex_iterator(svg.begin(), svg.end(), row); it != std::sregex_iterator(); ++it) {
+    for (auto it = std::sregex_iterator(svg.begin(), svg.end(), row); it != std::sregex_iterator();
+         ++it) {
         EXPECT_EQ(std::stoul((*it)[1]), expected_row++);
         seqs.push_back(std::stoull((*it)[2]));
     }
@@ -154,7 +156,8 @@ TEST(ViewerTest, SourceExcerptsAreTheFilesLinesAndExplanationsTheDocs) {
         EXPECT_EQ(std::to_string(line), src.substr(src.rfind(':') + 1));
         int first = excerpt["first"];
         for (std::size_t k = 0; k < excerpt["lines"].size(); ++k) {
-            EXPECT_EQ(excerpt["lines"][k], lines.at(static_cast<std::size_t>(first - 1) + k)) << src;
+            EXPECT_EQ(excerpt["lines"][k], lines.at(static_cast<std::size_t>(first - 1) + k))
+                << src;
         }
         // The marked line is the emit point.
         EXPECT_NE(lines.at(static_cast<std::size_t>(line - 1)).find("TRACE_"), std::string::npos)
@@ -168,14 +171,16 @@ TEST(ViewerTest, SourceExcerptsAreTheFilesLinesAndExplanationsTheDocs) {
     for (std::string row; std::getline(table, row);) {
         if (row.starts_with("tornado/iostream.py\t") &&
             row.find("\tBaseIOStream._try_inline_read\t") != std::string::npos) {
-            line_in_table = row.substr(row.find('\t') + 1, row.find('\t', row.find('\t') + 1) - row.find('\t') - 1);
+            line_in_table = row.substr(row.find('\t') + 1,
+                                       row.find('\t', row.find('\t') + 1) - row.find('\t') - 1);
         }
     }
     ASSERT_FALSE(line_in_table.empty());
     bool found = false;
     for (const json& e : data["events"]) {
         if (e["step"] == "BaseIOStream._try_inline_read") {
-            EXPECT_EQ(e["py"], "tornado/iostream.py:" + line_in_table + " BaseIOStream._try_inline_read");
+            EXPECT_EQ(e["py"],
+                      "tornado/iostream.py:" + line_in_table + " BaseIOStream._try_inline_read");
             found = true;
         }
     }
@@ -188,10 +193,12 @@ TEST(ViewerTest, SourceExcerptsAreTheFilesLinesAndExplanationsTheDocs) {
 
 TEST(ViewerTest, ScriptEndingTextInTheTraceCannotEndThePagesScript) {
     std::vector<Event> events = scenario_result("hello").events;
-    events.front().args.emplace_back("evil", tornado::trace::ArgValue(std::string("</script><b>x")));
+    events.front().args.emplace_back("evil",
+                                     tornado::trace::ArgValue(std::string("</script><b>x")));
     std::string page = render_viewer(events, {});
     json data = page_data(page);  // parses: the data ended where it should
-    EXPECT_NE(data["events"][0]["args"].get<std::string>().find("</script><b>x"), std::string::npos);
+    EXPECT_NE(data["events"][0]["args"].get<std::string>().find("</script><b>x"),
+              std::string::npos);
 }
 
 }  // namespace

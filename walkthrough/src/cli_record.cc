@@ -4,6 +4,8 @@
 // browser viewer's page of them, issue 10), and `tornado-walk dump` fetches that
 // into a file that render and step read like a `run` trace. serve --trace
 // FILE streams the same ring into FILE at the end of each loop iteration.
+#include "cli_record.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -26,7 +28,6 @@
 #include "tornado/walkthrough/viewer.h"
 
 #include "cli.h"
-#include "cli_record.h"
 
 namespace tornado::walkthrough::cli {
 
@@ -159,12 +160,14 @@ std::string AdminEndpoint::answer(const std::string& head) const {
     // "GET /path?query HTTP/1.1" -> the path and the query.
     std::string_view target;
     if (line.starts_with("GET ")) {
-        target = line.substr(4, line.find(' ', 4) == std::string_view::npos ? std::string_view::npos
-                                                                             : line.find(' ', 4) - 4);
+        target =
+            line.substr(4, line.find(' ', 4) == std::string_view::npos ? std::string_view::npos
+                                                                       : line.find(' ', 4) - 4);
     }
     std::string_view path = target.substr(0, target.find('?'));
-    std::string_view query =
-        target.find('?') == std::string_view::npos ? std::string_view() : target.substr(target.find('?') + 1);
+    std::string_view query = target.find('?') == std::string_view::npos
+                                 ? std::string_view()
+                                 : target.substr(target.find('?') + 1);
     const bool page = ui_ && (path == "/" || path == "/ui");
     if (head.find("\r\n\r\n") == std::string::npos) {
         answer = http_answer(400, "Bad Request", "text/plain", "incomplete request\n");
@@ -176,8 +179,8 @@ std::string AdminEndpoint::answer(const std::string& head) const {
                                    "viewer) are the pages here\n"
                                  : "GET /record.jsonl[?requests=N] is the only page here\n");
     } else {
-        std::size_t requests = page ? std::min<std::size_t>(default_requests_, kUiRequests)
-                                    : default_requests_;
+        std::size_t requests =
+            page ? std::min<std::size_t>(default_requests_, kUiRequests) : default_requests_;
         bool ok = true;
         if (!query.empty()) {
             std::string_view key = "requests=";
@@ -200,18 +203,18 @@ std::string AdminEndpoint::answer(const std::string& head) const {
                 }
             }
             ViewerOptions options;
-            options.title = seen.size() == 1 ? std::string("serve: the last request")
-                                             : "serve: the last " + std::to_string(seen.size()) +
-                                                   " requests";
+            options.title = seen.size() == 1
+                                ? std::string("serve: the last request")
+                                : "serve: the last " + std::to_string(seen.size()) + " requests";
             options.source_root = source_root_;
             options.live_url = std::string(kUiMark);
             options.live_count = newest_request_mark();
-            answer = http_answer(200, "OK", "text/html; charset=utf-8",
-                                 render_viewer(events, options));
+            answer =
+                http_answer(200, "OK", "text/html; charset=utf-8", render_viewer(events, options));
         } else {
-            answer = http_answer(200, "OK", "application/x-ndjson",
-                                 render(recorder_.last_requests(requests, kRequestArrived),
-                                        Format::Jsonl));
+            answer = http_answer(
+                200, "OK", "application/x-ndjson",
+                render(recorder_.last_requests(requests, kRequestArrived), Format::Jsonl));
         }
     }
     return answer;

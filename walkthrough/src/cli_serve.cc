@@ -274,7 +274,8 @@ int serve(const ServeOptions& o) {
         throw UsageError("--admin: port must be between 0 and 65535");
     }
     if (o.ui && o.admin_port < 0) {
-        throw UsageError("--ui serves the viewer on the admin address: give --admin PORT (and --record N) too");
+        throw UsageError(
+            "--ui serves the viewer on the admin address: give --admin PORT (and --record N) too");
     }
     if (o.admin_port >= 0 && o.processes != 1) {
         throw UsageError("--admin cannot be used with --processes (one admin port per process)");
@@ -439,7 +440,8 @@ int serve(const ServeOptions& o) {
                      "http://127.0.0.1:%d/record.jsonl (tornado-walk dump %d)\n",
                      o.record, admin->port(), admin->port());
         if (o.ui) {
-            std::fprintf(stderr, "tornado-walk: the viewer of the last requests on http://127.0.0.1:%d/\n",
+            std::fprintf(stderr,
+                         "tornado-walk: the viewer of the last requests on http://127.0.0.1:%d/\n",
                          admin->port());
         }
     }

@@ -68,7 +68,6 @@ struct StepArgs {
     ScenarioOptions scenario;
 };
 
-
 // The terminal's size, or the fixed size of a screen written to a pipe.
 std::pair<int, int> screen_size(const StepArgs& a) {
     int width = 100;

@@ -39,8 +39,9 @@ int write_viewer(const ViewArgs& a) {
 void add_view_command(CLI::App& app, int& status) {
     static ViewArgs args;
     auto* cmd = app.add_subcommand(
-        "view", "write a scenario's trace or a saved one as an HTML page that steps through "
-                "the diagram in a browser (self-contained: it loads nothing)");
+        "view",
+        "write a scenario's trace or a saved one as an HTML page that steps through "
+        "the diagram in a browser (self-contained: it loads nothing)");
     cmd->add_option("target", args.target, "scenario name (see `list`) or trace file")->required();
     cmd->add_option("-o,--output", args.output, "write to FILE instead of standard output");
     cmd->add_option("--source", args.source,

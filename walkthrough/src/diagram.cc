@@ -383,8 +383,9 @@ Format parse_format(std::string_view name) {
             return f;
         }
     }
-    throw std::invalid_argument("unknown format '" + std::string(name) +
-                                "' (use ascii, mermaid, plantuml, dot, svg, chrome, chain or jsonl)");
+    throw std::invalid_argument(
+        "unknown format '" + std::string(name) +
+        "' (use ascii, mermaid, plantuml, dot, svg, chrome, chain or jsonl)");
 }
 
 bool is_diagram_format(Format format) {

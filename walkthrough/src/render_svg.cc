@@ -2,10 +2,10 @@
 // per lifeline, one row per message, so that the browser viewer
 // (viewer.cc) can reveal the rows one by one. Every message is a <g
 // class="msg"> with id "m<row>" and data-seq, whatever its kind.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <map>
-
-#include <fmt/format.h>
 
 #include "diagram_model.h"
 
@@ -15,11 +15,21 @@ std::string xml_text(std::string_view s) {
     std::string out;
     for (char c : s) {
         switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&quot;"; break;
-            case '\'': out += "&#39;"; break;
+            case '&':
+                out += "&amp;";
+                break;
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '"':
+                out += "&quot;";
+                break;
+            case '\'':
+                out += "&#39;";
+                break;
             default:
                 // XML 1.0 allows no control characters but tab and newlines.
                 out += static_cast<unsigned char>(c) < 0x20 ? ' ' : c;
@@ -33,14 +43,14 @@ namespace {
 // The layout, in pixels. Text widths are estimated from the number of
 // characters (monospace labels, 7.2 px per character at 12 px).
 constexpr double kCharWidth = 7.2;
-constexpr double kGutter = 44;       // the step numbers on the left
+constexpr double kGutter = 44;  // the step numbers on the left
 constexpr double kMargin = 16;
-constexpr double kHeadHeight = 34;   // a participant's box
-constexpr double kLaneTitle = 22;    // above the boxes, when there are lanes
+constexpr double kHeadHeight = 34;  // a participant's box
+constexpr double kLaneTitle = 22;   // above the boxes, when there are lanes
 constexpr double kRowHeight = 30;
-constexpr double kMinGap = 130;      // between two lifelines
+constexpr double kMinGap = 130;  // between two lifelines
 constexpr double kMaxGap = 460;
-constexpr double kSelfWidth = 26;    // the loop of a self call
+constexpr double kSelfWidth = 26;  // the loop of a self call
 
 // Visible characters of UTF-8 text (continuation bytes take no room).
 double text_width(std::string_view s) {
@@ -53,12 +63,18 @@ double text_width(std::string_view s) {
 
 const char* kind_class(Message::Kind kind) {
     switch (kind) {
-        case Message::Call: return "call";
-        case Message::Return: return "return";
-        case Message::Self: return "self";
-        case Message::Note: return "note";
-        case Message::Suspend: return "suspend";
-        case Message::Resume: return "resume";
+        case Message::Call:
+            return "call";
+        case Message::Return:
+            return "return";
+        case Message::Self:
+            return "self";
+        case Message::Note:
+            return "note";
+        case Message::Suspend:
+            return "suspend";
+        case Message::Resume:
+            return "resume";
     }
     return "note";
 }
@@ -166,11 +182,12 @@ std::string render_svg(const Model& m, const SvgOptions& options) {
     double tail = 0;
     for (const Message& msg : m.messages) {
         if (n > 0 && column[msg.from] == n - 1 && column[msg.to] == n - 1) {
-            tail = std::max(tail, text_width(std::to_string(msg.seq) + " " + label_of(msg)) +
-                                      kSelfWidth + 16);
+            tail = std::max(
+                tail, text_width(std::to_string(msg.seq) + " " + label_of(msg)) + kSelfWidth + 16);
         }
     }
-    const bool lanes = std::any_of(lane.begin(), lane.end(), [](const auto& l) { return !l.empty(); });
+    const bool lanes =
+        std::any_of(lane.begin(), lane.end(), [](const auto& l) { return !l.empty(); });
     const double top = kMargin + (lanes ? kLaneTitle : 0);
     const double first_row = top + kHeadHeight + 22;
     const double width =
@@ -186,10 +203,12 @@ std::string render_svg(const Model& m, const SvgOptions& options) {
     out +=
         "<defs>"
         "<marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"9\" "
-        "markerHeight=\"9\" markerUnits=\"userSpaceOnUse\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" "
+        "markerHeight=\"9\" markerUnits=\"userSpaceOnUse\" orient=\"auto-start-reverse\"><path "
+        "d=\"M0,0 L10,5 L0,10 z\" "
         "class=\"head\"/></marker>"
         "<marker id=\"open\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"9\" "
-        "markerHeight=\"9\" markerUnits=\"userSpaceOnUse\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10\" "
+        "markerHeight=\"9\" markerUnits=\"userSpaceOnUse\" orient=\"auto-start-reverse\"><path "
+        "d=\"M0,0 L10,5 L0,10\" "
         "class=\"head open\" fill=\"none\"/></marker>"
         "</defs>\n";
     out += kStyle;
@@ -205,8 +224,8 @@ std::string render_svg(const Model& m, const SvgOptions& options) {
             out += fmt::format(
                 "<g class=\"lane\"><rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" "
                 "height=\"{:.1f}\" rx=\"8\"/><text x=\"{:.1f}\" y=\"{:.1f}\">{}</text></g>\n",
-                left, kMargin / 2, right - left, height - kMargin, left + 8,
-                kMargin / 2 + 15, xml_text(lane[order[c]]));
+                left, kMargin / 2, right - left, height - kMargin, left + 8, kMargin / 2 + 15,
+                xml_text(lane[order[c]]));
         }
         c = end + 1;
     }
@@ -231,12 +250,14 @@ std::string render_svg(const Model& m, const SvgOptions& options) {
         std::string label = fmt::format("{} {}", msg.seq, label_of(msg));
         out += fmt::format("<g class=\"msg {}\" id=\"m{}\" data-row=\"{}\" data-seq=\"{}\">",
                            kind_class(msg.kind), r, r, msg.seq);
-        out += fmt::format("<rect class=\"band\" x=\"0\" y=\"{:.1f}\" width=\"{:.0f}\" "
-                           "height=\"{:.0f}\"/>",
-                           y - kRowHeight + 8, width, kRowHeight);
-        out += fmt::format("<text class=\"num\" x=\"{:.1f}\" y=\"{:.1f}\" "
-                           "text-anchor=\"end\">{}</text>",
-                           kGutter, y, r + 1);
+        out += fmt::format(
+            "<rect class=\"band\" x=\"0\" y=\"{:.1f}\" width=\"{:.0f}\" "
+            "height=\"{:.0f}\"/>",
+            y - kRowHeight + 8, width, kRowHeight);
+        out += fmt::format(
+            "<text class=\"num\" x=\"{:.1f}\" y=\"{:.1f}\" "
+            "text-anchor=\"end\">{}</text>",
+            kGutter, y, r + 1);
         switch (msg.kind) {
             case Message::Call:
             case Message::Return:
@@ -247,8 +268,8 @@ std::string render_svg(const Model& m, const SvgOptions& options) {
                     "marker-end=\"url(#{})\"/>",
                     xa, y, xb - dir * 2, y, msg.kind == Message::Return ? "open" : "arrow");
                 double lx = std::min(xa, xb) + 8;
-                out += fmt::format("<text class=\"label\" x=\"{:.1f}\" y=\"{:.1f}\">{}</text>",
-                                   lx, y - 6, xml_text(label));
+                out += fmt::format("<text class=\"label\" x=\"{:.1f}\" y=\"{:.1f}\">{}</text>", lx,
+                                   y - 6, xml_text(label));
                 break;
             }
             case Message::Self:

@@ -11,11 +11,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "diagram_model.h"
 #include "tornado/walkthrough/event_line.h"
 #include "tornado/walkthrough/step.h"
 #include "tornado/walkthrough/steps.h"
 #include "tornado/walkthrough/view.h"
+
+#include "diagram_model.h"
 
 namespace tornado::walkthrough {
 
@@ -31,23 +32,34 @@ using trace::Phase;
 
 const char* phase_code(Phase ph) {
     switch (ph) {
-        case Phase::Begin: return "B";
-        case Phase::End: return "E";
-        case Phase::Instant: return "i";
-        case Phase::Suspend: return "S";
-        case Phase::Resume: return "R";
+        case Phase::Begin:
+            return "B";
+        case Phase::End:
+            return "E";
+        case Phase::Instant:
+            return "i";
+        case Phase::Suspend:
+            return "S";
+        case Phase::Resume:
+            return "R";
     }
     return "?";
 }
 
 const char* kind_name(detail::Message::Kind kind) {
     switch (kind) {
-        case detail::Message::Call: return "call";
-        case detail::Message::Return: return "return";
-        case detail::Message::Self: return "self";
-        case detail::Message::Note: return "note";
-        case detail::Message::Suspend: return "suspend";
-        case detail::Message::Resume: return "resume";
+        case detail::Message::Call:
+            return "call";
+        case detail::Message::Return:
+            return "return";
+        case detail::Message::Self:
+            return "self";
+        case detail::Message::Note:
+            return "note";
+        case detail::Message::Suspend:
+            return "suspend";
+        case detail::Message::Resume:
+            return "resume";
     }
     return "note";
 }
@@ -176,7 +188,8 @@ std::string json_for_script(const json& j) {
 
 // The template with each marker replaced once, markers found in the
 // template only (the title or the data may contain marker-like text).
-std::string fill(std::string_view page, const std::vector<std::pair<std::string_view, std::string>>& with) {
+std::string fill(std::string_view page,
+                 const std::vector<std::pair<std::string_view, std::string>>& with) {
     std::string out;
     std::size_t at = 0;
     for (const auto& [marker, text] : with) {
@@ -212,10 +225,10 @@ std::string render_viewer(const std::vector<Event>& events, const ViewerOptions&
     for (const Event& e : events) {
         index_of_seq[e.seq] = jevents.size();
         by_seq[e.seq] = &e;
-        json je{{"seq", e.seq},       {"ph", phase_code(e.ph)}, {"step", e.step},
-                {"obj", e.obj},       {"cls", e.cls},           {"layer", e.layer},
-                {"role", e.role},     {"conn", e.conn},         {"req", e.req},
-                {"args", event_args(e)}, {"src", e.src},        {"py", tornado_location(e)}};
+        json je{{"seq", e.seq},          {"ph", phase_code(e.ph)}, {"step", e.step},
+                {"obj", e.obj},          {"cls", e.cls},           {"layer", e.layer},
+                {"role", e.role},        {"conn", e.conn},         {"req", e.req},
+                {"args", event_args(e)}, {"src", e.src},           {"py", tornado_location(e)}};
         // With the 4.5.2 line when the emit point's file cites the step.
         if (std::string cited = sources.citation(e.src, e.step); !cited.empty()) {
             je["py"] = cited;
@@ -283,7 +296,8 @@ std::string render_viewer(const std::vector<Event>& events, const ViewerOptions&
             RenderOptions render_options;
             // As `run` draws each view: returns only in the full one.
             render_options.show_returns = view == View::Full;
-            render_options.lifelines = view == View::Layers ? Lifelines::Layers : Lifelines::Objects;
+            render_options.lifelines =
+                view == View::Layers ? Lifelines::Layers : Lifelines::Objects;
             detail::Model model = detail::build_model(kept, render_options);
             detail::SvgOptions svg_options;
             if (view != View::Layers && model.groups.empty()) {
@@ -292,8 +306,9 @@ std::string render_viewer(const std::vector<Event>& events, const ViewerOptions&
             json steps = json::array();
             for (const detail::Message& msg : model.messages) {
                 auto it = index_of_seq.find(msg.seq);
-                steps.push_back(json{{"e", it == index_of_seq.end() ? -1 : static_cast<long long>(it->second)},
-                                     {"k", kind_name(msg.kind)}});
+                steps.push_back(
+                    json{{"e", it == index_of_seq.end() ? -1 : static_cast<long long>(it->second)},
+                         {"k", kind_name(msg.kind)}});
             }
             diagrams.push_back(json{{"key", std::string(view_name) + "/" + choice.key},
                                     {"view", view_name},
