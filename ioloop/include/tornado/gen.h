@@ -20,6 +20,7 @@ namespace tornado::gen {
 
 using tornado::TimeoutError;
 
+// Tornado: tornado/gen.py:958 moment
 /// Mirrors tornado.gen.moment: `co_await gen::moment;` gives the IOLoop one
 /// iteration before the coroutine goes on (it always suspends).
 struct Moment {
