@@ -502,7 +502,7 @@ TEST_F(StepCliTest, ScreenShowsTheSourceLinesTornadoMethodAndExplanation) {
     // Lines around it, numbered.
     EXPECT_NE(screen.find(std::to_string(line - 1) + "  "), std::string::npos);
 
-    EXPECT_NE(screen.find("-- Tornado: tornado/iostream.py BaseIOStream.read_until_regex"),
+    EXPECT_NE(screen.find("-- Tornado: tornado/iostream.py:236 BaseIOStream.read_until_regex"),
               std::string::npos)
         << screen;
     const tw::StepInfo* info = tw::find_step(e.step);
@@ -564,7 +564,7 @@ TEST(ExplainCliTest, KnownStepPrintsItsTornadoMethodAndExplanation) {
     WalkRun r = run_walk({"explain", "BaseIOStream.read_until_regex"});
     ASSERT_EQ(exit_code(r), 0) << r.err;
     EXPECT_TRUE(r.out.starts_with("BaseIOStream.read_until_regex")) << r.out;
-    EXPECT_NE(r.out.find("Tornado: tornado/iostream.py BaseIOStream.read_until_regex"),
+    EXPECT_NE(r.out.find("Tornado: tornado/iostream.py:236 BaseIOStream.read_until_regex"),
               std::string::npos)
         << r.out;
     const tw::StepInfo* info = tw::find_step("BaseIOStream.read_until_regex");

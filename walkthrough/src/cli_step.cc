@@ -276,13 +276,26 @@ int explain(const std::string& name, const std::string& source_root) {
                          " (tornado-walk explain lists them all)");
     }
     std::cout << info->step << "   (" << info->layer << " layer)\n";
-    if (!info->py.empty()) {
-        std::cout << "Tornado: " << info->py << "\n";
+    std::string py_file = info->py.substr(0, info->py.find(' '));
+    std::string at = cited_definition(source_root, info->step, py_file);
+    // The Tornado method with its 4.5.2 line, from the C++ definition's citation.
+    std::string tornado = info->py;
+    if (!at.empty()) {
+        std::ifstream in(source_root + "/" + at.substr(0, at.rfind(':')));
+        std::vector<std::string> lines;
+        for (std::string l; std::getline(in, l);) {
+            lines.push_back(l);
+        }
+        if (std::string cited = cited_tornado(lines, info->step); !cited.empty()) {
+            tornado = cited;
+        }
+    }
+    if (!tornado.empty()) {
+        std::cout << "Tornado: " << tornado << "\n";
     } else {
         std::cout << "Tornado: none; the scenario's scripted client is ours\n";
     }
-    std::string py_file = info->py.substr(0, info->py.find(' '));
-    if (std::string at = cited_definition(source_root, info->step, py_file); !at.empty()) {
+    if (!at.empty()) {
         std::cout << "C++:     " << at << "\n";
     }
     std::cout << "\n";

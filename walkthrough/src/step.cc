@@ -249,16 +249,9 @@ std::string StepSession::source_block() const {
         return out + "(no source tree to show lines from: --source DIR names one)\n";
     }
     std::string full = path.front() == '/' ? path : options_.source_root + "/" + path;
-    auto it = files_.find(full);
-    if (it == files_.end()) {
-        std::vector<std::string> lines;
-        std::ifstream in(full);
-        for (std::string l; std::getline(in, l);) {
-            lines.push_back(expand_tabs(l));
-        }
-        it = files_.emplace(full, std::move(lines)).first;
-    }
-    const std::vector<std::string>& lines = it->second;
+    static const std::vector<std::string> kNone;
+    const std::vector<std::string>* found = source_lines();
+    const std::vector<std::string>& lines = found != nullptr ? *found : kNone;
     if (lines.empty() || static_cast<std::size_t>(line) > lines.size()) {
         return out + fmt::format("(source not found: {}; --source DIR names the tree)\n", full);
     }
@@ -273,9 +266,41 @@ std::string StepSession::source_block() const {
     return out;
 }
 
+// The lines of the current event's source file (read once), or null when
+// the event has no location or there is no tree to read it from.
+const std::vector<std::string>* StepSession::source_lines() const {
+    const trace::Event& e = event();
+    auto colon = e.src.rfind(':');
+    if (colon == std::string::npos || colon == 0) {
+        return nullptr;
+    }
+    std::string path = e.src.substr(0, colon);
+    if (options_.source_root.empty() && path.front() != '/') {
+        return nullptr;
+    }
+    std::string full = path.front() == '/' ? path : options_.source_root + "/" + path;
+    auto it = files_.find(full);
+    if (it == files_.end()) {
+        std::vector<std::string> lines;
+        std::ifstream in(full);
+        for (std::string l; std::getline(in, l);) {
+            lines.push_back(expand_tabs(l));
+        }
+        it = files_.emplace(full, std::move(lines)).first;
+    }
+    return &it->second;
+}
+
 std::string StepSession::explanation_block() const {
     const trace::Event& e = event();
-    std::string out = rule("Tornado: " + tornado_location(e), options_.width) + "\n";
+    // With its 4.5.2 line when the emit point's file cites the step.
+    std::string tornado = tornado_location(e);
+    if (const std::vector<std::string>* lines = source_lines(); lines != nullptr) {
+        if (std::string cited = cited_tornado(*lines, e.step); !cited.empty()) {
+            tornado = cited;
+        }
+    }
+    std::string out = rule("Tornado: " + tornado, options_.width) + "\n";
     const StepInfo* info = is_notes_step(e.step) ? find_step(e.step) : nullptr;
     if (info == nullptr) {
         return out + wrap_text(e.step +
@@ -341,6 +366,23 @@ std::string StepSession::screen(std::string_view message) const {
     int rows = std::max(6, options_.height - used);
     return head + rule("the diagram so far", width) + "\n" + diagram_so_far(rows) + details +
            source + explanation + tail;
+}
+
+std::string cited_tornado(const std::vector<std::string>& lines, std::string_view step) {
+    const std::string_view marker = "// Tornado: ";
+    for (const std::string& l : lines) {
+        auto at = l.find(marker);
+        if (at == std::string::npos) {
+            continue;
+        }
+        std::string_view rest = std::string_view(l).substr(at + marker.size());
+        auto space = rest.find(' ');
+        if (space != std::string_view::npos && rest.substr(space + 1) == step &&
+            rest.substr(0, space).find(".py:") != std::string_view::npos) {
+            return std::string(rest);
+        }
+    }
+    return {};
 }
 
 std::string cited_definition(const std::string& source_root, std::string_view step,

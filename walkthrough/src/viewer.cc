@@ -99,28 +99,14 @@ class SourceExcerpts {
         return json{{"first", first}, {"line", line}, {"lines", std::move(text)}};
     }
 
-    // "tornado/iostream.py:696 BaseIOStream._try_inline_read": the citation
-    // of `step` in the file of `src` (STYLE.md: the Tornado file with its
-    // 4.5.2 line, then the name), or "" when the file has none.
+    // The citation of `step` in the file of `src`, with its 4.5.2 line
+    // (cited_tornado), or "".
     std::string citation(const std::string& src, const std::string& step) {
         std::string path = src.substr(0, src.rfind(':'));
         if (path.empty() || (root_.empty() && path.front() != '/')) {
             return {};
         }
-        const std::string marker = "// Tornado: ";
-        for (const std::string& l : file(path.front() == '/' ? path : root_ + "/" + path)) {
-            auto at = l.find(marker);
-            if (at == std::string::npos) {
-                continue;
-            }
-            std::string_view rest = std::string_view(l).substr(at + marker.size());
-            auto space = rest.find(' ');
-            if (space != std::string_view::npos && rest.substr(space + 1) == step &&
-                rest.substr(0, space).find(".py:") != std::string_view::npos) {
-                return std::string(rest);
-            }
-        }
-        return {};
+        return cited_tornado(file(path.front() == '/' ? path : root_ + "/" + path), step);
     }
 
   private:

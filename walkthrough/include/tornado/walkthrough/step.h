@@ -70,6 +70,7 @@ class StepSession {
   private:
     std::string diagram_so_far(int rows) const;
     std::string source_block() const;
+    const std::vector<std::string>* source_lines() const;
     std::string explanation_block() const;
     StepOutcome go(std::size_t pos);
 
@@ -88,6 +89,12 @@ const char* phase_meaning(trace::Phase ph);
 /// ("tornado/iostream.py BaseIOStream.read_until_regex"), or "none..." for
 /// the scenario's client and our own steps.
 std::string tornado_location(const trace::Event& e);
+
+/// The citation of `step` among a source file's `lines` ("// Tornado:
+/// tornado/iostream.py:696 BaseIOStream._try_inline_read", STYLE.md) as
+/// "tornado/iostream.py:696 BaseIOStream._try_inline_read", or "" when the
+/// file has none with a 4.5.2 line.
+std::string cited_tornado(const std::vector<std::string>& lines, std::string_view step);
 
 /// Where the C++ mirror of `step` is defined under `source_root`: the
 /// "file:line" of the code under its citation comment ("// Tornado:
