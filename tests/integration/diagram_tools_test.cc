@@ -185,6 +185,24 @@ TEST(DiagramToolsTest, ChromeTraceOfEveryScenarioPassesTheStrictChecker) {
     }
 }
 
+// Our own SVG (the viewer's drawing) read back by an XML parser: Python's
+// expat-based ElementTree, which refuses anything not well-formed.
+TEST(DiagramToolsTest, OurSvgOfEveryScenarioIsWellFormedXml) {
+    fs::path dir = work_dir("svg");
+    const char* parse =
+        "import sys, xml.etree.ElementTree as E\n"
+        "root = E.parse(sys.argv[1]).getroot()\n"
+        "assert root.tag == '{http://www.w3.org/2000/svg}svg', root.tag\n"
+        "rows = [g for g in root.iter('{http://www.w3.org/2000/svg}g')\n"
+        "        if g.get('class', '').startswith('msg ')]\n"
+        "assert rows, 'no message rows'\n"
+        "print(len(rows))\n";
+    for (const fs::path& f : render_all(dir, "svg", ".svg")) {
+        ToolRun r = run({"python3", "-c", parse, f.string()});
+        EXPECT_EQ(exit_code(r), 0) << f << ": " << r.err;
+    }
+}
+
 TEST(DiagramToolsTest, SvgAndPngComeFromGraphviz) {
     fs::path dir = work_dir("images");
     fs::path svg = dir / "hello.svg";
