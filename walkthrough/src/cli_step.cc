@@ -277,19 +277,10 @@ int explain(const std::string& name, const std::string& source_root) {
     }
     std::cout << info->step << "   (" << info->layer << " layer)\n";
     std::string py_file = info->py.substr(0, info->py.find(' '));
-    std::string at = cited_definition(source_root, info->step, py_file);
     // The Tornado method with its 4.5.2 line, from the C++ definition's citation.
-    std::string tornado = info->py;
-    if (!at.empty()) {
-        std::ifstream in(source_root + "/" + at.substr(0, at.rfind(':')));
-        std::vector<std::string> lines;
-        for (std::string l; std::getline(in, l);) {
-            lines.push_back(l);
-        }
-        if (std::string cited = cited_tornado(lines, info->step); !cited.empty()) {
-            tornado = cited;
-        }
-    }
+    std::string cited;
+    std::string at = cited_definition(source_root, info->step, py_file, &cited);
+    std::string tornado = cited.empty() ? info->py : cited;
     if (!tornado.empty()) {
         std::cout << "Tornado: " << tornado << "\n";
     } else {

@@ -68,6 +68,10 @@ std::string render_plantuml(const Model& m);
 std::string render_dot(const Model& m);
 std::string render_chrome(const std::vector<trace::Event>& events);
 
+/// The kind as a word ("call", "return", "self", "note", "suspend",
+/// "resume"): the SVG's class of a message and the viewer's step kind.
+const char* kind_name(Message::Kind kind);
+
 /// `s` as XML (and HTML) text or attribute value: & < > " ' escaped,
 /// control characters as blanks.
 std::string xml_text(std::string_view s);

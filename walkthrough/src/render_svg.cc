@@ -7,35 +7,40 @@
 #include <algorithm>
 #include <map>
 
+#include "tornado/escape.h"
+
 #include "diagram_model.h"
 
 namespace tornado::walkthrough::detail {
 
+const char* kind_name(Message::Kind kind) {
+    switch (kind) {
+        case Message::Call:
+            return "call";
+        case Message::Return:
+            return "return";
+        case Message::Self:
+            return "self";
+        case Message::Note:
+            return "note";
+        case Message::Suspend:
+            return "suspend";
+        case Message::Resume:
+            return "resume";
+    }
+    return "note";
+}
+
 std::string xml_text(std::string_view s) {
-    std::string out;
-    for (char c : s) {
-        switch (c) {
-            case '&':
-                out += "&amp;";
-                break;
-            case '<':
-                out += "&lt;";
-                break;
-            case '>':
-                out += "&gt;";
-                break;
-            case '"':
-                out += "&quot;";
-                break;
-            case '\'':
-                out += "&#39;";
-                break;
-            default:
-                // XML 1.0 allows no control characters but tab and newlines.
-                out += static_cast<unsigned char>(c) < 0x20 ? ' ' : c;
+    // Control characters (XML 1.0 forbids most of them) become blanks; the
+    // rest is what xhtml_escape does.
+    std::string text(s);
+    for (char& c : text) {
+        if (static_cast<unsigned char>(c) < 0x20) {
+            c = ' ';
         }
     }
-    return out;
+    return escape::xhtml_escape(text);
 }
 
 namespace {
@@ -59,24 +64,6 @@ double text_width(std::string_view s) {
         n += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
     }
     return static_cast<double>(n) * kCharWidth;
-}
-
-const char* kind_class(Message::Kind kind) {
-    switch (kind) {
-        case Message::Call:
-            return "call";
-        case Message::Return:
-            return "return";
-        case Message::Self:
-            return "self";
-        case Message::Note:
-            return "note";
-        case Message::Suspend:
-            return "suspend";
-        case Message::Resume:
-            return "resume";
-    }
-    return "note";
 }
 
 // The drawing's own style, so that the file reads alone (an image in the
@@ -147,6 +134,12 @@ std::string render_svg(const Model& m, const SvgOptions& options) {
         names[i] = short_name(m, i);
     }
 
+    // Each message's label, as drawn: "19 _try_inline_read(buffered=0)".
+    std::vector<std::string> labels;
+    labels.reserve(m.messages.size());
+    for (const Message& msg : m.messages) {
+        labels.push_back(fmt::format("{} {}", msg.seq, label_of(msg)));
+    }
     // The gap after each column: wide enough for the boxes on either side,
     // for the labels of the arrows that cross it (shared by the gaps they
     // span) and for the labels of self calls and notes on its left.
@@ -155,10 +148,11 @@ std::string render_svg(const Model& m, const SvgOptions& options) {
         double boxes = (text_width(names[order[c]]) + text_width(names[order[c + 1]])) / 2 + 40;
         gap[c] = std::max(gap[c], boxes);
     }
-    for (const Message& msg : m.messages) {
+    for (std::size_t r = 0; r < m.messages.size(); ++r) {
+        const Message& msg = m.messages[r];
         std::size_t a = column[msg.from];
         std::size_t b = column[msg.to];
-        double label = text_width(std::to_string(msg.seq) + " " + label_of(msg)) + 24;
+        double label = text_width(labels[r]) + 24;
         if (a == b) {
             if (a + 1 < n) {
                 gap[a] = std::max(gap[a], std::min(label + kSelfWidth, kMaxGap));
@@ -180,10 +174,10 @@ std::string render_svg(const Model& m, const SvgOptions& options) {
     }
     // The last column's labels may run past its lifeline.
     double tail = 0;
-    for (const Message& msg : m.messages) {
+    for (std::size_t r = 0; r < m.messages.size(); ++r) {
+        const Message& msg = m.messages[r];
         if (n > 0 && column[msg.from] == n - 1 && column[msg.to] == n - 1) {
-            tail = std::max(
-                tail, text_width(std::to_string(msg.seq) + " " + label_of(msg)) + kSelfWidth + 16);
+            tail = std::max(tail, text_width(labels[r]) + kSelfWidth + 16);
         }
     }
     const bool lanes =
@@ -247,9 +241,9 @@ std::string render_svg(const Model& m, const SvgOptions& options) {
         const double y = first_row + static_cast<double>(r) * kRowHeight;
         const double xa = x[column[msg.from]];
         const double xb = x[column[msg.to]];
-        std::string label = fmt::format("{} {}", msg.seq, label_of(msg));
+        const std::string& label = labels[r];
         out += fmt::format("<g class=\"msg {}\" id=\"m{}\" data-row=\"{}\" data-seq=\"{}\">",
-                           kind_class(msg.kind), r, r, msg.seq);
+                           kind_name(msg.kind), r, r, msg.seq);
         out += fmt::format(
             "<rect class=\"band\" x=\"0\" y=\"{:.1f}\" width=\"{:.0f}\" "
             "height=\"{:.0f}\"/>",

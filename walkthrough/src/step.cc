@@ -386,7 +386,7 @@ std::string cited_tornado(const std::vector<std::string>& lines, std::string_vie
 }
 
 std::string cited_definition(const std::string& source_root, std::string_view step,
-                             std::string_view py_file) {
+                             std::string_view py_file, std::string* citation_out) {
     namespace fs = std::filesystem;
     if (source_root.empty() || py_file.empty()) {
         return "";
@@ -435,7 +435,13 @@ std::string cited_definition(const std::string& source_root, std::string_view st
                 // The definition: past the citation and its "// C++:" lines.
                 return fs::relative(file, source_root).generic_string() + ":" + std::to_string(n);
             }
-            found = found || cites(line);
+            if (!found && cites(line)) {
+                found = true;
+                if (citation_out != nullptr) {
+                    *citation_out =
+                        std::string(trim(line).substr(std::string_view("// Tornado: ").size()));
+                }
+            }
         }
     }
     return "";

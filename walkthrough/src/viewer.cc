@@ -30,38 +30,9 @@ using nlohmann::json;
 using trace::Event;
 using trace::Phase;
 
-const char* phase_code(Phase ph) {
-    switch (ph) {
-        case Phase::Begin:
-            return "B";
-        case Phase::End:
-            return "E";
-        case Phase::Instant:
-            return "i";
-        case Phase::Suspend:
-            return "S";
-        case Phase::Resume:
-            return "R";
-    }
-    return "?";
-}
-
-const char* kind_name(detail::Message::Kind kind) {
-    switch (kind) {
-        case detail::Message::Call:
-            return "call";
-        case detail::Message::Return:
-            return "return";
-        case detail::Message::Self:
-            return "self";
-        case detail::Message::Note:
-            return "note";
-        case detail::Message::Suspend:
-            return "suspend";
-        case detail::Message::Resume:
-            return "resume";
-    }
-    return "note";
+// The trace's own letter for a phase ("B", "E", "i", "S", "R").
+std::string phase_code(Phase ph) {
+    return std::string(1, static_cast<char>(ph));
 }
 
 // Source files read once each: a trace shows many lines of few files.
@@ -131,23 +102,24 @@ class SourceExcerpts {
 
 // "connection N" for each lifeline whose first message carries a
 // connection: the viewer's lanes per connection when a trace has several.
-std::vector<std::string> connection_lanes(const detail::Model& m,
-                                          const std::map<std::uint64_t, const Event*>& by_seq) {
+std::vector<std::string> connection_lanes(
+    const detail::Model& m, const std::vector<Event>& events,
+    const std::map<std::uint64_t, std::size_t>& index_of_seq) {
     std::vector<std::string> lanes(m.participants.size());
     std::vector<bool> seen(m.participants.size(), false);
     std::set<std::uint64_t> conns;
     for (const detail::Message& msg : m.messages) {
-        auto it = by_seq.find(msg.seq);
-        if (it == by_seq.end() || seen[msg.to]) {
+        auto it = index_of_seq.find(msg.seq);
+        if (it == index_of_seq.end() || seen[msg.to]) {
             continue;
         }
+        const Event& e = events[it->second];
         seen[msg.to] = true;
         // The IOLoop and the client serve every connection.
         const std::string& name = m.participants[msg.to];
-        if (it->second->conn != 0 && name != "IOLoop" && name != "Client" &&
-            it->second->role != "client") {
-            lanes[msg.to] = "connection " + std::to_string(it->second->conn);
-            conns.insert(it->second->conn);
+        if (e.conn != 0 && name != "IOLoop" && name != "Client" && e.role != "client") {
+            lanes[msg.to] = "connection " + std::to_string(e.conn);
+            conns.insert(e.conn);
         }
     }
     if (conns.size() < 2) {
@@ -199,7 +171,6 @@ std::string render_viewer(const std::vector<Event>& events, const ViewerOptions&
 
     // The events, once each, in trace order; the diagrams point into them.
     std::map<std::uint64_t, std::size_t> index_of_seq;
-    std::map<std::uint64_t, const Event*> by_seq;
     std::map<int, std::size_t> process_of_pid;
     for (const Event& e : events) {
         process_of_pid.try_emplace(e.pid, process_of_pid.size());
@@ -210,7 +181,6 @@ std::string render_viewer(const std::vector<Event>& events, const ViewerOptions&
     json jexplain = json::object();
     for (const Event& e : events) {
         index_of_seq[e.seq] = jevents.size();
-        by_seq[e.seq] = &e;
         json je{{"seq", e.seq},          {"ph", phase_code(e.ph)}, {"step", e.step},
                 {"obj", e.obj},          {"cls", e.cls},           {"layer", e.layer},
                 {"role", e.role},        {"conn", e.conn},         {"req", e.req},
@@ -287,14 +257,14 @@ std::string render_viewer(const std::vector<Event>& events, const ViewerOptions&
             detail::Model model = detail::build_model(kept, render_options);
             detail::SvgOptions svg_options;
             if (view != View::Layers && model.groups.empty()) {
-                svg_options.lanes = connection_lanes(model, by_seq);
+                svg_options.lanes = connection_lanes(model, events, index_of_seq);
             }
             json steps = json::array();
             for (const detail::Message& msg : model.messages) {
                 auto it = index_of_seq.find(msg.seq);
                 steps.push_back(
                     json{{"e", it == index_of_seq.end() ? -1 : static_cast<long long>(it->second)},
-                         {"k", kind_name(msg.kind)}});
+                         {"k", detail::kind_name(msg.kind)}});
             }
             diagrams.push_back(json{{"key", std::string(view_name) + "/" + choice.key},
                                     {"view", view_name},

@@ -100,8 +100,10 @@ std::string cited_tornado(const std::vector<std::string>& lines, std::string_vie
 /// "file:line" of the code under its citation comment ("// Tornado:
 /// tornado/iostream.py BaseIOStream.write", STYLE.md), searched in the
 /// layers' src/ and include/ folders; "" when there is none or no tree.
+/// `citation`, when given, receives what the comment cites after "// Tornado: "
+/// ("tornado/iostream.py:820 BaseIOStream.write").
 std::string cited_definition(const std::string& source_root, std::string_view step,
-                             std::string_view py_file);
+                             std::string_view py_file, std::string* citation = nullptr);
 
 /// Keeps a rendered ASCII diagram within `width` columns and `rows` lines:
 /// its participant header, then its last lines (an elision line says how
